@@ -1,0 +1,422 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Message is what processes send each other. String must describe the message
+// deterministically (no pointers, no map order): it goes into the trace.
+type Message interface {
+	String() string
+}
+
+// Errors an end of a connection learns through ConnHandler.OnClose.
+var (
+	ErrRefused      = errors.New("connection refused")
+	ErrUnreachable  = errors.New("host unreachable (partitioned)")
+	ErrPartitioned  = errors.New("connection broken by a network partition")
+	ErrPeerCrashed  = errors.New("connection broken: peer crashed")
+	ErrClosedByPeer = errors.New("connection closed by peer")
+)
+
+// ConnID identifies a connection; both ends share it.
+type ConnID uint64
+
+// ConnHandler is how an end of a connection hears from the network. Both
+// callbacks run as events of the end's process.
+type ConnHandler struct {
+	// OnMessage is called for each message, in the order the peer sent them.
+	OnMessage func(c *Conn, msg Message)
+	// OnClose is called once when the connection is gone: refused, broken or
+	// closed by the peer. It is not called for an end closed by its own process.
+	OnClose func(c *Conn, err error)
+}
+
+type connState uint8
+
+const (
+	connOpen   connState = iota // usable (a dialling end may not be accepted yet)
+	connBroken                  // broken or refused; the end is told later
+	connClosed                  // this end closed, or was told it is gone
+)
+
+// Conn is one end of a connection between two processes: a FIFO, reliable
+// byte stream like TCP whose messages are lost only when it breaks.
+type Conn struct {
+	w           *World
+	id          ConnID
+	local       ProcID
+	remote      ProcID
+	peer        *Conn
+	handler     ConnHandler
+	state       connState
+	lastArrival Time // when the latest message sent from this end arrives
+	dialer      bool
+}
+
+// ID returns the connection's id.
+func (c *Conn) ID() ConnID { return c.id }
+
+// Local returns the process at this end.
+func (c *Conn) Local() ProcID { return c.local }
+
+// Remote returns the process at the other end.
+func (c *Conn) Remote() ProcID { return c.remote }
+
+// Open reports whether this end may still send (it has not closed and has not
+// been told the connection is gone; a broken connection looks open until then).
+func (c *Conn) Open() bool { return c.state != connClosed }
+
+type link struct{ from, to ProcID }
+
+type network struct {
+	w        *World
+	rand     *Rand
+	nextConn ConnID
+	cut      map[link]bool
+	latency  map[link]Latency
+	conns    []*Conn // dialling ends of live connections, in creation order
+	// compactAt is the length of conns at which Dial drops dead entries, so
+	// the list stays proportional to the live connections.
+	compactAt int
+}
+
+func (n *network) init(w *World) {
+	n.w = w
+	n.rand = w.Rand("sim.net")
+	n.cut = map[link]bool{}
+	n.latency = map[link]Latency{}
+	n.compactAt = 64
+}
+
+// compact drops connections that are gone at both ends.
+func (n *network) compact() {
+	live := n.conns[:0]
+	for _, c := range n.conns {
+		if c.state == connOpen || c.peer.state == connOpen {
+			live = append(live, c)
+		}
+	}
+	clear(n.conns[len(live):])
+	n.conns = live
+	n.compactAt = max(64, 2*len(live))
+}
+
+func (n *network) delay(from, to ProcID) Duration {
+	l, ok := n.latency[link{from, to}]
+	if !ok {
+		l = n.w.opts.Latency
+	}
+	return l.Sample(n.rand)
+}
+
+// connected reports whether packets flow both ways between a and b, which a
+// TCP connection needs.
+func (n *network) connected(a, b ProcID) bool {
+	return !n.cut[link{a, b}] && !n.cut[link{b, a}]
+}
+
+// Listen makes p accept connections: accept runs for each new connection as an
+// event of p and returns the handler for p's end. A crash removes the listener.
+func (w *World) Listen(p ProcID, accept func(c *Conn) ConnHandler) {
+	w.proc(p).accept = accept
+}
+
+// Dial opens a connection from process from to process to, handled at from's
+// end by h. It returns at once; messages sent before the peer accepts are
+// queued in order. If the peer is down or not listening, h.OnClose gets
+// ErrRefused after a round trip; if a partition separates them, ErrUnreachable
+// after ConnBreakDetect.
+func (w *World) Dial(from, to ProcID, h ConnHandler) *Conn {
+	n := &w.net
+	src := w.proc(from)
+	w.proc(to)
+	if !src.up {
+		panic(fmt.Sprintf("sim: crashed process %s dials", src.name))
+	}
+	n.nextConn++
+	a := &Conn{w: w, id: n.nextConn, local: from, remote: to, handler: h, dialer: true}
+	b := &Conn{w: w, id: n.nextConn, local: to, remote: from}
+	a.peer, b.peer = b, a
+	src.conns = append(src.conns, a)
+	if w.tracing {
+		w.record(KindConnDial, from, to, a.id, "", "")
+	}
+	if !n.connected(from, to) {
+		a.state, b.state = connBroken, connBroken
+		n.notifyDown(a, w.opts.ConnBreakDetect, ErrUnreachable)
+		return a
+	}
+	// The SYN is the first packet of the stream: later sends arrive after it.
+	a.lastArrival = w.now.Add(n.delay(from, to))
+	ev := w.newEvent()
+	ev.kind, ev.proc, ev.label, ev.conn = evAccept, to, "accept", b
+	w.push(a.lastArrival, ev)
+	if len(n.conns) >= n.compactAt {
+		n.compact()
+	}
+	n.conns = append(n.conns, a)
+	return a
+}
+
+// Send sends msg to the other end. On a broken connection the message is lost
+// (the sender learns of the break through OnClose). Sending on an end its own
+// process closed is a programming error.
+func (c *Conn) Send(msg Message) {
+	w := c.w
+	if c.state == connClosed {
+		panic(fmt.Sprintf("sim: send on closed connection %d: %s", c.id, msg))
+	}
+	if !w.procs[c.local].up {
+		panic(fmt.Sprintf("sim: crashed process %s sends", w.procs[c.local].name))
+	}
+	if c.state == connBroken {
+		if w.tracing {
+			w.record(KindMsgLost, c.local, c.remote, c.id, "", msg.String())
+		}
+		return
+	}
+	at := w.now.Add(w.net.delay(c.local, c.remote))
+	if at < c.lastArrival {
+		at = c.lastArrival // FIFO: never overtake an earlier message
+	}
+	c.lastArrival = at
+	if w.tracing {
+		w.record(KindMsgSend, c.local, c.remote, c.id, "", msg.String())
+	}
+	ev := w.newEvent()
+	ev.kind, ev.proc, ev.label, ev.conn, ev.msg = evDeliver, c.remote, "deliver", c.peer, msg
+	w.push(at, ev)
+}
+
+// Close closes this end. The peer gets every message already sent, then
+// OnClose(ErrClosedByPeer). Messages still coming the other way are lost.
+func (c *Conn) Close() {
+	w := c.w
+	if c.state == connClosed {
+		return
+	}
+	wasOpen := c.state == connOpen
+	c.state = connClosed
+	w.net.forget(c)
+	if w.tracing {
+		w.record(KindConnClose, c.local, c.remote, c.id, "", "")
+	}
+	if !wasOpen || c.peer.state != connOpen {
+		return
+	}
+	at := w.now.Add(w.net.delay(c.local, c.remote))
+	if at < c.lastArrival {
+		at = c.lastArrival
+	}
+	c.lastArrival = at
+	ev := w.newEvent()
+	ev.kind, ev.proc, ev.label, ev.conn = evFin, c.remote, "fin", c.peer
+	w.push(at, ev)
+}
+
+// forget drops c from its process's list of open ends.
+func (n *network) forget(c *Conn) {
+	p := n.w.procs[c.local]
+	for i, x := range p.conns {
+		if x == c {
+			p.conns = append(p.conns[:i], p.conns[i+1:]...)
+			return
+		}
+	}
+}
+
+// breakConn breaks a live connection: messages in flight are lost and each
+// end whose process is up learns after ConnBreakDetect.
+func (n *network) breakConn(c *Conn, reason error) {
+	w := n.w
+	if c.state != connOpen && c.peer.state != connOpen {
+		return // already broken or closed at both ends
+	}
+	if w.tracing {
+		w.record(KindConnBreak, c.local, c.remote, c.id, "", reason.Error())
+	}
+	for _, end := range [2]*Conn{c, c.peer} {
+		if end.state != connOpen {
+			continue
+		}
+		end.state = connBroken
+		if w.procs[end.local].up {
+			n.notifyDown(end, w.opts.ConnBreakDetect, reason)
+		}
+	}
+}
+
+func (n *network) notifyDown(c *Conn, after Duration, reason error) {
+	w := n.w
+	ev := w.newEvent()
+	ev.kind, ev.proc, ev.label, ev.conn, ev.err = evConnDown, c.local, "conn-down", c, reason
+	w.push(w.now.Add(after), ev)
+}
+
+// run handles the network's own events.
+func (n *network) run(ev *event) {
+	w := n.w
+	c := ev.conn
+	switch ev.kind {
+	case evAccept:
+		// The SYN arrived at c's process (c is the accepting end).
+		dst := w.procs[c.local]
+		if c.state != connOpen {
+			return // broken in flight: the dialer is told already
+		}
+		if dst.accept == nil {
+			n.refuse(c)
+			return
+		}
+		dst.conns = append(dst.conns, c)
+		if w.tracing {
+			w.record(KindConnUp, c.remote, c.local, c.id, "", "")
+		}
+		c.handler = dst.accept(c)
+	case evDeliver:
+		if c.state != connOpen {
+			if w.tracing {
+				w.record(KindMsgLost, c.remote, c.local, c.id, "", ev.msg.String())
+			}
+			return
+		}
+		if w.tracing {
+			w.record(KindMsgDeliver, c.local, c.remote, c.id, "", ev.msg.String())
+		}
+		if c.handler.OnMessage != nil {
+			c.handler.OnMessage(c, ev.msg)
+		}
+	case evFin:
+		if c.state != connOpen {
+			return
+		}
+		n.tellDown(c, ErrClosedByPeer)
+	case evConnDown:
+		if c.state == connClosed {
+			return
+		}
+		n.tellDown(c, ev.err)
+	default:
+		panic(fmt.Sprintf("sim: unknown network event kind %d", ev.kind))
+	}
+}
+
+// refuse turns a dial away at the accepting end c: the dialer learns after
+// the RST's trip back.
+func (n *network) refuse(c *Conn) {
+	w := n.w
+	if c.state != connOpen {
+		return
+	}
+	if w.tracing {
+		w.record(KindConnRefused, c.remote, c.local, c.id, "", "")
+	}
+	c.state = connClosed
+	if c.peer.state == connOpen {
+		c.peer.state = connBroken
+		n.notifyDown(c.peer, n.delay(c.local, c.remote), ErrRefused)
+	}
+}
+
+func (n *network) tellDown(c *Conn, err error) {
+	w := n.w
+	c.state = connClosed
+	n.forget(c)
+	if w.tracing {
+		w.record(KindConnDown, c.local, c.remote, c.id, "", err.Error())
+	}
+	if c.handler.OnClose != nil {
+		c.handler.OnClose(c, err)
+	}
+}
+
+// SetLatency sets the one-way delay distribution from one process to another
+// (a slow link, say). It applies to messages sent from now on.
+func (w *World) SetLatency(from, to ProcID, l Latency) {
+	w.checkProc(from)
+	w.checkProc(to)
+	if err := l.Validate(); err != nil {
+		panic("sim: " + err.Error())
+	}
+	w.net.latency[link{from, to}] = l
+	if w.tracing {
+		w.record(KindNetLatency, from, to, 0, "", l.String())
+	}
+}
+
+// Partition cuts every link between a process of side a and one of side b,
+// both ways. Connections across the cut break; new ones are refused until Heal.
+func (w *World) Partition(a, b []ProcID) {
+	for _, x := range a {
+		for _, y := range b {
+			w.cutLink(x, y)
+			w.cutLink(y, x)
+		}
+	}
+	if w.tracing {
+		w.record(KindNetPartition, Kernel, Kernel, 0, "", fmt.Sprintf("%v|%v", w.names(a), w.names(b)))
+	}
+	w.net.breakCut()
+}
+
+// PartitionOneWay cuts the links from each process of from to each of to, one
+// way only. A TCP connection needs both directions, so connections between
+// the two sides break too.
+func (w *World) PartitionOneWay(from, to []ProcID) {
+	for _, x := range from {
+		for _, y := range to {
+			w.cutLink(x, y)
+		}
+	}
+	if w.tracing {
+		w.record(KindNetPartition, Kernel, Kernel, 0, "", fmt.Sprintf("%v->%v", w.names(from), w.names(to)))
+	}
+	w.net.breakCut()
+}
+
+// Heal removes every cut. Broken connections stay broken; new ones work.
+func (w *World) Heal() {
+	clear(w.net.cut)
+	if w.tracing {
+		w.record(KindNetHeal, Kernel, Kernel, 0, "", "")
+	}
+}
+
+// Reachable reports whether packets flow from a to b.
+func (w *World) Reachable(a, b ProcID) bool { return !w.net.cut[link{a, b}] }
+
+func (w *World) cutLink(a, b ProcID) {
+	w.checkProc(a)
+	w.checkProc(b)
+	if a == b {
+		panic("sim: a process cannot be partitioned from itself")
+	}
+	w.net.cut[link{a, b}] = true
+}
+
+func (w *World) names(ps []ProcID) []string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = w.Name(p)
+	}
+	return s
+}
+
+// breakCut breaks every live connection across a cut link, in creation order.
+func (n *network) breakCut() {
+	live := n.conns[:0]
+	for _, c := range n.conns {
+		if c.state != connOpen && c.peer.state != connOpen {
+			continue // dead: drop from the list
+		}
+		if !n.connected(c.local, c.remote) {
+			n.breakConn(c, ErrPartitioned)
+			continue
+		}
+		live = append(live, c)
+	}
+	clear(n.conns[len(live):])
+	n.conns = live
+}

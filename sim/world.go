@@ -1,0 +1,422 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/google/btree"
+)
+
+// Default limits for a World whose Options leave them zero. Every run has a
+// bound on events and on virtual time, so no run can hang.
+const (
+	DefaultMaxEvents       = 50_000_000
+	DefaultMaxTime         = 24 * Hour
+	DefaultLatency         = Millisecond
+	DefaultConnBreakDetect = 200 * Millisecond
+	queueDegree            = 32
+)
+
+// Options configure a World.
+type Options struct {
+	// Seed fixes every random choice of the run.
+	Seed uint64
+	// MaxEvents bounds the number of events a run may execute (0: DefaultMaxEvents).
+	MaxEvents int64
+	// MaxTime bounds virtual time (0: DefaultMaxTime).
+	MaxTime Duration
+	// Latency is the one-way delay distribution of links without their own
+	// (zero value: fixed DefaultLatency).
+	Latency Latency
+	// ConnBreakDetect is how long after a connection breaks (partition or
+	// crash) its ends learn of it, like a TCP keep-alive or RST (0: DefaultConnBreakDetect).
+	ConnBreakDetect Duration
+	// NoTrace turns tracing off: no records, no trace hash. Benchmarks use it.
+	NoTrace bool
+	// Sinks receive every trace record.
+	Sinks []Sink
+}
+
+// Status says why a run stopped.
+type Status uint8
+
+// Run statuses.
+const (
+	// StatusQuiescent: no event left to run.
+	StatusQuiescent Status = iota + 1
+	// StatusDeadline: the next event lies beyond the time limit.
+	StatusDeadline
+	// StatusEventBudget: the run used up its event budget.
+	StatusEventBudget
+	// StatusStopped: an event called World.Stop.
+	StatusStopped
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusQuiescent:
+		return "quiescent"
+	case StatusDeadline:
+		return "deadline"
+	case StatusEventBudget:
+		return "event-budget"
+	case StatusStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("status(%d)", s)
+}
+
+// ProcID identifies a process. Kernel (0) stands for the world itself:
+// scenario drivers and fault injection run as kernel events.
+type ProcID int32
+
+// Kernel is the ProcID of events that belong to no process.
+const Kernel ProcID = 0
+
+// TimerID names a scheduled event so it can be cancelled.
+type TimerID struct {
+	at   Time
+	seq  uint64
+	proc ProcID
+}
+
+// IsZero reports whether id names no event.
+func (id TimerID) IsZero() bool { return id.seq == 0 }
+
+// At returns when the event is due.
+func (id TimerID) At() Time { return id.at }
+
+type eventKind uint8
+
+const (
+	evFunc     eventKind = iota // run fn
+	evDeliver                   // deliver msg on conn
+	evAccept                    // a dial reaches the listener
+	evFin                       // the peer closed conn
+	evConnDown                  // conn's end learns that it broke
+	evDrain                     // run the next deferred event of a resumed process
+)
+
+type event struct {
+	kind  eventKind
+	proc  ProcID
+	inc   uint32 // incarnation of proc when scheduled
+	label string
+	fn    func()
+	conn  *Conn
+	msg   Message
+	err   error
+}
+
+// item is what the queue holds: the key inline, so comparisons never chase a
+// pointer, and the event's payload behind one.
+type item struct {
+	at  Time
+	seq uint64
+	ev  *event
+}
+
+func itemLess(a, b item) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.seq < b.seq
+}
+
+// World is one simulation run: virtual clock, event queue, random streams,
+// processes, network and trace. It is single-threaded: every simulated action
+// runs as an event on the goroutine that calls Run.
+type World struct {
+	opts  Options
+	now   Time
+	seq   uint64
+	step  uint64
+	queue *btree.BTreeG[item]
+	free  []*event
+
+	maxEvents int64
+	maxTime   Time
+	stopped   bool
+
+	seed    uint64
+	streams map[string]*Rand
+
+	procs []*process // index = ProcID; procs[0] is the kernel
+
+	net network
+
+	tracing bool
+	hash    traceHash
+	sinks   []Sink
+	sinkErr error
+	rec     Record
+}
+
+// New returns a World at time 0 with no processes.
+func New(opts Options) *World {
+	if opts.MaxEvents == 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.MaxTime == 0 {
+		opts.MaxTime = DefaultMaxTime
+	}
+	if opts.Latency == (Latency{}) {
+		opts.Latency = Fixed(DefaultLatency)
+	}
+	if err := opts.Latency.Validate(); err != nil {
+		panic("sim: " + err.Error())
+	}
+	if opts.ConnBreakDetect == 0 {
+		opts.ConnBreakDetect = DefaultConnBreakDetect
+	}
+	w := &World{
+		opts:      opts,
+		queue:     btree.NewG[item](queueDegree, itemLess),
+		maxEvents: opts.MaxEvents,
+		maxTime:   Time(opts.MaxTime),
+		seed:      opts.Seed,
+		streams:   map[string]*Rand{},
+		tracing:   !opts.NoTrace,
+		sinks:     opts.Sinks,
+	}
+	w.hash.h = fnvOffset
+	w.procs = []*process{{id: Kernel, name: "kernel", up: true}}
+	w.net.init(w)
+	return w
+}
+
+// Now returns the current virtual time.
+func (w *World) Now() Time { return w.now }
+
+// Seed returns the run's seed.
+func (w *World) Seed() uint64 { return w.seed }
+
+// Steps returns how many events have run.
+func (w *World) Steps() uint64 { return w.step }
+
+// Pending returns how many events are queued.
+func (w *World) Pending() int { return w.queue.Len() }
+
+// Rand returns the named random stream. Each name gets its own stream derived
+// from the seed, so draws from one stream never shift another's.
+func (w *World) Rand(name string) *Rand {
+	r, ok := w.streams[name]
+	if !ok {
+		r = NewRand(streamSeed(w.seed, name))
+		w.streams[name] = r
+	}
+	return r
+}
+
+// TraceHash returns the determinism fingerprint of everything traced so far.
+func (w *World) TraceHash() string { return fmt.Sprintf("%016x", w.hash.h) }
+
+// Tracing reports whether records are being made; callers that build costly
+// details check it first.
+func (w *World) Tracing() bool { return w.tracing }
+
+// SinkError returns the first error a sink returned, if any.
+func (w *World) SinkError() error { return w.sinkErr }
+
+// Emit adds a record from a layer above the kernel; Step and At are filled in.
+func (w *World) Emit(kind string, proc ProcID, label, detail string) {
+	if w.tracing {
+		w.record(kind, proc, Kernel, 0, label, detail)
+	}
+}
+
+func (w *World) record(kind string, proc, peer ProcID, conn ConnID, label, detail string) {
+	r := &w.rec
+	*r = Record{Step: w.step, At: w.now, Kind: kind, Proc: proc, Peer: peer, Conn: conn, Label: label, Detail: detail}
+	r.ProcName = w.procs[proc].name
+	if peer != Kernel {
+		r.PeerName = w.procs[peer].name
+	}
+	w.hash.add(r)
+	for _, s := range w.sinks {
+		if err := s.Write(r); err != nil && w.sinkErr == nil {
+			w.sinkErr = err
+		}
+	}
+}
+
+func (w *World) newEvent() *event {
+	if n := len(w.free); n > 0 {
+		ev := w.free[n-1]
+		w.free = w.free[:n-1]
+		return ev
+	}
+	return &event{}
+}
+
+func (w *World) release(ev *event) {
+	*ev = event{}
+	w.free = append(w.free, ev)
+}
+
+// push queues ev at time at for process proc.
+func (w *World) push(at Time, ev *event) TimerID {
+	if at < w.now {
+		panic(fmt.Sprintf("sim: event %q scheduled at %v, in the past (now %v)", ev.label, at, w.now))
+	}
+	w.seq++
+	ev.inc = w.procs[ev.proc].incarnation
+	w.queue.ReplaceOrInsert(item{at: at, seq: w.seq, ev: ev})
+	return TimerID{at: at, seq: w.seq, proc: ev.proc}
+}
+
+// At schedules fn to run as process p at time t. The label names the event in
+// the trace and should be a constant string. If p crashes before t, the event
+// is dropped; if p is paused at t, the event runs when p resumes.
+func (w *World) At(p ProcID, t Time, label string, fn func()) TimerID {
+	w.checkProc(p)
+	ev := w.newEvent()
+	ev.kind, ev.proc, ev.label, ev.fn = evFunc, p, label, fn
+	return w.push(t, ev)
+}
+
+// After schedules fn to run as process p after d.
+func (w *World) After(p ProcID, d Duration, label string, fn func()) TimerID {
+	if d < 0 {
+		panic(fmt.Sprintf("sim: event %q scheduled %v ahead, a negative delay", label, d))
+	}
+	return w.At(p, w.now.Add(d), label, fn)
+}
+
+// Cancel removes a scheduled event. It reports false if the event already
+// ran, was cancelled, or was dropped.
+func (w *World) Cancel(id TimerID) bool {
+	if id.seq == 0 {
+		return false
+	}
+	if it, ok := w.queue.Delete(item{at: id.at, seq: id.seq}); ok {
+		w.release(it.ev)
+		return true
+	}
+	// A paused process keeps its due events aside until it resumes.
+	if id.proc != Kernel && int(id.proc) < len(w.procs) {
+		p := w.procs[id.proc]
+		for i, it := range p.deferred {
+			if it.seq == id.seq {
+				p.deferred = append(p.deferred[:i], p.deferred[i+1:]...)
+				w.release(it.ev)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Stop makes Run return StatusStopped after the current event.
+func (w *World) Stop() { w.stopped = true }
+
+// Run runs events until none is left, the time limit, the event budget, or
+// Stop.
+func (w *World) Run() Status { return w.RunUntil(w.maxTime) }
+
+// RunFor runs events for d of virtual time (see RunUntil).
+func (w *World) RunFor(d Duration) Status { return w.RunUntil(w.now.Add(d)) }
+
+// RunUntil runs every event due at or before t (capped at the run's time
+// limit) and then moves the clock to t. It returns StatusDeadline when it got
+// to t, StatusQuiescent when the queue emptied first (the clock still moves to
+// t), or the budget or stop status that ended it early.
+func (w *World) RunUntil(t Time) Status {
+	if t < w.now {
+		panic(fmt.Sprintf("sim: RunUntil(%v) is before now (%v)", t, w.now))
+	}
+	if t > w.maxTime {
+		t = w.maxTime
+	}
+	w.stopped = false
+	for {
+		if w.stopped {
+			return StatusStopped
+		}
+		if int64(w.step) >= w.maxEvents {
+			return StatusEventBudget
+		}
+		it, ok := w.queue.DeleteMin()
+		if !ok {
+			w.now = t
+			return StatusQuiescent
+		}
+		if it.at > t {
+			// Rarer than running it: put it back rather than peek every time.
+			w.queue.ReplaceOrInsert(it)
+			w.now = t
+			return StatusDeadline
+		}
+		w.dispatch(it)
+	}
+}
+
+// Step runs the next event, if it is within the time limit and budgets. It
+// reports whether an event ran.
+func (w *World) Step() bool {
+	if int64(w.step) >= w.maxEvents {
+		return false
+	}
+	it, ok := w.queue.DeleteMin()
+	if !ok {
+		return false
+	}
+	if it.at > w.maxTime {
+		w.queue.ReplaceOrInsert(it)
+		return false
+	}
+	w.dispatch(it)
+	return true
+}
+
+func (w *World) dispatch(it item) {
+	if it.at < w.now {
+		panic(fmt.Sprintf("sim: time went back from %v to %v", w.now, it.at))
+	}
+	w.now = it.at
+	w.step++
+	ev := it.ev
+	if ev.proc != Kernel {
+		p := w.procs[ev.proc]
+		// A SYN is for whichever incarnation is there when it arrives.
+		stale := ev.inc != p.incarnation && ev.kind != evAccept
+		if stale || !p.up {
+			if ev.kind == evAccept {
+				w.net.refuse(ev.conn)
+				w.release(ev)
+				return
+			}
+			if w.tracing {
+				w.record(KindEventDropped, ev.proc, Kernel, 0, ev.label, "")
+			}
+			w.release(ev)
+			return
+		}
+		if ev.kind != evDrain && (p.paused || len(p.deferred) > 0) {
+			if w.tracing {
+				w.record(KindEventDefer, ev.proc, Kernel, 0, ev.label, "")
+			}
+			p.deferred = append(p.deferred, it)
+			return
+		}
+	}
+	w.run(ev)
+}
+
+// run executes ev and recycles it.
+func (w *World) run(ev *event) {
+	switch ev.kind {
+	case evFunc:
+		if w.tracing {
+			w.record(KindEvent, ev.proc, Kernel, 0, ev.label, "")
+		}
+		fn := ev.fn
+		w.release(ev)
+		fn()
+		return
+	case evDrain:
+		w.drain(ev.proc)
+	default:
+		w.net.run(ev)
+	}
+	w.release(ev)
+}
