@@ -20,6 +20,13 @@ var (
 	ErrClosedByPeer = errors.New("connection closed by peer")
 )
 
+// Planted bugs, switched on only by tests that prove the property checks can
+// fail: a network that reorders a connection, and one that ignores partitions.
+var (
+	plantReorder          bool
+	plantDeliverAcrossCut bool
+)
+
 // ConnID identifies a connection; both ends share it.
 type ConnID uint64
 
@@ -178,7 +185,7 @@ func (c *Conn) Send(msg Message) {
 		return
 	}
 	at := w.now.Add(w.net.delay(c.local, c.remote))
-	if at < c.lastArrival {
+	if at < c.lastArrival && !plantReorder {
 		at = c.lastArrival // FIFO: never overtake an earlier message
 	}
 	c.lastArrival = at
@@ -406,6 +413,9 @@ func (w *World) names(ps []ProcID) []string {
 
 // breakCut breaks every live connection across a cut link, in creation order.
 func (n *network) breakCut() {
+	if plantDeliverAcrossCut {
+		return
+	}
 	live := n.conns[:0]
 	for _, c := range n.conns {
 		if c.state != connOpen && c.peer.state != connOpen {
