@@ -1,0 +1,228 @@
+package zkconform
+
+import (
+	"math/bits"
+
+	"pgregory.net/rapid"
+)
+
+// Paths the generator chooses from, relative to the sequence root. The
+// alphabet is small so that steps collide: creates hit existing nodes,
+// deletes hit parents with children, watches see other sessions' writes.
+var (
+	// nodePaths are valid paths of nodes that may exist.
+	nodePaths = []string{
+		"a", "b", "a/x", "a/y", "b/x", "a/x/q",
+		// names the sequential creates below produce
+		"s-0000000000", "s-0000000001", "s-0000000002",
+		"a/s-0000000000", "a/s-0000000001",
+		"a/0000000000", "a/0000000001",
+	}
+	// seqPrefixes are the paths given to sequential creates.
+	seqPrefixes = []string{"s-", "a/s-", "a/"}
+	// badPaths are invalid for every operation (except "a/" for
+	// sequential creates, which is among seqPrefixes).
+	badPaths = []string{"a/", "a//x", "a/.", "a/..", "./a", "a\x01", "b/\u007f"}
+	dataVals = [][]byte{nil, {}, []byte("x"), []byte("hello"), []byte("0123456789")}
+)
+
+// SequenceGen returns the rapid generator of operation sequences: 1-3
+// sessions and 5-40 steps. Outside tests, draw sequence i of a run with
+// Generate, which calls Example with a seed derived from (seed, i).
+func SequenceGen() *rapid.Generator[Sequence] {
+	return rapid.Custom(func(t *rapid.T) Sequence {
+		n := 1 + uniform(t, "sessions", 3)
+		steps := 5 + uniform(t, "steps", 36)
+		seq := Sequence{Sessions: n}
+		for i := 0; i < steps; i++ {
+			seq.Steps = append(seq.Steps, stepGen(n).Draw(t, "step"))
+		}
+		return seq
+	})
+}
+
+// Generate returns sequence i of the run with the given seed. The result
+// depends only on (seed, i).
+func Generate(seed int64, i int) Sequence {
+	return SequenceGen().Example(int(mix(uint64(seed), uint64(i))))
+}
+
+// mix is splitmix64 over (seed, i), so neighbouring indices get unrelated
+// seeds.
+func mix(seed, i uint64) uint64 {
+	z := seed*0x9e3779b97f4a7c15 + i + 1
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return (z ^ (z >> 31)) >> 1 // keep it non-negative as an int
+}
+
+func weighted[V any](t *rapid.T, label string, weights []int, gens []func() V) V {
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	k := uniform(t, label, total)
+	for i, w := range weights {
+		if k < w {
+			return gens[i]()
+		}
+		k -= w
+	}
+	panic("unreachable")
+}
+
+// uniform draws an int in [0, n) uniformly. rapid's IntRange and
+// SampledFrom favour small values on purpose (good for finding edge cases,
+// bad for an even mix of operations), so this builds the number from
+// unbiased rapid.Bool draws, rejecting values >= n. Shrinking still works:
+// false bits shrink towards 0.
+func uniform(t *rapid.T, label string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	width := bits.Len(uint(n - 1))
+	for {
+		v := 0
+		for i := 0; i < width; i++ {
+			v <<= 1
+			if rapid.Bool().Draw(t, label) {
+				v |= 1
+			}
+		}
+		if v < n {
+			return v
+		}
+	}
+}
+
+func pick[V any](t *rapid.T, label string, vals []V) V {
+	return vals[uniform(t, label, len(vals))]
+}
+
+func drawPath(t *rapid.T) string {
+	switch k := uniform(t, "pathKind", 20); {
+	case k == 0:
+		return "" // the root itself
+	case k == 1:
+		return pick(t, "badPath", badPaths)
+	default:
+		return pick(t, "path", nodePaths)
+	}
+}
+
+func drawVersion(t *rapid.T) int32 {
+	if rapid.Bool().Draw(t, "anyVersion") {
+		return -1
+	}
+	return pick(t, "version", []int32{0, 0, 1, 1, 2, 3, 7, -2})
+}
+
+func drawData(t *rapid.T) []byte {
+	return pick(t, "data", dataVals)
+}
+
+// drawCreate draws a create's path and flags: mostly good modes, sometimes
+// bad flags or paths. Sequential creates never target the root, whose
+// sequential children would land outside it.
+func drawCreate(t *rapid.T) (op Op, path string, flags int32) {
+	op = OpCreate
+	switch k := uniform(t, "createKind", 100); {
+	case k < 30:
+		flags = 0
+	case k < 50:
+		flags = 1
+	case k < 62:
+		flags = 2
+	case k < 72:
+		flags = 3
+	case k < 82:
+		op, flags = OpCreateContainer, 4
+	case k < 85:
+		op, flags = OpCreateContainer, 0 // refused by go-zk
+	case k < 88:
+		flags = 4 // container flag through plain Create (opcode create)
+	case k < 91:
+		flags = pick(t, "ttlFlag", []int32{5, 6})
+	case k < 93:
+		flags = pick(t, "badFlag", []int32{7, -1})
+	default:
+		flags = pick(t, "anyFlag", []int32{0, 1, 2, 3})
+		if flags&2 == 0 {
+			return op, pick(t, "badPath", badPaths), flags
+		}
+		return op, pick(t, "badPath", badPaths[1:]), flags
+	}
+	if flags >= 0 && flags&2 != 0 && flags <= 3 || flags == 6 {
+		return op, pick(t, "seqPrefix", seqPrefixes), flags
+	}
+	path = pick(t, "path", nodePaths[:6])
+	if uniform(t, "rootCreate", 10) == 0 {
+		path = "" // NodeExists, or recreates a deleted root
+	}
+	return op, path, flags
+}
+
+func drawMultiOp(t *rapid.T) MultiOp {
+	return weighted(t, "multiOp", []int{4, 3, 3, 2}, []func() MultiOp{
+		func() MultiOp {
+			_, path, flags := drawCreate(t)
+			if flags < 0 || flags > 4 {
+				flags = 0 // go-zk passes multi flags through unchecked
+			}
+			if flags&2 != 0 {
+				path = pick(t, "seqPrefix", seqPrefixes)
+			}
+			return MultiOp{Op: OpCreate, Path: path, Data: drawData(t), Flags: flags}
+		},
+		func() MultiOp {
+			return MultiOp{Op: OpSet, Path: drawPath(t), Data: drawData(t), Version: drawVersion(t)}
+		},
+		func() MultiOp {
+			return MultiOp{Op: OpDelete, Path: drawPath(t), Version: drawVersion(t)}
+		},
+		func() MultiOp {
+			return MultiOp{Op: OpCheck, Path: drawPath(t), Version: drawVersion(t)}
+		},
+	})
+}
+
+func stepGen(sessions int) *rapid.Generator[Step] {
+	return rapid.Custom(func(t *rapid.T) Step {
+		s := weighted(t, "op", []int{26, 10, 12, 10, 10, 8, 2, 10, 3, 2}, []func() Step{
+			func() Step {
+				op, path, flags := drawCreate(t)
+				return Step{Op: op, Path: path, Data: drawData(t), Flags: flags}
+			},
+			func() Step {
+				return Step{Op: OpGet, Path: drawPath(t), Watch: rapid.Bool().Draw(t, "watch")}
+			},
+			func() Step {
+				return Step{Op: OpSet, Path: drawPath(t), Data: drawData(t), Version: drawVersion(t)}
+			},
+			func() Step {
+				return Step{Op: OpDelete, Path: drawPath(t), Version: drawVersion(t)}
+			},
+			func() Step {
+				return Step{Op: OpExists, Path: drawPath(t), Watch: rapid.Bool().Draw(t, "watch")}
+			},
+			func() Step {
+				return Step{Op: OpChildren, Path: drawPath(t), Watch: rapid.Bool().Draw(t, "watch")}
+			},
+			func() Step {
+				return Step{Op: OpSync, Path: drawPath(t)}
+			},
+			func() Step {
+				n := uniform(t, "multiLen", 5)
+				ops := make([]MultiOp, n)
+				for i := range ops {
+					ops[i] = drawMultiOp(t)
+				}
+				return Step{Op: OpMulti, Ops: ops}
+			},
+			func() Step { return Step{Op: OpClose} },
+			func() Step { return Step{Op: OpExpire} },
+		})
+		s.Session = uniform(t, "session", sessions)
+		return s
+	})
+}
