@@ -121,11 +121,12 @@ func fixupACL(acl []ACL, ids []Identity) ([]ACL, error) {
 			out = append(out, a)
 			continue
 		}
-		// "auth" expands to every identity whose provider is "authenticated": digest (and the
-		// unmodelled sasl/x509), never ip or world. The expansion is not de-duplicated again.
+		// "auth" expands to every identity whose provider is "authenticated": here digest only
+		// (sasl and x509 are not modelled); never ip, and not "super", which has no provider. The
+		// expansion is not de-duplicated again.
 		expanded := false
 		for _, id := range ids {
-			if id.Scheme == "ip" || id.Scheme == "world" || id.Scheme == "" {
+			if id.Scheme != "digest" {
 				continue
 			}
 			out = append(out, ACL{Perms: a.Perms, Scheme: id.Scheme, ID: id.ID})
