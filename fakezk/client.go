@@ -1,0 +1,782 @@
+package fakezk
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/kzsim/kzsim/sim"
+)
+
+// State is a client's connection state, with go-zk's values (spec §4).
+type State int32
+
+// Client states.
+const (
+	StateUnknown       State = -1
+	StateDisconnected  State = 0
+	StateConnecting    State = 1
+	StateSyncConnected State = 3
+	StateExpired       State = -112
+	StateConnected     State = 100
+	StateHasSession    State = 101
+)
+
+func (s State) String() string {
+	switch s {
+	case StateUnknown:
+		return "StateUnknown"
+	case StateDisconnected:
+		return "StateDisconnected"
+	case StateConnecting:
+		return "StateConnecting"
+	case StateSyncConnected:
+		return "StateSyncConnected"
+	case StateExpired:
+		return "StateExpired"
+	case StateConnected:
+		return "StateConnected"
+	case StateHasSession:
+		return "StateHasSession"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// Event is a session event (Type EventSession) or a watch event, as go-zk
+// reports them.
+type Event struct {
+	Type  EventType
+	State State
+	Path  string
+	Err   error
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("%s %s", e.Type, e.State)
+	if e.Path != "" {
+		s += " " + e.Path
+	}
+	if e.Err != nil {
+		s += " (" + e.Err.Error() + ")"
+	}
+	return s
+}
+
+// Client-side errors, with go-zk's messages (spec §7).
+var (
+	// ErrConnectionClosed: the connection broke with the request outstanding
+	// (it may or may not have been applied), or the client was closed.
+	ErrConnectionClosed = errors.New("zk: connection closed")
+	// ErrClosing: the request was pending when Close was called.
+	ErrClosing = errors.New("zk: zookeeper is closing")
+	// ErrNoServer: the request was queued while disconnected and flushed when
+	// the client started a new round of connection attempts.
+	ErrNoServer = errors.New("zk: could not connect to a server")
+	// ErrTooManyRequests: the client's bounded request queue is full.
+	ErrTooManyRequests = errors.New("fakezk: too many outstanding requests")
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// SessionTimeout is the timeout the client asks for; the server clamps it.
+	SessionTimeout sim.Duration
+	// ReconnectDelay is the pause before redialling after a lost connection
+	// (go-zk sleeps 1s before retrying its only server; default 1s).
+	ReconnectDelay sim.Duration
+	// EventCallback sees every session and watch event (go-zk WithEventCallback).
+	EventCallback func(Event)
+	// MaxOutstanding bounds queued plus in-flight requests (default 4096).
+	MaxOutstanding int
+}
+
+type watchKind uint8
+
+const (
+	watchData watchKind = iota
+	watchExist
+	watchChild
+)
+
+type watchKey struct {
+	path string
+	kind watchKind
+}
+
+type call struct {
+	req  *request
+	done func(*reply, error)
+}
+
+// Client is a ZooKeeper client library for a simulated process, with
+// go-zk's method names but asynchronous: every call takes a callback that
+// runs later, as an event of the owning process, never inside the call.
+// Requests are pipelined: they go out at once and their replies come back
+// in order.
+type Client struct {
+	w      *sim.World
+	self   sim.ProcID
+	server sim.ProcID
+	cfg    ClientConfig
+
+	state     State
+	conn      *sim.Conn
+	sessionID int64
+	passwd    [16]byte
+	timeout   sim.Duration // negotiated
+	lastZxid  int64
+	xid       int32
+	closed    bool
+
+	sent     []*call // in flight, in order
+	queued   []*call // waiting for a session
+	watchers map[watchKey][]func(Event)
+	auth     [][]byte // digest credentials, re-sent on reconnect
+
+	lastRecv  sim.Time
+	recvTimer sim.TimerID
+	pingTimer sim.TimerID
+}
+
+// Connect starts a client for process self talking to server. It returns at
+// once and connects in the background, like go-zk's Connect.
+func Connect(w *sim.World, self sim.ProcID, server *Server, cfg ClientConfig) *Client {
+	if cfg.SessionTimeout <= 0 {
+		panic("fakezk: Connect needs a SessionTimeout")
+	}
+	if cfg.ReconnectDelay <= 0 {
+		cfg.ReconnectDelay = sim.Second
+	}
+	if cfg.MaxOutstanding <= 0 {
+		cfg.MaxOutstanding = 4096
+	}
+	c := &Client{w: w, self: self, server: server.ID(), cfg: cfg, watchers: map[watchKey][]func(Event){}}
+	c.setState(StateConnecting)
+	c.dial()
+	return c
+}
+
+// State returns the connection state.
+func (c *Client) State() State { return c.state }
+
+// SessionID returns the current session id (0 without a session).
+func (c *Client) SessionID() int64 { return c.sessionID }
+
+// Timeout returns the negotiated session timeout (0 before the first session).
+func (c *Client) Timeout() sim.Duration { return c.timeout }
+
+func (c *Client) setState(s State) {
+	c.state = s
+	if c.w.Tracing() {
+		c.w.Emit(KindClient, c.self, s.String(), fmt.Sprintf("session=0x%x", c.sessionID))
+	}
+	if c.cfg.EventCallback != nil {
+		c.cfg.EventCallback(Event{Type: EventSession, State: s})
+	}
+}
+
+func (c *Client) recvTimeout() sim.Duration {
+	t := c.timeout
+	if t == 0 {
+		t = c.cfg.SessionTimeout
+	}
+	return t * 2 / 3
+}
+
+func (c *Client) dial() {
+	conn := c.w.Dial(c.self, c.server, sim.ConnHandler{
+		OnMessage: func(cn *sim.Conn, m sim.Message) {
+			if cn == c.conn {
+				c.receive(m)
+			}
+		},
+		OnClose: func(cn *sim.Conn, err error) {
+			if cn == c.conn {
+				c.lost()
+			}
+		},
+	})
+	c.conn = conn
+	c.lastRecv = c.w.Now()
+	conn.Send(&connectRequest{
+		lastZxidSeen: c.lastZxid,
+		timeout:      int32(c.cfg.SessionTimeout / sim.Millisecond),
+		sessionID:    c.sessionID,
+		passwd:       c.passwd,
+	})
+	// go-zk waits 10 receive timeouts for the handshake.
+	c.armRecv(10 * c.recvTimeout())
+}
+
+func (c *Client) armRecv(after sim.Duration) {
+	c.w.Cancel(c.recvTimer)
+	c.recvTimer = c.w.After(c.self, after, "zk-recv-timeout", c.recvDeadline)
+}
+
+// recvDeadline drops a connection that has been silent for the receive
+// timeout (2/3 of the session timeout, as go-zk).
+func (c *Client) recvDeadline() {
+	if c.conn == nil {
+		return
+	}
+	limit := c.recvTimeout()
+	if c.state != StateHasSession {
+		limit *= 10
+	}
+	if idle := c.w.Now().Sub(c.lastRecv); idle < limit {
+		c.armRecv(limit - idle)
+		return
+	}
+	c.conn.Close()
+	c.lost()
+}
+
+func (c *Client) ping() {
+	if c.state != StateHasSession || c.conn == nil {
+		return
+	}
+	c.conn.Send(&request{xid: xidPing, op: opPing})
+	c.pingTimer = c.w.After(c.self, c.timeout/3, "zk-ping", c.ping)
+}
+
+// lost handles the end of a connection: Disconnected, the in-flight requests
+// fail with ErrConnectionClosed (they may or may not have been applied), and
+// a new round of connection attempts starts.
+func (c *Client) lost() {
+	c.conn = nil
+	c.w.Cancel(c.recvTimer)
+	c.w.Cancel(c.pingTimer)
+	if c.closed {
+		return
+	}
+	c.setState(StateDisconnected)
+	c.fail(&c.sent, ErrConnectionClosed)
+	c.reconnect()
+}
+
+// reconnect starts a connection attempt: go-zk with one server first fails
+// the requests queued while disconnected with ErrNoServer, then sleeps.
+func (c *Client) reconnect() {
+	c.setState(StateConnecting)
+	c.fail(&c.queued, ErrNoServer)
+	c.w.After(c.self, c.cfg.ReconnectDelay, "zk-reconnect", func() {
+		if !c.closed && c.conn == nil {
+			c.dial()
+		}
+	})
+}
+
+func (c *Client) fail(calls *[]*call, err error) {
+	list := *calls
+	*calls = nil
+	for _, cl := range list {
+		cl.done(nil, err)
+	}
+}
+
+func (c *Client) receive(m sim.Message) {
+	c.lastRecv = c.w.Now()
+	switch m := m.(type) {
+	case *connectResponse:
+		c.handshake(m)
+	case *reply:
+		switch m.xid {
+		case xidWatchEvent:
+			c.deliver(m.event, m.path)
+			return
+		case xidPing, xidAuth:
+			if m.xid == xidAuth && m.err != 0 {
+				// A failed auth; the server closes the connection next.
+				return
+			}
+			return
+		}
+		if len(c.sent) == 0 || c.sent[0].req.xid != m.xid {
+			panic(fmt.Sprintf("fakezk: reply xid %d out of order", m.xid))
+		}
+		cl := c.sent[0]
+		c.sent[0] = nil
+		c.sent = c.sent[1:]
+		if m.zxid > c.lastZxid {
+			c.lastZxid = m.zxid
+		}
+		cl.done(m, nil)
+	default:
+		panic(fmt.Sprintf("fakezk: client got %T", m))
+	}
+}
+
+func (c *Client) handshake(m *connectResponse) {
+	if m.timeout <= 0 {
+		// The session is gone: Connected, Expired, every watch told it is no
+		// longer watching, Disconnected; then a brand-new session (spec §4).
+		c.setState(StateConnected)
+		c.setState(StateExpired)
+		c.invalidateWatches()
+		c.fail(&c.sent, ErrSessionExpired)
+		c.fail(&c.queued, ErrSessionExpired)
+		c.sessionID, c.passwd, c.lastZxid = 0, [16]byte{}, 0
+		if c.conn != nil {
+			c.conn.Close()
+		}
+		c.conn = nil
+		c.w.Cancel(c.recvTimer)
+		c.setState(StateDisconnected)
+		if !c.closed {
+			c.reconnect()
+		}
+		return
+	}
+	c.sessionID, c.passwd = m.sessionID, m.passwd
+	c.timeout = sim.Duration(m.timeout) * sim.Millisecond
+	c.setState(StateConnected)
+	c.setState(StateHasSession)
+	for _, a := range c.auth {
+		c.conn.Send(&request{xid: xidAuth, op: opSetAuth, authScheme: "digest", authData: a})
+	}
+	if len(c.watchers) > 0 {
+		req := &request{op: opSetWatches, relZxid: c.lastZxid}
+		for _, k := range c.watchKeys() {
+			switch k.kind {
+			case watchData:
+				req.dataW = append(req.dataW, k.path)
+			case watchExist:
+				req.existW = append(req.existW, k.path)
+			case watchChild:
+				req.childW = append(req.childW, k.path)
+			}
+		}
+		c.sendNow(&call{req: req, done: func(*reply, error) {}})
+	}
+	queued := c.queued
+	c.queued = nil
+	for _, cl := range queued {
+		c.sendNow(cl)
+	}
+	c.armRecv(c.recvTimeout())
+	c.w.Cancel(c.pingTimer)
+	c.pingTimer = c.w.After(c.self, c.timeout/3, "zk-ping", c.ping)
+}
+
+// watchKeys returns the registered watches in a fixed order.
+func (c *Client) watchKeys() []watchKey {
+	keys := make([]watchKey, 0, len(c.watchers))
+	for k := range c.watchers {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b watchKey) int {
+		if a.path != b.path {
+			if a.path < b.path {
+				return -1
+			}
+			return 1
+		}
+		return int(a.kind) - int(b.kind)
+	})
+	return keys
+}
+
+func (c *Client) invalidateWatches() {
+	for _, k := range c.watchKeys() {
+		fns := c.watchers[k]
+		delete(c.watchers, k)
+		ev := Event{Type: EventNotWatching, State: StateDisconnected, Path: k.path, Err: ErrSessionExpired}
+		if c.cfg.EventCallback != nil {
+			c.cfg.EventCallback(ev)
+		}
+		for _, fn := range fns {
+			fn(ev)
+		}
+	}
+}
+
+// deliver dispatches a watch event as go-zk does: NodeCreated to exist
+// watchers; NodeDataChanged to exist and data; NodeChildrenChanged to child;
+// NodeDeleted to all three.
+func (c *Client) deliver(t EventType, path string) {
+	ev := Event{Type: t, State: StateSyncConnected, Path: path}
+	if c.w.Tracing() {
+		c.w.Emit(KindWatchEvent, c.self, path, t.String())
+	}
+	if c.cfg.EventCallback != nil {
+		c.cfg.EventCallback(ev)
+	}
+	var kinds []watchKind
+	switch t {
+	case EventNodeCreated:
+		kinds = []watchKind{watchExist}
+	case EventNodeDataChanged:
+		kinds = []watchKind{watchExist, watchData}
+	case EventNodeChildrenChanged:
+		kinds = []watchKind{watchChild}
+	case EventNodeDeleted:
+		kinds = []watchKind{watchExist, watchData, watchChild}
+	}
+	for _, k := range kinds {
+		key := watchKey{path, k}
+		fns := c.watchers[key]
+		delete(c.watchers, key)
+		for _, fn := range fns {
+			fn(ev)
+		}
+	}
+}
+
+func (c *Client) addWatcher(path string, kind watchKind, fn func(Event)) {
+	if fn == nil {
+		fn = func(Event) {}
+	}
+	k := watchKey{path, kind}
+	c.watchers[k] = append(c.watchers[k], fn)
+}
+
+func (c *Client) sendNow(cl *call) {
+	c.xid++
+	cl.req.xid = c.xid
+	c.sent = append(c.sent, cl)
+	c.conn.Send(cl.req)
+}
+
+// later runs fn as an event of the client's process, now.
+func (c *Client) later(fn func()) { c.w.After(c.self, 0, "zk-callback", fn) }
+
+func (c *Client) submit(req *request, done func(*reply, error)) {
+	if c.closed {
+		c.later(func() { done(nil, ErrConnectionClosed) })
+		return
+	}
+	if len(c.sent)+len(c.queued) >= c.cfg.MaxOutstanding {
+		c.later(func() { done(nil, ErrTooManyRequests) })
+		return
+	}
+	cl := &call{req: req, done: done}
+	if c.state == StateHasSession && c.conn != nil {
+		c.sendNow(cl)
+		return
+	}
+	c.queued = append(c.queued, cl)
+}
+
+// Close ends the session (its ephemerals go at once) and the client.
+// Outstanding requests fail with ErrClosing; later calls with
+// ErrConnectionClosed.
+func (c *Client) Close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.conn != nil && c.state == StateHasSession {
+		c.xid++
+		c.conn.Send(&request{xid: c.xid, op: opCloseSession})
+	}
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+	c.w.Cancel(c.recvTimer)
+	c.w.Cancel(c.pingTimer)
+	c.fail(&c.sent, ErrClosing)
+	c.fail(&c.queued, ErrClosing)
+	c.setState(StateDisconnected)
+}
+
+// DropConnection closes the client's connection as if the network had broken
+// it, for tests and fault injection: the client sees Disconnected and
+// reconnects with the same session.
+func (c *Client) DropConnection() {
+	if c.conn == nil || c.closed {
+		return
+	}
+	c.conn.Close()
+	c.lost()
+}
+
+func errOf(rep *reply) error {
+	if rep.err == 0 {
+		return nil
+	}
+	return rep.err
+}
+
+func validFlags(flags int32) error {
+	if flags < FlagPersistent || flags > FlagPersistentSequentialWithTTL {
+		return ErrInvalidFlags
+	}
+	return nil
+}
+
+// Create creates a znode and reports its actual path. TTL flags are refused
+// (ErrInvalidFlags), as go-zk's Create does; flag FlagContainer goes out
+// with the plain create opcode (use CreateContainer for a container).
+func (c *Client) Create(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
+	c.create(opCreate, path, data, flags, acl, cb)
+}
+
+// CreateContainer creates a container znode (flags must be FlagContainer).
+func (c *Client) CreateContainer(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
+	if flags != FlagContainer {
+		c.later(func() { cb("", ErrInvalidFlags) })
+		return
+	}
+	c.create(opCreateContainer, path, data, flags, acl, cb)
+}
+
+func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
+	err := validFlags(flags)
+	if err == nil && (flags == FlagTTL || flags == FlagPersistentSequentialWithTTL) {
+		err = ErrInvalidFlags
+	}
+	if err == nil {
+		err = ValidatePath(path, flags&FlagSequence != 0 && flags != FlagContainer)
+	}
+	if err != nil {
+		c.later(func() { cb("", err) })
+		return
+	}
+	c.submit(&request{op: op, path: path, data: data, flags: flags, acl: acl}, func(rep *reply, err error) {
+		if err != nil {
+			cb("", err)
+			return
+		}
+		cb(rep.path, errOf(rep))
+	})
+}
+
+// Get reads a znode's data and Stat.
+func (c *Client) Get(path string, cb func([]byte, *Stat, error)) {
+	c.get(path, nil, false, cb)
+}
+
+// GetW is Get that also sets a data watch when the node exists; watch runs
+// once, with the event.
+func (c *Client) GetW(path string, cb func([]byte, *Stat, error), watch func(Event)) {
+	c.get(path, watch, true, cb)
+}
+
+func (c *Client) get(path string, watch func(Event), w bool, cb func([]byte, *Stat, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(nil, nil, err) })
+		return
+	}
+	c.submit(&request{op: opGetData, path: path, watch: w}, func(rep *reply, err error) {
+		if err != nil {
+			cb(nil, nil, err)
+			return
+		}
+		if err := errOf(rep); err != nil {
+			cb(nil, zeroStatUnlessW(w), err)
+			return
+		}
+		if w {
+			c.addWatcher(path, watchData, watch)
+		}
+		st := rep.stat
+		cb(rep.data, &st, nil)
+	})
+}
+
+// zeroStatUnlessW: go-zk returns a non-nil zero Stat on server errors from
+// Get, Children and Set, and nil from the W variants (spec §7).
+func zeroStatUnlessW(w bool) *Stat {
+	if w {
+		return nil
+	}
+	return &Stat{}
+}
+
+// Set writes a znode's data if its version matches (-1: any).
+func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(nil, err) })
+		return
+	}
+	c.submit(&request{op: opSetData, path: path, data: data, version: version}, func(rep *reply, err error) {
+		if err != nil {
+			cb(nil, err)
+			return
+		}
+		if err := errOf(rep); err != nil {
+			cb(&Stat{}, err)
+			return
+		}
+		st := rep.stat
+		cb(&st, nil)
+	})
+}
+
+// Delete deletes a znode if its version matches (-1: any).
+func (c *Client) Delete(path string, version int32, cb func(error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(err) })
+		return
+	}
+	c.submit(&request{op: opDelete, path: path, version: version}, func(rep *reply, err error) {
+		if err != nil {
+			cb(err)
+			return
+		}
+		cb(errOf(rep))
+	})
+}
+
+// Exists reports whether a znode exists, with its Stat (a zero Stat if not).
+func (c *Client) Exists(path string, cb func(bool, *Stat, error)) {
+	c.exists(path, nil, false, cb)
+}
+
+// ExistsW is Exists that also sets a watch: a data watch if the node exists,
+// an exist watch (fired by its creation) if not.
+func (c *Client) ExistsW(path string, cb func(bool, *Stat, error), watch func(Event)) {
+	c.exists(path, watch, true, cb)
+}
+
+func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *Stat, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(false, nil, err) })
+		return
+	}
+	c.submit(&request{op: opExists, path: path, watch: w}, func(rep *reply, err error) {
+		if err != nil {
+			cb(false, nil, err)
+			return
+		}
+		err = errOf(rep)
+		switch {
+		case err == nil:
+			if w {
+				c.addWatcher(path, watchData, watch)
+			}
+			st := rep.stat
+			cb(true, &st, nil)
+		case err == ErrNoNode:
+			if w {
+				c.addWatcher(path, watchExist, watch)
+			}
+			cb(false, &Stat{}, nil)
+		default:
+			cb(false, nil, err)
+		}
+	})
+}
+
+// Children lists a znode's children (sorted; the real server's order is a
+// hash set's) with the znode's Stat.
+func (c *Client) Children(path string, cb func([]string, *Stat, error)) {
+	c.children(path, nil, false, cb)
+}
+
+// ChildrenW is Children that also sets a child watch.
+func (c *Client) ChildrenW(path string, cb func([]string, *Stat, error), watch func(Event)) {
+	c.children(path, watch, true, cb)
+}
+
+func (c *Client) children(path string, watch func(Event), w bool, cb func([]string, *Stat, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(nil, nil, err) })
+		return
+	}
+	c.submit(&request{op: opGetChildren2, path: path, watch: w}, func(rep *reply, err error) {
+		if err != nil {
+			cb(nil, nil, err)
+			return
+		}
+		if err := errOf(rep); err != nil {
+			cb(nil, zeroStatUnlessW(w), err)
+			return
+		}
+		if w {
+			c.addWatcher(path, watchChild, watch)
+		}
+		st := rep.stat
+		cb(rep.children, &st, nil)
+	})
+}
+
+// GetACL reads a znode's ACL.
+func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(nil, nil, err) })
+		return
+	}
+	c.submit(&request{op: opGetACL, path: path}, func(rep *reply, err error) {
+		if err != nil {
+			cb(nil, nil, err)
+			return
+		}
+		if err := errOf(rep); err != nil {
+			cb(nil, &Stat{}, err)
+			return
+		}
+		st := rep.stat
+		cb(rep.acl, &st, nil)
+	})
+}
+
+// SetACL replaces a znode's ACL if its aversion matches (-1: any).
+func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb(nil, err) })
+		return
+	}
+	c.submit(&request{op: opSetACL, path: path, acl: acl, version: version}, func(rep *reply, err error) {
+		if err != nil {
+			cb(nil, err)
+			return
+		}
+		if err := errOf(rep); err != nil {
+			cb(&Stat{}, err)
+			return
+		}
+		st := rep.stat
+		cb(&st, nil)
+	})
+}
+
+// Sync waits until the server has applied everything before it; it returns
+// the path and does not check that it exists.
+func (c *Client) Sync(path string, cb func(string, error)) {
+	if err := ValidatePath(path, false); err != nil {
+		c.later(func() { cb("", err) })
+		return
+	}
+	c.submit(&request{op: opSync, path: path}, func(rep *reply, err error) {
+		if err != nil {
+			cb("", err)
+			return
+		}
+		cb(rep.path, errOf(rep))
+	})
+}
+
+// Multi runs ops as one atomic transaction. As go-zk, it reports each op's
+// result and the first op error.
+func (c *Client) Multi(ops []Op, cb func([]MultiResponse, error)) {
+	c.submit(&request{op: opMulti, ops: ops}, func(rep *reply, err error) {
+		if err != nil {
+			cb(nil, err)
+			return
+		}
+		var first error
+		for _, r := range rep.multi {
+			if r.Error != nil {
+				first = r.Error
+				break
+			}
+		}
+		cb(rep.multi, first)
+	})
+}
+
+// AddAuth authenticates the connection (scheme "digest", auth "user:password");
+// the credentials are re-sent after every reconnect. The callback reports
+// whether the request was sent; a refused scheme closes the connection.
+func (c *Client) AddAuth(scheme string, auth []byte, cb func(error)) {
+	if scheme != "digest" {
+		c.later(func() { cb(ErrAuthFailed) })
+		return
+	}
+	c.auth = append(c.auth, slices.Clone(auth))
+	if c.state == StateHasSession && c.conn != nil {
+		c.conn.Send(&request{xid: xidAuth, op: opSetAuth, authScheme: scheme, authData: auth})
+	}
+	c.later(func() { cb(nil) })
+}

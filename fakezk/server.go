@@ -1,0 +1,702 @@
+package fakezk
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/kzsim/kzsim/sim"
+)
+
+// ServerConfig configures a simulated standalone ZooKeeper server. Zero
+// fields take ZooKeeper's defaults (DefaultServerConfig).
+type ServerConfig struct {
+	// TickTime is ZooKeeper's basic time unit: session expiry runs in buckets
+	// of one tick (ZooKeeper default 2s).
+	TickTime sim.Duration
+	// MinSessionTimeout and MaxSessionTimeout bound the negotiated session
+	// timeout (defaults 2 and 20 ticks).
+	MinSessionTimeout sim.Duration
+	MaxSessionTimeout sim.Duration
+	// ReadCost, WriteCost and FsyncCost are how long the server's one request
+	// pipeline spends on a read, on a write, and in addition on the write's
+	// log fsync. Requests are processed one at a time, in arrival order.
+	ReadCost  sim.Duration
+	WriteCost sim.Duration
+	FsyncCost sim.Duration
+	// ContainerCheckInterval is how often empty containers are deleted
+	// (znode.container.checkIntervalMs, default 60s).
+	ContainerCheckInterval sim.Duration
+	// ServerID goes into the top byte of session ids (default 1).
+	ServerID int64
+}
+
+// DefaultServerConfig returns ZooKeeper's defaults and costs in the range of
+// a server on local disk.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{
+		TickTime:               2 * sim.Second,
+		ReadCost:               50 * sim.Microsecond,
+		WriteCost:              100 * sim.Microsecond,
+		FsyncCost:              500 * sim.Microsecond,
+		ContainerCheckInterval: 60 * sim.Second,
+		ServerID:               1,
+	}
+}
+
+func (c *ServerConfig) fill() {
+	d := DefaultServerConfig()
+	if c.TickTime <= 0 {
+		c.TickTime = d.TickTime
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = 2 * c.TickTime
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = 20 * c.TickTime
+	}
+	if c.ContainerCheckInterval <= 0 {
+		c.ContainerCheckInterval = d.ContainerCheckInterval
+	}
+	if c.ServerID == 0 {
+		c.ServerID = d.ServerID
+	}
+	if c.ReadCost < 0 || c.WriteCost < 0 || c.FsyncCost < 0 {
+		panic("fakezk: negative server cost")
+	}
+	if c.MinSessionTimeout > c.MaxSessionTimeout {
+		panic(fmt.Sprintf("fakezk: MinSessionTimeout %v above MaxSessionTimeout %v", c.MinSessionTimeout, c.MaxSessionTimeout))
+	}
+}
+
+// Trace kinds fakezk writes.
+const (
+	KindZnode      = "zk.znode"       // a committed change to the tree
+	KindTxn        = "zk.txn"         // a write request's result (also failed ones, which take a zxid)
+	KindSession    = "zk.session"     // a session created, revalidated, refused, expired or closed
+	KindWatchFire  = "zk.watch.fire"  // the server sent a watch event to a connection
+	KindWatchEvent = "zk.watch.event" // a client delivered a watch event to its watcher
+	KindClient     = "zk.client"      // a client's connection state changed
+)
+
+// session is the server's record of a client session. Sessions are durable:
+// they survive a server restart, as ZooKeeper restores them from its log.
+type session struct {
+	id        int64
+	passwd    [16]byte
+	timeout   sim.Duration
+	expiresAt sim.Time
+	conn      *serverConn
+}
+
+// serverConn is the server's end of one client connection, with the watches
+// registered through it (they die with the connection) and its auth.
+type serverConn struct {
+	c          *sim.Conn
+	session    *session
+	closed     bool
+	identities []Identity
+	dataPaths  []string // paths this connection watches in dataWatches
+	childPaths []string // ... and in childWatches
+}
+
+type queued struct {
+	sc  *serverConn
+	msg sim.Message
+}
+
+// Server is a standalone ZooKeeper server running as a process of the world:
+// one linearizable pipeline, sessions that expire in virtual time, watches.
+type Server struct {
+	w    *sim.World
+	id   sim.ProcID
+	cfg  ServerConfig
+	rand *sim.Rand
+
+	// Durable state (survives a crash): the tree, the last zxid, the sessions.
+	tree        *Tree
+	zxid        int64
+	sessions    map[int64]*session
+	nextSession int64
+
+	// Volatile state.
+	conns              []*serverConn
+	dataWatches        map[string][]*serverConn // data and exists watches
+	childWatches       map[string][]*serverConn
+	queue              []queued
+	busy               bool
+	ticking            bool
+	nextContainerCheck sim.Time
+}
+
+// NewServer adds a ZooKeeper server process named name to w and starts it.
+func NewServer(w *sim.World, name string, cfg ServerConfig) *Server {
+	cfg.fill()
+	s := &Server{
+		w:        w,
+		cfg:      cfg,
+		rand:     w.Rand("zk.server." + name),
+		tree:     NewTree(),
+		sessions: map[int64]*session{},
+	}
+	// Session ids: serverId in the top byte, then the start time in ms shifted
+	// as ZooKeeper does, then a counter (spec §4).
+	s.nextSession = cfg.ServerID<<56 | int64(uint64(w.Now().Millis())<<24>>8) + 1
+	s.id = w.AddProcess(name, sim.ProcessHooks{OnCrash: s.crash, OnRestart: s.start})
+	s.start()
+	return s
+}
+
+// ID returns the server's process id.
+func (s *Server) ID() sim.ProcID { return s.id }
+
+// Tree returns the server's data tree. Callers must not change it; use
+// Tree().Clone() to keep a snapshot.
+func (s *Server) Tree() *Tree { return s.tree }
+
+// Zxid returns the last committed transaction id.
+func (s *Server) Zxid() int64 { return s.zxid }
+
+// SessionInfo describes a live session.
+type SessionInfo struct {
+	ID        int64
+	Timeout   sim.Duration
+	ExpiresAt sim.Time
+	Connected bool
+}
+
+// Sessions returns the live sessions, by id.
+func (s *Server) Sessions() []SessionInfo {
+	out := make([]SessionInfo, 0, len(s.sessions))
+	for _, id := range s.sessionIDs() {
+		ss := s.sessions[id]
+		out = append(out, SessionInfo{ID: id, Timeout: ss.timeout, ExpiresAt: ss.expiresAt, Connected: ss.conn != nil})
+	}
+	return out
+}
+
+// SessionAlive reports whether the server still has the session.
+func (s *Server) SessionAlive(id int64) bool { _, ok := s.sessions[id]; return ok }
+
+func (s *Server) sessionIDs() []int64 {
+	ids := make([]int64, 0, len(s.sessions))
+	for id := range s.sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (s *Server) start() {
+	s.dataWatches = map[string][]*serverConn{}
+	s.childWatches = map[string][]*serverConn{}
+	// A restarted server gives every restored session a fresh timeout.
+	for _, id := range s.sessionIDs() {
+		ss := s.sessions[id]
+		ss.conn = nil
+		s.touch(ss)
+	}
+	s.nextContainerCheck = s.w.Now().Add(s.cfg.ContainerCheckInterval)
+	s.w.Listen(s.id, s.accept)
+	s.ensureTicking()
+}
+
+func (s *Server) crash() {
+	s.conns, s.queue, s.busy, s.ticking = nil, nil, false, false
+	s.dataWatches, s.childWatches = nil, nil
+}
+
+func (s *Server) accept(c *sim.Conn) sim.ConnHandler {
+	sc := &serverConn{c: c}
+	s.conns = append(s.conns, sc)
+	return sim.ConnHandler{
+		OnMessage: func(_ *sim.Conn, m sim.Message) { s.receive(sc, m) },
+		OnClose:   func(_ *sim.Conn, _ error) { s.dropConn(sc) },
+	}
+}
+
+// receive touches the session (every packet counts, pings included) and
+// queues the request for the pipeline.
+func (s *Server) receive(sc *serverConn, m sim.Message) {
+	if sc.session != nil && sc.session.conn == sc {
+		s.touch(sc.session)
+	}
+	s.queue = append(s.queue, queued{sc, m})
+	if !s.busy {
+		s.startNext()
+	}
+}
+
+func (s *Server) cost(m sim.Message) sim.Duration {
+	switch m := m.(type) {
+	case *connectRequest:
+		if m.sessionID == 0 {
+			return s.cfg.WriteCost + s.cfg.FsyncCost // createSession is a txn
+		}
+		return s.cfg.ReadCost
+	case *request:
+		switch {
+		case m.op == opPing:
+			return 0
+		case m.op.isWrite():
+			return s.cfg.WriteCost + s.cfg.FsyncCost
+		default:
+			return s.cfg.ReadCost
+		}
+	}
+	return 0
+}
+
+func (s *Server) startNext() {
+	if len(s.queue) == 0 {
+		s.busy = false
+		return
+	}
+	s.busy = true
+	s.w.After(s.id, s.cost(s.queue[0].msg), "zk-process", func() {
+		q := s.queue[0]
+		s.queue[0] = queued{}
+		s.queue = s.queue[1:]
+		s.process(q.sc, q.msg)
+		s.startNext()
+	})
+}
+
+func (s *Server) send(sc *serverConn, m sim.Message) {
+	if !sc.closed {
+		sc.c.Send(m)
+	}
+}
+
+// closeConn closes the server's end of a connection.
+func (s *Server) closeConn(sc *serverConn) {
+	if sc.closed {
+		return
+	}
+	sc.c.Close()
+	s.dropConn(sc)
+}
+
+// dropConn forgets a connection that is gone: its watches go with it.
+func (s *Server) dropConn(sc *serverConn) {
+	if sc.closed {
+		return
+	}
+	sc.closed = true
+	if i := slices.Index(s.conns, sc); i >= 0 {
+		s.conns = slices.Delete(s.conns, i, i+1)
+	}
+	for _, p := range sc.dataPaths {
+		s.dataWatches[p] = removeConn(s.dataWatches[p], sc)
+		if len(s.dataWatches[p]) == 0 {
+			delete(s.dataWatches, p)
+		}
+	}
+	for _, p := range sc.childPaths {
+		s.childWatches[p] = removeConn(s.childWatches[p], sc)
+		if len(s.childWatches[p]) == 0 {
+			delete(s.childWatches, p)
+		}
+	}
+	sc.dataPaths, sc.childPaths = nil, nil
+	if sc.session != nil && sc.session.conn == sc {
+		sc.session.conn = nil
+	}
+}
+
+func removeConn(list []*serverConn, sc *serverConn) []*serverConn {
+	if i := slices.Index(list, sc); i >= 0 {
+		return slices.Delete(list, i, i+1)
+	}
+	return list
+}
+
+func (s *Server) process(sc *serverConn, m sim.Message) {
+	switch m := m.(type) {
+	case *connectRequest:
+		s.connect(sc, m)
+	case *request:
+		if sc.session == nil {
+			s.closeConn(sc) // a request before the handshake: protocol error
+			return
+		}
+		s.handle(sc, m)
+	default:
+		panic(fmt.Sprintf("fakezk: server got %T", m))
+	}
+}
+
+func (s *Server) negotiate(requested sim.Duration) sim.Duration {
+	return min(max(requested, s.cfg.MinSessionTimeout), s.cfg.MaxSessionTimeout)
+}
+
+func (s *Server) connect(sc *serverConn, m *connectRequest) {
+	if sc.session != nil || sc.closed {
+		s.closeConn(sc)
+		return
+	}
+	if m.lastZxidSeen > s.zxid {
+		// The client has seen a newer state than ours (spec §4, §6).
+		s.w.Emit(KindSession, s.id, "refused", fmt.Sprintf("session=0x%x lastZxid=0x%x ahead of 0x%x", m.sessionID, m.lastZxidSeen, s.zxid))
+		s.closeConn(sc)
+		return
+	}
+	var ss *session
+	if m.sessionID == 0 {
+		s.zxid++ // createSession is a transaction
+		ss = &session{id: s.nextSession, timeout: s.negotiate(sim.Duration(m.timeout) * sim.Millisecond)}
+		s.nextSession++
+		for i := range ss.passwd {
+			ss.passwd[i] = byte(s.rand.Uint64())
+		}
+		s.sessions[ss.id] = ss
+		s.w.Emit(KindSession, s.id, "create", fmt.Sprintf("session=0x%x timeout=%v zxid=0x%x", ss.id, ss.timeout, s.zxid))
+	} else {
+		ss = s.sessions[m.sessionID]
+		if ss == nil || !bytes.Equal(ss.passwd[:], m.passwd[:]) {
+			// Expired (or a wrong password): timeout 0 tells the client, then
+			// the server closes the connection (spec §4).
+			s.w.Emit(KindSession, s.id, "expired-on-reconnect", fmt.Sprintf("session=0x%x", m.sessionID))
+			s.send(sc, &connectResponse{})
+			s.closeConn(sc)
+			return
+		}
+		if old := ss.conn; old != nil && old != sc {
+			// A newer connection for the session closes the older one (SessionMoved, spec §4).
+			s.closeConn(old)
+		}
+		s.w.Emit(KindSession, s.id, "revalidate", fmt.Sprintf("session=0x%x", ss.id))
+	}
+	ss.conn = sc
+	sc.session = ss
+	s.touch(ss)
+	s.ensureTicking()
+	s.send(sc, &connectResponse{timeout: int32(ss.timeout / sim.Millisecond), sessionID: ss.id, passwd: ss.passwd})
+}
+
+// touch moves the session's expiry to the end of the tick bucket after now +
+// timeout, as ZooKeeper's ExpiryQueue does: expiry comes timeout to
+// timeout+tick after the last packet (spec §4).
+func (s *Server) touch(ss *session) {
+	tick := sim.Time(s.cfg.TickTime)
+	deadline := s.w.Now().Add(ss.timeout)
+	ss.expiresAt = (deadline/tick + 1) * tick
+}
+
+// ensureTicking runs the expiry clock while there are sessions.
+func (s *Server) ensureTicking() {
+	if s.ticking || len(s.sessions) == 0 {
+		return
+	}
+	s.ticking = true
+	tick := sim.Time(s.cfg.TickTime)
+	next := (s.w.Now()/tick + 1) * tick
+	s.w.At(s.id, next, "zk-tick", s.tick)
+}
+
+func (s *Server) tick() {
+	s.ticking = false
+	now := s.w.Now()
+	for _, id := range s.sessionIDs() {
+		if ss := s.sessions[id]; ss != nil && ss.expiresAt <= now {
+			s.closeSession(ss, "expire")
+		}
+	}
+	if now >= s.nextContainerCheck {
+		s.nextContainerCheck = now.Add(s.cfg.ContainerCheckInterval)
+		for _, p := range s.tree.EmptyContainers() {
+			s.zxid++
+			changes, err := s.tree.DeleteContainer(s.zxid, p)
+			s.w.Emit(KindTxn, s.id, "deleteContainer", fmt.Sprintf("%s zxid=0x%x err=%v", p, s.zxid, err))
+			s.fire(changes)
+		}
+	}
+	s.ensureTicking()
+}
+
+// Expire expires a session now, as if it had timed out: the fault a scenario
+// injects for "session expiry". It reports whether the session existed.
+func (s *Server) Expire(sessionID int64) bool {
+	ss := s.sessions[sessionID]
+	if ss == nil {
+		return false
+	}
+	s.closeSession(ss, "expire")
+	return true
+}
+
+// closeSession commits a closeSession transaction: the session's ephemerals
+// go at one zxid and their watches fire; the server then closes the
+// session's connection.
+func (s *Server) closeSession(ss *session, why string) {
+	s.zxid++
+	changes := s.tree.CloseSession(s.zxid, ss.id)
+	delete(s.sessions, ss.id)
+	s.w.Emit(KindSession, s.id, why, fmt.Sprintf("session=0x%x zxid=0x%x ephemerals=%d", ss.id, s.zxid, countDeletes(changes)))
+	s.traceChanges(changes)
+	s.fire(changes)
+	if ss.conn != nil && why == "expire" {
+		s.closeConn(ss.conn)
+	}
+}
+
+func countDeletes(changes []Change) int {
+	n := 0
+	for _, c := range changes {
+		if c.Type == EventNodeDeleted {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) traceChanges(changes []Change) {
+	if !s.w.Tracing() {
+		return
+	}
+	for _, c := range changes {
+		if c.Type != EventNodeChildrenChanged {
+			s.w.Emit(KindZnode, s.id, c.Path, fmt.Sprintf("%s zxid=0x%x", c.Type, s.zxid))
+		}
+	}
+}
+
+// fire sends the watch events of committed changes, in change order, and
+// removes the watches (they are one-shot). A deleted node's data and child
+// watchers get one event per connection.
+func (s *Server) fire(changes []Change) {
+	for _, ch := range changes {
+		var targets []*serverConn
+		switch ch.Type {
+		case EventNodeCreated, EventNodeDataChanged:
+			targets = s.takeWatches(s.dataWatches, ch.Path, nil, false)
+		case EventNodeChildrenChanged:
+			targets = s.takeWatches(s.childWatches, ch.Path, nil, true)
+		case EventNodeDeleted:
+			targets = s.takeWatches(s.dataWatches, ch.Path, nil, false)
+			targets = s.takeWatches(s.childWatches, ch.Path, targets, true)
+		}
+		for _, sc := range targets {
+			s.sendEvent(sc, ch.Type, ch.Path)
+		}
+	}
+}
+
+func (s *Server) sendEvent(sc *serverConn, t EventType, path string) {
+	if s.w.Tracing() {
+		s.w.Emit(KindWatchFire, s.id, path, fmt.Sprintf("%s conn=%d", t, sc.c.ID()))
+	}
+	s.send(sc, &reply{xid: xidWatchEvent, zxid: -1, event: t, path: path})
+}
+
+// takeWatches removes path's watchers from table and appends those not in
+// out yet.
+func (s *Server) takeWatches(table map[string][]*serverConn, path string, out []*serverConn, child bool) []*serverConn {
+	list := table[path]
+	if len(list) == 0 {
+		return out
+	}
+	delete(table, path)
+	for _, sc := range list {
+		if child {
+			sc.childPaths = removePath(sc.childPaths, path)
+		} else {
+			sc.dataPaths = removePath(sc.dataPaths, path)
+		}
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+func removePath(paths []string, p string) []string {
+	if i := slices.Index(paths, p); i >= 0 {
+		return slices.Delete(paths, i, i+1)
+	}
+	return paths
+}
+
+func (s *Server) addWatch(sc *serverConn, path string, child bool) {
+	if sc.closed {
+		return
+	}
+	table := s.dataWatches
+	if child {
+		table = s.childWatches
+	}
+	if slices.Contains(table[path], sc) {
+		return // one registration per (connection, path, table)
+	}
+	table[path] = append(table[path], sc)
+	if child {
+		sc.childPaths = append(sc.childPaths, path)
+	} else {
+		sc.dataPaths = append(sc.dataPaths, path)
+	}
+}
+
+func (s *Server) caller(sc *serverConn) Caller {
+	return Caller{Session: sc.session.id, Identities: sc.identities}
+}
+
+// handle runs one request of an established session.
+func (s *Server) handle(sc *serverConn, m *request) {
+	rep := &reply{xid: m.xid}
+	if m.op.isWrite() {
+		if m.op != opMulti && m.op != opCloseSession && PacketTooLarge(m.path, m.data) {
+			// jute.maxbuffer: no answer, the connection is closed, nothing applied (spec §1.3).
+			s.w.Emit(KindTxn, s.id, m.op.String(), fmt.Sprintf("%s packet too large, connection closed", m.path))
+			s.closeConn(sc)
+			return
+		}
+		if _, alive := s.sessions[sc.session.id]; !alive {
+			rep.err = ErrSessionExpired
+			rep.zxid = s.zxid
+			s.send(sc, rep)
+			return
+		}
+		s.zxid++
+		rep.zxid = s.zxid
+		s.write(sc, m, rep)
+		return
+	}
+	rep.zxid = s.zxid
+	c := s.caller(sc)
+	var err error
+	switch m.op {
+	case opPing:
+		rep.xid = xidPing
+	case opGetData:
+		var data []byte
+		data, rep.stat, err = s.tree.Get(c, m.path)
+		rep.data = data
+		if err == nil && m.watch {
+			s.addWatch(sc, m.path, false)
+		}
+	case opExists:
+		var ok bool
+		rep.stat, ok = s.tree.Exists(m.path)
+		if !validPath(m.path, false) {
+			err = ErrBadArguments
+		} else {
+			if !ok {
+				err = ErrNoNode
+			}
+			if m.watch {
+				s.addWatch(sc, m.path, false) // also on an absent node (spec §3.2)
+			}
+		}
+	case opGetChildren2:
+		rep.children, rep.stat, err = s.tree.Children(c, m.path)
+		if err == nil && m.watch {
+			s.addWatch(sc, m.path, true)
+		}
+	case opGetACL:
+		rep.acl, rep.stat, err = s.tree.GetACL(m.path)
+	case opSync:
+		rep.path = m.path // no existence check, no zxid (spec §3.2)
+	case opSetAuth:
+		rep.xid = xidAuth
+		if m.authScheme != "digest" {
+			rep.err = ErrAuthFailed
+			s.send(sc, rep)
+			s.closeConn(sc)
+			return
+		}
+		sc.identities = append(sc.identities, DigestIdentity(m.authData))
+	case opSetWatches:
+		s.setWatches(sc, m)
+	default:
+		err = ErrUnimplemented
+	}
+	rep.err = codeOf(err)
+	s.send(sc, rep)
+}
+
+func codeOf(err error) ErrCode { return ErrCode(CodeOf(err)) }
+
+// write applies a transaction at rep.zxid.
+func (s *Server) write(sc *serverConn, m *request, rep *reply) {
+	c := s.caller(sc)
+	timeMs := s.w.Now().Millis()
+	var changes []Change
+	var err error
+	switch m.op {
+	case opCreate, opCreateContainer:
+		flags := m.flags
+		if m.op == opCreate && flags == FlagContainer {
+			// A plain create's txn carries only the ephemeral bit: flag 4 commits a persistent node.
+			flags = FlagPersistent
+		}
+		if m.op == opCreateContainer && flags != FlagContainer {
+			err = ErrBadArguments
+			break
+		}
+		rep.path, changes, err = s.tree.Create(c, rep.zxid, timeMs, m.path, m.data, m.acl, flags)
+		if err == ErrInvalidFlags {
+			err = ErrBadArguments // the server's answer to flags it cannot parse
+		}
+	case opDelete:
+		changes, err = s.tree.Delete(c, rep.zxid, m.path, m.version)
+	case opSetData:
+		rep.stat, changes, err = s.tree.Set(c, rep.zxid, timeMs, m.path, m.data, m.version)
+	case opSetACL:
+		rep.stat, err = s.tree.SetACL(c, rep.zxid, m.path, m.acl, m.version)
+	case opMulti:
+		rep.multi, changes, err = s.tree.Multi(c, rep.zxid, timeMs, m.ops)
+		err = nil // the reply header of a multi is always OK (spec §3.2)
+	case opCloseSession:
+		s.zxid-- // closeSession allocates its own zxid
+		s.closeSession(sc.session, "close")
+		rep.zxid = s.zxid
+		s.send(sc, rep)
+		s.closeConn(sc)
+		return
+	}
+	rep.err = codeOf(err)
+	if s.w.Tracing() {
+		detail := fmt.Sprintf("zxid=0x%x session=0x%x", rep.zxid, sc.session.id)
+		if err != nil {
+			detail += " err=" + err.Error()
+		}
+		s.w.Emit(KindTxn, s.id, m.op.String()+" "+m.path, detail)
+	}
+	s.traceChanges(changes)
+	s.fire(changes)
+	s.send(sc, rep)
+}
+
+// setWatches re-arms a reconnected client's watches, firing at once those
+// whose node changed after relZxid (spec §5).
+func (s *Server) setWatches(sc *serverConn, m *request) {
+	for _, p := range m.dataW {
+		st, ok := s.tree.Exists(p)
+		switch {
+		case !ok:
+			s.sendEvent(sc, EventNodeDeleted, p)
+		case st.Mzxid > m.relZxid:
+			s.sendEvent(sc, EventNodeDataChanged, p)
+		default:
+			s.addWatch(sc, p, false)
+		}
+	}
+	for _, p := range m.existW {
+		if _, ok := s.tree.Exists(p); ok {
+			s.sendEvent(sc, EventNodeCreated, p)
+		} else {
+			s.addWatch(sc, p, false)
+		}
+	}
+	for _, p := range m.childW {
+		st, ok := s.tree.Exists(p)
+		switch {
+		case !ok:
+			s.sendEvent(sc, EventNodeDeleted, p)
+		case st.Pzxid > m.relZxid:
+			s.sendEvent(sc, EventNodeChildrenChanged, p)
+		default:
+			s.addWatch(sc, p, true)
+		}
+	}
+}
