@@ -279,7 +279,9 @@ func TestFailedWritesTakeAZxidAndReadsDoNot(t *testing.T) {
 	assert.Equal(t, ErrNoNode, err)
 	assert.Equal(t, z0+1, e.srv.Zxid())
 	e.await(func(done func()) { c.Get("/", func([]byte, *Stat, error) { done() }) })
-	e.await(func(done func()) { c.Sync("/nope", func(p string, err error) { assert.Equal(t, "/nope", p); assert.NoError(t, err); done() }) })
+	e.await(func(done func()) {
+		c.Sync("/nope", func(p string, err error) { assert.Equal(t, "/nope", p); assert.NoError(t, err); done() })
+	})
 	assert.Equal(t, z0+1, e.srv.Zxid())
 }
 

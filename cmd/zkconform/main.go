@@ -88,18 +88,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, "unexpected argument %q", fs.Arg(0))
 	}
-	if o.addr == "" {
-		return usageError(stderr, "--addr is required (the real server, e.g. 127.0.0.1:2181)")
-	}
-	if host, _, ok := strings.Cut(o.addr, ":"); !ok || (host != "127.0.0.1" && host != "localhost") {
-		return usageError(stderr, "--addr must be 127.0.0.1:PORT, got %q", o.addr)
-	}
-	if o.count < 0 {
-		return usageError(stderr, "--count must be >= 0, got %d", o.count)
-	}
-	if o.workers < 1 {
-		return usageError(stderr, "--workers must be >= 1, got %d", o.workers)
-	}
 	if *target == "all" {
 		o.targets = targetNames()
 	} else {
@@ -112,6 +100,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		slices.Sort(o.targets)
+	}
+	if o.addr == "" {
+		return usageError(stderr, "--addr is required (the real server, e.g. 127.0.0.1:2181)")
+	}
+	if host, _, ok := strings.Cut(o.addr, ":"); !ok || (host != "127.0.0.1" && host != "localhost") {
+		return usageError(stderr, "--addr must be 127.0.0.1:PORT, got %q", o.addr)
+	}
+	if o.count < 0 {
+		return usageError(stderr, "--count must be >= 0, got %d", o.count)
+	}
+	if o.workers < 1 {
+		return usageError(stderr, "--workers must be >= 1, got %d", o.workers)
 	}
 	if _, err := zkconform.FourLetterWord(o.addr, "srvr", 3*time.Second); err != nil {
 		return usageError(stderr, "no ZooKeeper server at %s: %v", o.addr, err)
