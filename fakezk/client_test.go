@@ -348,3 +348,13 @@ func TestServerTraceHasZnodeSessionAndWatchRecords(t *testing.T) {
 		assert.Positive(t, kinds[k], "trace has %s: %v", k, fmt.Sprint(kinds))
 	}
 }
+
+func TestExpireNeedsARunningServer(t *testing.T) {
+	e := newEnv(t)
+	c := e.client("c", 4*sim.Second)
+	e.w.Crash(e.srv.ID())
+	assert.False(t, e.srv.Expire(c.SessionID()), "a crashed server expires nothing")
+	e.w.Restart(e.srv.ID())
+	e.run(10 * sim.Millisecond)
+	assert.True(t, e.srv.Expire(c.SessionID()))
+}

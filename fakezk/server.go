@@ -29,6 +29,10 @@ type ServerConfig struct {
 	ContainerCheckInterval sim.Duration
 	// ServerID goes into the top byte of session ids (default 1).
 	ServerID int64
+	// BugKeepEphemerals plants a bug: closing or expiring a session leaves
+	// its ephemerals in place. Tests use it to show that the invariant
+	// "ephemerals belong to live sessions" catches such a server.
+	BugKeepEphemerals bool
 }
 
 // DefaultServerConfig returns ZooKeeper's defaults and costs in the range of
@@ -202,6 +206,9 @@ func (s *Server) start() {
 }
 
 func (s *Server) crash() {
+	for _, ss := range s.sessions {
+		ss.conn = nil // order-free: every session gets the same assignment
+	}
 	s.conns, s.queue, s.busy, s.ticking = nil, nil, false, false
 	s.dataWatches, s.childWatches = nil, nil
 }
@@ -415,10 +422,11 @@ func (s *Server) tick() {
 }
 
 // Expire expires a session now, as if it had timed out: the fault a scenario
-// injects for "session expiry". It reports whether the session existed.
+// injects for "session expiry". It reports whether it did: the session must
+// exist and the server must be running.
 func (s *Server) Expire(sessionID int64) bool {
 	ss := s.sessions[sessionID]
-	if ss == nil {
+	if ss == nil || !s.w.IsUp(s.id) {
 		return false
 	}
 	s.closeSession(ss, "expire")
@@ -430,7 +438,10 @@ func (s *Server) Expire(sessionID int64) bool {
 // session's connection.
 func (s *Server) closeSession(ss *session, why string) {
 	s.zxid++
-	changes := s.tree.CloseSession(s.zxid, ss.id)
+	var changes []Change
+	if !s.cfg.BugKeepEphemerals {
+		changes = s.tree.CloseSession(s.zxid, ss.id)
+	}
 	delete(s.sessions, ss.id)
 	s.w.Emit(KindSession, s.id, why, fmt.Sprintf("session=0x%x zxid=0x%x ephemerals=%d", ss.id, s.zxid, countDeletes(changes)))
 	s.traceChanges(changes)

@@ -144,6 +144,8 @@ type World struct {
 
 	net network
 
+	onStep []func()
+
 	tracing bool
 	hash    traceHash
 	sinks   []Sink
@@ -400,7 +402,15 @@ func (w *World) dispatch(it item) {
 		}
 	}
 	w.run(ev)
+	for _, fn := range w.onStep {
+		fn()
+	}
 }
+
+// OnStep registers fn to run after every event that ran (not after dropped
+// or deferred ones): where safety checks look at the world. fn must not
+// schedule events or change the world.
+func (w *World) OnStep(fn func()) { w.onStep = append(w.onStep, fn) }
 
 // run executes ev and recycles it.
 func (w *World) run(ev *event) {

@@ -330,3 +330,16 @@ func TestTraceSinksAndHash(t *testing.T) {
 	off.Run()
 	assert.Equal(t, New(Options{NoTrace: true}).TraceHash(), off.TraceHash(), "no trace, no hash")
 }
+
+func TestOnStepRunsAfterEveryEventThatRan(t *testing.T) {
+	w := New(Options{})
+	a := w.AddProcess("a", ProcessHooks{})
+	var seen []string
+	last := ""
+	w.OnStep(func() { seen = append(seen, last) })
+	w.At(Kernel, 1, "x", func() { last = "x" })
+	w.At(a, 2, "y", func() { last = "y" })
+	w.At(Kernel, 0, "pause", func() { last = "pause"; w.Pause(a) })
+	w.Run()
+	assert.Equal(t, []string{"pause", "x"}, seen, "the deferred event of paused a is no step")
+}

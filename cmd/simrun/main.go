@@ -166,7 +166,7 @@ func cmdRun(args []string, stdout io.Writer) (int, error) {
 			return 0, err
 		}
 	} else {
-		printSummary(stdout, res, false)
+		printSummary(stdout, res, true)
 	}
 	if !res.OK() {
 		return exitViolation, nil
