@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +32,7 @@ type options struct {
 	workers        int
 	sessionTimeout time.Duration
 	verbose        bool
+	only           int
 }
 
 // targets maps --target names to constructors of a fresh Target for one
@@ -70,13 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zkconform", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.addr, "addr", "", "real ZooKeeper server, host:port (127.0.0.1 only)")
-	fs.IntVar(&o.count, "count", 200, "number of sequences")
+	fs.IntVar(&o.count, "count", 300, "number of sequences")
 	fs.Int64Var(&o.seed, "seed", 1, "seed; sequence i depends only on (seed, i)")
 	fs.BoolVar(&o.bench, "bench", false, "also run the throughput benchmark")
 	target := fs.String("target", "real", "targets compared with the real server: comma-separated names, or all ("+strings.Join(targetNames(), ", ")+")")
 	fs.IntVar(&o.workers, "workers", 8, "sequences run concurrently (each under its own root)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", zkconform.DefaultSessionTimeout, "session timeout asked of the real server")
 	fs.BoolVar(&o.verbose, "v", false, "print every sequence's normalised trace")
+	fs.IntVar(&o.only, "only", -1, "run only sequence `i` of the seed, printing its trace (to replay a divergence)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -123,8 +124,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, "bench: %v", err)
 		}
 	}
-	divs := conform(o, runID, stdout)
-	fmt.Fprintf(stdout, "conformance: %d sequences, %d divergences\n", o.count, divs)
+	indices := make([]int, o.count)
+	for i := range indices {
+		indices[i] = i
+	}
+	if o.only >= 0 {
+		indices, o.verbose = []int{o.only}, true
+	}
+	divs := conform(o, runID, indices, stdout)
+	fmt.Fprintf(stdout, "conformance: %d sequences, %d divergences\n", len(indices), divs)
 	if divs > 0 {
 		return 1
 	}
@@ -133,12 +141,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // conform runs the sequences on o.workers workers and prints divergences in
 // sequence order. It returns how many (sequence, target) pairs diverged.
-func conform(o *options, runID string, out io.Writer) int {
+func conform(o *options, runID string, indices []int, out io.Writer) int {
 	type result struct {
-		divs  []*zkconform.Divergence
-		trace string
+		divs      []*zkconform.Divergence
+		trace     string
+		disturbed string
+		attempts  int
 	}
-	results := make([]chan result, o.count)
+	results := make([]chan result, len(indices))
 	for i := range results {
 		results[i] = make(chan result, 1)
 	}
@@ -148,44 +158,79 @@ func conform(o *options, runID string, out io.Writer) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for k := range next {
+				i := indices[k]
 				seq := zkconform.Generate(o.seed, i)
-				ref := zkconform.Run(targets["real"](o), runID+"/ref/"+strconv.Itoa(i), seq)
 				var r result
-				for _, name := range o.targets {
-					tr := zkconform.Run(targets[name](o), runID+"/"+name+"/"+strconv.Itoa(i), seq)
-					label := name
-					if name == "real" {
-						label = "real#2"
+				for attempt := 1; ; attempt++ {
+					r = result{}
+					ref := zkconform.Run(targets["real"](o), fmt.Sprintf("%s/ref/%d.%d", runID, i, attempt), seq)
+					traces := []*zkconform.Trace{ref}
+					for _, name := range o.targets {
+						tr := zkconform.Run(targets[name](o), fmt.Sprintf("%s/%s/%d.%d", runID, name, i, attempt), seq)
+						traces = append(traces, tr)
+						label := name
+						if name == "real" {
+							label = "real#2"
+						}
+						if d := zkconform.Compare(i, "real", ref, label, tr); d != nil {
+							r.divs = append(r.divs, d)
+						}
 					}
-					if d := zkconform.Compare(i, "real", ref, label, tr); d != nil {
-						r.divs = append(r.divs, d)
+					r.disturbed = disturbance(traces)
+					if r.disturbed == "" || attempt == maxAttempts {
+						r.attempts = attempt
+						if o.verbose {
+							r.trace = formatTrace(i, zkconform.Normalize(ref))
+						}
+						break
 					}
 				}
-				if o.verbose {
-					r.trace = formatTrace(i, zkconform.Normalize(ref))
-				}
-				results[i] <- r
+				results[k] <- r
 			}
 		}()
 	}
 	go func() {
-		for i := 0; i < o.count; i++ {
-			next <- i
+		for k := range indices {
+			next <- k
 		}
 		close(next)
 	}()
-	divs := 0
-	for i := range results {
-		r := <-results[i]
+	divs, rerun := 0, 0
+	for k := range results {
+		i, r := indices[k], <-results[k]
 		fmt.Fprint(out, r.trace)
+		if r.attempts > 1 {
+			rerun++
+		}
+		if r.disturbed != "" {
+			fmt.Fprintf(out, "DIVERGENCE (seed %d) sequence %d: still disturbed after %d attempts: %s\n", o.seed, i, r.attempts, r.disturbed)
+			divs++
+			continue
+		}
 		for _, d := range r.divs {
-			fmt.Fprintf(out, "DIVERGENCE (seed %d) %s\n", o.seed, d)
+			fmt.Fprintf(out, "DIVERGENCE (seed %d; replay: --seed %d --only %d) %s\n", o.seed, o.seed, i, d)
 			divs++
 		}
 	}
 	wg.Wait()
+	if rerun > 0 {
+		fmt.Fprintf(out, "zkconform: re-ran %d sequences whose real runs lost their connection unasked (machine overloaded?)\n", rerun)
+	}
 	return divs
+}
+
+// maxAttempts bounds how often a sequence is re-run when a run was
+// disturbed from outside (zkconform.Disturbable).
+const maxAttempts = 3
+
+func disturbance(traces []*zkconform.Trace) string {
+	for _, tr := range traces {
+		if tr.Disturbed != "" {
+			return tr.Disturbed
+		}
+	}
+	return ""
 }
 
 func formatTrace(i int, n zkconform.Normalized) string {

@@ -299,3 +299,34 @@ func TestRealExpiry(t *testing.T) {
 	mustOK(0, Step{Op: OpCreate, Path: "e", Flags: 1}) // the new session works
 	t.Logf("forced expiry took %v", took)
 }
+
+// TestRealDisturbedOnUnaskedDrop cuts a session's TCP connection behind
+// go-zk's back, as an overloaded machine would, and expects the target to
+// say that the run cannot be trusted; expiry and close must not.
+func TestRealDisturbedOnUnaskedDrop(t *testing.T) {
+	addr := realAddr(t)
+	tg := NewRealTarget(RealConfig{Addr: addr})
+	if err := tg.Open(testRoot(t, "x"), 2); err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Shutdown()
+	if err := tg.Expire(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Close(1); err != nil {
+		t.Fatal(err)
+	}
+	tg.Do(1, Step{Op: OpSync})
+	if d := tg.Disturbed(); d != "" {
+		t.Fatalf("expiry and close disturbed the run: %s", d)
+	}
+	g := tg.sess[0].gate
+	g.mu.Lock()
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.mu.Unlock()
+	if err := waitFor(5*time.Second, func() bool { return tg.Disturbed() != "" }); err != nil {
+		t.Fatal("an unasked connection drop went unnoticed")
+	}
+}

@@ -1,7 +1,9 @@
 package zkconform
 
 import (
+	"fmt"
 	"math/bits"
+	"slices"
 
 	"pgregory.net/rapid"
 )
@@ -18,6 +20,9 @@ var (
 		"a/s-0000000000", "a/s-0000000001",
 		"a/0000000000", "a/0000000001",
 	}
+	// createPaths are the paths given to non-sequential creates; the
+	// first two are top-level.
+	createPaths = []string{"a", "b", "a/x", "a/y", "b/x", "a/x/q"}
 	// seqPrefixes are the paths given to sequential creates.
 	seqPrefixes = []string{"s-", "a/s-", "a/"}
 	// badPaths are invalid for every operation (except "a/" for
@@ -25,6 +30,41 @@ var (
 	badPaths = []string{"a/", "a//x", "a/.", "a/..", "./a", "a\x01", "b/\u007f"}
 	dataVals = [][]byte{nil, {}, []byte("x"), []byte("hello"), []byte("0123456789")}
 )
+
+// genState is what the generator remembers while drawing one sequence: the
+// paths it has asked to create, with sequential names predicted from a
+// per-parent counter. It is only a guess (creates fail), but it makes later
+// steps hit nodes that exist far more often than a blind draw does.
+type genState struct {
+	known   []string
+	watched []string       // paths of watching reads, so writes can fire them
+	counter map[string]int // parent -> creates asked under it
+}
+
+func parentOf(rel string) string {
+	for i := len(rel) - 1; i >= 0; i-- {
+		if rel[i] == '/' {
+			return rel[:i]
+		}
+	}
+	return ""
+}
+
+// noteCreate records a create of rel (a prefix for sequential creates).
+func (g *genState) noteCreate(rel string, sequential bool) {
+	if !sequential && slices.Contains(badPaths, rel) {
+		return
+	}
+	parent := parentOf(rel)
+	n := g.counter[parent]
+	g.counter[parent] = n + 1
+	if sequential {
+		rel = fmt.Sprintf("%s%010d", rel, n)
+	}
+	if rel != "" && !slices.Contains(g.known, rel) {
+		g.known = append(g.known, rel)
+	}
+}
 
 // SequenceGen returns the rapid generator of operation sequences: 1-3
 // sessions and 5-40 steps. Outside tests, draw sequence i of a run with
@@ -34,8 +74,19 @@ func SequenceGen() *rapid.Generator[Sequence] {
 		n := 1 + uniform(t, "sessions", 3)
 		steps := 5 + uniform(t, "steps", 36)
 		seq := Sequence{Sessions: n}
+		g := &genState{counter: map[string]int{}}
+		// A prologue of up to 4 creates of a, b, a/x, b/x gives the
+		// rest of the sequence nodes to work on.
+		prologue := uniform(t, "prologue", 5)
 		for i := 0; i < steps; i++ {
-			seq.Steps = append(seq.Steps, stepGen(n).Draw(t, "step"))
+			if i < prologue {
+				path := createPaths[[]int{0, 1, 2, 4}[i]]
+				flags := pick(t, "prologueFlags", []int32{0, 0, 0, 1})
+				g.noteCreate(path, false)
+				seq.Steps = append(seq.Steps, Step{Session: uniform(t, "session", n), Op: OpCreate, Path: path, Data: drawData(t), Flags: flags})
+				continue
+			}
+			seq.Steps = append(seq.Steps, g.step(t, n))
 		}
 		return seq
 	})
@@ -99,12 +150,19 @@ func pick[V any](t *rapid.T, label string, vals []V) V {
 	return vals[uniform(t, label, len(vals))]
 }
 
-func drawPath(t *rapid.T) string {
+// path draws a path for a non-create step: mostly one the
+// sequence has created (or tried to), else any from the alphabet, the root
+// or an invalid path.
+func (g *genState) path(t *rapid.T) string {
 	switch k := uniform(t, "pathKind", 20); {
 	case k == 0:
 		return "" // the root itself
 	case k == 1:
 		return pick(t, "badPath", badPaths)
+	case k < 5 && len(g.watched) > 0:
+		return pick(t, "watchedPath", g.watched)
+	case k < 14 && len(g.known) > 0:
+		return pick(t, "knownPath", g.known)
 	default:
 		return pick(t, "path", nodePaths)
 	}
@@ -124,7 +182,7 @@ func drawData(t *rapid.T) []byte {
 // drawCreate draws a create's path and flags: mostly good modes, sometimes
 // bad flags or paths. Sequential creates never target the root, whose
 // sequential children would land outside it.
-func drawCreate(t *rapid.T) (op Op, path string, flags int32) {
+func (g *genState) drawCreate(t *rapid.T) (op Op, path string, flags int32) {
 	op = OpCreate
 	switch k := uniform(t, "createKind", 100); {
 	case k < 30:
@@ -155,74 +213,88 @@ func drawCreate(t *rapid.T) (op Op, path string, flags int32) {
 	if flags >= 0 && flags&2 != 0 && flags <= 3 || flags == 6 {
 		return op, pick(t, "seqPrefix", seqPrefixes), flags
 	}
-	path = pick(t, "path", nodePaths[:6])
-	if uniform(t, "rootCreate", 10) == 0 {
+	switch k := uniform(t, "createDepth", 20); {
+	case k == 0:
 		path = "" // NodeExists, or recreates a deleted root
+	case k < 8:
+		path = pick(t, "path", createPaths[:2])
+	case k < 10 && len(g.watched) > 0:
+		path = pick(t, "watchedPath", g.watched) // fires exists watches
+	case k < 11 && len(g.known) > 0:
+		path = pick(t, "knownPath", g.known) // mostly NodeExists
+	default:
+		path = pick(t, "path", createPaths[2:])
 	}
 	return op, path, flags
 }
 
-func drawMultiOp(t *rapid.T) MultiOp {
+func (g *genState) drawMultiOp(t *rapid.T) MultiOp {
 	return weighted(t, "multiOp", []int{4, 3, 3, 2}, []func() MultiOp{
 		func() MultiOp {
-			_, path, flags := drawCreate(t)
+			_, path, flags := g.drawCreate(t)
 			if flags < 0 || flags > 4 {
 				flags = 0 // go-zk passes multi flags through unchecked
 			}
 			if flags&2 != 0 {
 				path = pick(t, "seqPrefix", seqPrefixes)
 			}
+			g.noteCreate(path, flags&2 != 0)
 			return MultiOp{Op: OpCreate, Path: path, Data: drawData(t), Flags: flags}
 		},
 		func() MultiOp {
-			return MultiOp{Op: OpSet, Path: drawPath(t), Data: drawData(t), Version: drawVersion(t)}
+			return MultiOp{Op: OpSet, Path: g.path(t), Data: drawData(t), Version: drawVersion(t)}
 		},
 		func() MultiOp {
-			return MultiOp{Op: OpDelete, Path: drawPath(t), Version: drawVersion(t)}
+			return MultiOp{Op: OpDelete, Path: g.path(t), Version: drawVersion(t)}
 		},
 		func() MultiOp {
-			return MultiOp{Op: OpCheck, Path: drawPath(t), Version: drawVersion(t)}
+			return MultiOp{Op: OpCheck, Path: g.path(t), Version: drawVersion(t)}
 		},
 	})
 }
 
-func stepGen(sessions int) *rapid.Generator[Step] {
-	return rapid.Custom(func(t *rapid.T) Step {
-		s := weighted(t, "op", []int{26, 10, 12, 10, 10, 8, 2, 10, 3, 2}, []func() Step{
-			func() Step {
-				op, path, flags := drawCreate(t)
-				return Step{Op: op, Path: path, Data: drawData(t), Flags: flags}
-			},
-			func() Step {
-				return Step{Op: OpGet, Path: drawPath(t), Watch: rapid.Bool().Draw(t, "watch")}
-			},
-			func() Step {
-				return Step{Op: OpSet, Path: drawPath(t), Data: drawData(t), Version: drawVersion(t)}
-			},
-			func() Step {
-				return Step{Op: OpDelete, Path: drawPath(t), Version: drawVersion(t)}
-			},
-			func() Step {
-				return Step{Op: OpExists, Path: drawPath(t), Watch: rapid.Bool().Draw(t, "watch")}
-			},
-			func() Step {
-				return Step{Op: OpChildren, Path: drawPath(t), Watch: rapid.Bool().Draw(t, "watch")}
-			},
-			func() Step {
-				return Step{Op: OpSync, Path: drawPath(t)}
-			},
-			func() Step {
-				n := uniform(t, "multiLen", 5)
-				ops := make([]MultiOp, n)
-				for i := range ops {
-					ops[i] = drawMultiOp(t)
-				}
-				return Step{Op: OpMulti, Ops: ops}
-			},
-			func() Step { return Step{Op: OpClose} },
-			func() Step { return Step{Op: OpExpire} },
-		})
-		s.Session = uniform(t, "session", sessions)
-		return s
+// step draws the next step of a sequence with the given session count.
+func (g *genState) step(t *rapid.T, sessions int) Step {
+	s := weighted(t, "op", []int{26, 10, 12, 10, 10, 8, 2, 10, 3, 2}, []func() Step{
+		func() Step {
+			op, path, flags := g.drawCreate(t)
+			if flags >= 0 && flags <= 6 {
+				g.noteCreate(path, flags&2 != 0)
+			}
+			return Step{Op: op, Path: path, Data: drawData(t), Flags: flags}
+		},
+		func() Step {
+			return Step{Op: OpGet, Path: g.path(t), Watch: uniform(t, "watch", 4) != 0}
+		},
+		func() Step {
+			return Step{Op: OpSet, Path: g.path(t), Data: drawData(t), Version: drawVersion(t)}
+		},
+		func() Step {
+			return Step{Op: OpDelete, Path: g.path(t), Version: drawVersion(t)}
+		},
+		func() Step {
+			return Step{Op: OpExists, Path: g.path(t), Watch: uniform(t, "watch", 4) != 0}
+		},
+		func() Step {
+			return Step{Op: OpChildren, Path: g.path(t), Watch: uniform(t, "watch", 4) != 0}
+		},
+		func() Step {
+			return Step{Op: OpSync, Path: g.path(t)}
+		},
+		func() Step {
+			n := uniform(t, "multiLen", 5)
+			ops := make([]MultiOp, n)
+			for i := range ops {
+				ops[i] = g.drawMultiOp(t)
+			}
+			return Step{Op: OpMulti, Ops: ops}
+		},
+		func() Step { return Step{Op: OpClose} },
+		func() Step { return Step{Op: OpExpire} },
 	})
+	s.Session = uniform(t, "session", sessions)
+	if s.Watch && s.Path != "" && !slices.Contains(g.watched, s.Path) && !slices.Contains(badPaths, s.Path) {
+		g.watched = append(g.watched, s.Path)
+	}
+	return s
 }

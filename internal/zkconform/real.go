@@ -44,6 +44,9 @@ type RealTarget struct {
 	cfg  RealConfig
 	root string
 	sess []*realSession
+
+	mu        sync.Mutex
+	disturbed string
 }
 
 // NewRealTarget returns a target for the server at cfg.Addr.
@@ -68,6 +71,9 @@ type realSession struct {
 	gate   *gate
 	gen    int // bumped for every new conn; older conns' events are ignored
 	events []Event
+	// expiring is set while Expire runs: the disconnections it causes
+	// are expected.
+	expiring bool
 }
 
 // gate is a dialer whose connections can be cut and whose new connections
@@ -160,10 +166,18 @@ func (t *RealTarget) connect(s *realSession) error {
 			return
 		}
 		s.mu.Lock()
-		if s.gen == gen {
+		current, expiring := s.gen == gen, s.expiring
+		if current {
 			s.events = append(s.events, e)
 		}
 		s.mu.Unlock()
+		if current && !expiring && e.Type == EventSession && e.State == StateDisconnected {
+			t.mu.Lock()
+			if t.disturbed == "" {
+				t.disturbed = fmt.Sprintf("session %#x lost its connection unasked", conn0(s))
+			}
+			t.mu.Unlock()
+		}
 	}
 	conn, _, err := zk.Connect([]string{t.cfg.Addr}, t.cfg.SessionTimeout,
 		zk.WithDialer(s.gate.dial), zk.WithHostProvider(&oneHost{}),
@@ -181,6 +195,24 @@ func (t *RealTarget) connect(s *realSession) error {
 	s.conn = conn
 	s.mu.Unlock()
 	return nil
+}
+
+func conn0(s *realSession) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return 0
+	}
+	return s.conn.SessionID()
+}
+
+// Disturbed implements Disturbable: it reports a connection that dropped
+// without Expire or Close asking for it (a ping not answered within 2/3 of
+// the session timeout, say, on an overloaded machine).
+func (t *RealTarget) Disturbed() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.disturbed
 }
 
 func waitFor(limit time.Duration, cond func() bool) error {
@@ -327,6 +359,14 @@ func (t *RealTarget) Expire(session int) error {
 	}
 	s := t.sess[session]
 	old := c.SessionID()
+	s.mu.Lock()
+	s.expiring = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.expiring = false
+		s.mu.Unlock()
+	}()
 	s.gate.freeze()
 	gone := waitFor(2*t.cfg.SessionTimeout+10*time.Second, func() bool {
 		alive, err := t.serverHasSession(old)

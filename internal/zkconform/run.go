@@ -26,6 +26,9 @@ type Trace struct {
 	SessionNames map[int64]string
 	// Setup is set when Open failed; Records is then empty.
 	Setup string
+	// Disturbed is set when the target reported that the run was
+	// disturbed from outside (see Disturbable).
+	Disturbed string
 }
 
 // Run opens target for seq under root, runs every step in order, drains
@@ -82,6 +85,9 @@ func Run(t Target, root string, seq Sequence) *Trace {
 		}
 		register()
 		tr.Records = append(tr.Records, rec)
+	}
+	if d, ok := t.(Disturbable); ok {
+		tr.Disturbed = d.Disturbed()
 	}
 	return tr
 }

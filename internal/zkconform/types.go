@@ -246,3 +246,13 @@ type Target interface {
 	// Shutdown closes every session and releases the target.
 	Shutdown()
 }
+
+// Disturbable is implemented by targets that can tell when a run was
+// disturbed by something outside the sequence, such as a real client's
+// connection dropping on a loaded machine (the outcome of a request caught
+// by ConnectionLoss is undefined, spec §3.2). Run records the reason in
+// Trace.Disturbed; callers re-run such sequences instead of comparing them.
+type Disturbable interface {
+	// Disturbed returns why the current run cannot be trusted, or "".
+	Disturbed() string
+}
