@@ -45,6 +45,7 @@ var targets = map[string]func(o *options) zkconform.Target{
 	"real": func(o *options) zkconform.Target {
 		return zkconform.NewRealTarget(zkconform.RealConfig{Addr: o.addr, SessionTimeout: o.sessionTimeout})
 	},
+	"fake": func(o *options) zkconform.Target { return zkconform.NewFakeTarget(zkconform.FakeConfig{}) },
 }
 
 func targetNames() []string {
