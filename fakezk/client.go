@@ -311,7 +311,7 @@ func (c *Client) handshake(m *connectResponse) {
 		// longer watching, Disconnected; then a brand-new session (spec §4).
 		c.setState(StateConnected)
 		c.setState(StateExpired)
-		c.invalidateWatches()
+		c.invalidateWatches(ErrSessionExpired)
 		c.fail(&c.sent, ErrSessionExpired)
 		c.fail(&c.queued, ErrSessionExpired)
 		c.sessionID, c.passwd, c.lastZxid = 0, [16]byte{}, 0
@@ -375,11 +375,13 @@ func (c *Client) watchKeys() []watchKey {
 	return keys
 }
 
-func (c *Client) invalidateWatches() {
+// invalidateWatches ends every watch with EventNotWatching carrying err
+// (ErrSessionExpired on expiry, ErrClosing on Close), as go-zk does.
+func (c *Client) invalidateWatches(err error) {
 	for _, k := range c.watchKeys() {
 		fns := c.watchers[k]
 		delete(c.watchers, k)
-		ev := Event{Type: EventNotWatching, State: StateDisconnected, Path: k.path, Err: ErrSessionExpired}
+		ev := Event{Type: EventNotWatching, State: StateDisconnected, Path: k.path, Err: err}
 		if c.cfg.EventCallback != nil {
 			c.cfg.EventCallback(ev)
 		}
@@ -458,7 +460,7 @@ func (c *Client) submit(req *request, done func(*reply, error)) {
 
 // Close ends the session (its ephemerals go at once) and the client.
 // Outstanding requests fail with ErrClosing; later calls with
-// ErrConnectionClosed.
+// ErrConnectionClosed. Every watch ends with EventNotWatching (ErrClosing).
 func (c *Client) Close() {
 	if c.closed {
 		return
@@ -477,6 +479,9 @@ func (c *Client) Close() {
 	c.fail(&c.sent, ErrClosing)
 	c.fail(&c.queued, ErrClosing)
 	c.setState(StateDisconnected)
+	// go-zk, once its loop ends, ends every watch with EventNotWatching
+	// (ErrClosing), so no watcher waits forever on a closed client.
+	c.invalidateWatches(ErrClosing)
 }
 
 // DropConnection closes the client's connection as if the network had broken
