@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/kzsim/kzsim/sim"
 )
@@ -502,11 +503,57 @@ func errOf(rep *reply) error {
 	return rep.err
 }
 
+// validFlags is go-zk's check of create flags: outside 0..6 it answers with
+// a plain "invalid flag value" error, not ErrInvalidFlags (spec §2).
 func validFlags(flags int32) error {
 	if flags < FlagPersistent || flags > FlagPersistentSequentialWithTTL {
-		return ErrInvalidFlags
+		return fmt.Errorf("invalid flag value: [%d]", flags)
 	}
 	return nil
+}
+
+// checkPath is go-zk's client-side path check, which differs from the
+// server's (ValidatePath): a sequential path may end in '/', but a "." or
+// ".." component is refused even there, and of the reserved code points it
+// refuses only U+F000–F8FF among the private ones (spec §1.1).
+func checkPath(path string, isSequential bool) error {
+	n := len(path)
+	if n == 0 || path[0] != '/' {
+		return ErrInvalidPath
+	}
+	if n == 1 {
+		return nil
+	}
+	if !isSequential && path[n-1] == '/' {
+		return ErrInvalidPath
+	}
+	for i := 1; i < n; {
+		r, width := utf8.DecodeRuneInString(path[i:])
+		switch {
+		case r == '/' && path[i-1] == '/':
+			return ErrInvalidPath
+		case r == '.' && dotComponent(path, i):
+			return ErrInvalidPath
+		case r <= 0x1f, r >= 0x7f && r <= 0x9f, r >= 0xf000 && r <= 0xf8ff, r >= 0xfff0 && r < 0xffff:
+			return ErrInvalidPath
+		}
+		i += width
+	}
+	return nil
+}
+
+// dotComponent reports whether the '.' at i ends a component that is "." or
+// "..", the way go-zk looks at it: the dot (or the dot pair) follows a '/'
+// and is followed by the end or a '/'.
+func dotComponent(path string, i int) bool {
+	start := i
+	if path[i-1] == '.' {
+		start = i - 1
+	}
+	if path[start-1] != '/' {
+		return false
+	}
+	return i+1 == len(path) || path[i+1] == '/'
 }
 
 // Create creates a znode and reports its actual path. TTL flags are refused
@@ -531,7 +578,7 @@ func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []
 		err = ErrInvalidFlags
 	}
 	if err == nil {
-		err = ValidatePath(path, flags&FlagSequence != 0 && flags != FlagContainer)
+		err = checkPath(path, flags&FlagSequence != 0 && flags != FlagContainer)
 	}
 	if err != nil {
 		c.later(func() { cb("", err) })
@@ -558,7 +605,7 @@ func (c *Client) GetW(path string, cb func([]byte, *Stat, error), watch func(Eve
 }
 
 func (c *Client) get(path string, watch func(Event), w bool, cb func([]byte, *Stat, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(nil, nil, err) })
 		return
 	}
@@ -590,7 +637,7 @@ func zeroStatUnlessW(w bool) *Stat {
 
 // Set writes a znode's data if its version matches (-1: any).
 func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(nil, err) })
 		return
 	}
@@ -610,7 +657,7 @@ func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, err
 
 // Delete deletes a znode if its version matches (-1: any).
 func (c *Client) Delete(path string, version int32, cb func(error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(err) })
 		return
 	}
@@ -635,7 +682,7 @@ func (c *Client) ExistsW(path string, cb func(bool, *Stat, error), watch func(Ev
 }
 
 func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *Stat, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(false, nil, err) })
 		return
 	}
@@ -675,7 +722,7 @@ func (c *Client) ChildrenW(path string, cb func([]string, *Stat, error), watch f
 }
 
 func (c *Client) children(path string, watch func(Event), w bool, cb func([]string, *Stat, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(nil, nil, err) })
 		return
 	}
@@ -698,7 +745,7 @@ func (c *Client) children(path string, watch func(Event), w bool, cb func([]stri
 
 // GetACL reads a znode's ACL.
 func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(nil, nil, err) })
 		return
 	}
@@ -718,7 +765,7 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 
 // SetACL replaces a znode's ACL if its aversion matches (-1: any).
 func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb(nil, err) })
 		return
 	}
@@ -739,7 +786,7 @@ func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, er
 // Sync waits until the server has applied everything before it; it returns
 // the path and does not check that it exists.
 func (c *Client) Sync(path string, cb func(string, error)) {
-	if err := ValidatePath(path, false); err != nil {
+	if err := checkPath(path, false); err != nil {
 		c.later(func() { cb("", err) })
 		return
 	}
@@ -753,11 +800,18 @@ func (c *Client) Sync(path string, cb func(string, error)) {
 }
 
 // Multi runs ops as one atomic transaction. As go-zk, it reports each op's
-// result and the first op error.
+// result and the first op error. A successful multi that created a container
+// answers ErrAPIError with only the results before that op, though it was
+// applied: the server reports the op as createContainer, which go-zk cannot
+// decode (seen on 3.8).
 func (c *Client) Multi(ops []Op, cb func([]MultiResponse, error)) {
 	c.submit(&request{op: opMulti, ops: ops}, func(rep *reply, err error) {
 		if err != nil {
 			cb(nil, err)
+			return
+		}
+		if k := firstContainerCreate(ops); k >= 0 && multiSucceeded(rep.multi) {
+			cb(rep.multi[:k], ErrAPIError)
 			return
 		}
 		var first error
@@ -769,6 +823,24 @@ func (c *Client) Multi(ops []Op, cb func([]MultiResponse, error)) {
 		}
 		cb(rep.multi, first)
 	})
+}
+
+func multiSucceeded(res []MultiResponse) bool {
+	for _, r := range res {
+		if r.Error != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func firstContainerCreate(ops []Op) int {
+	for i, op := range ops {
+		if c, ok := op.(*CreateRequest); ok && c != nil && c.Flags == FlagContainer {
+			return i
+		}
+	}
+	return -1
 }
 
 // AddAuth authenticates the connection (scheme "digest", auth "user:password");

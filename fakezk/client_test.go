@@ -291,12 +291,20 @@ func TestClientSideValidation(t *testing.T) {
 	_, err := e.create(c, "bad", 0)
 	assert.Equal(t, ErrInvalidPath, err)
 	_, err = e.create(c, "/a", 9)
-	assert.Equal(t, ErrInvalidFlags, err)
+	assert.EqualError(t, err, "invalid flag value: [9]", "go-zk's own message for flags outside 0..6")
 	_, err = e.create(c, "/a", FlagTTL)
 	assert.Equal(t, ErrInvalidFlags, err)
+	for _, bad := range []string{"/a/..", "/a/.", "/a//b", "/a/./b", "/a/\u0001"} {
+		_, err = e.create(c, bad, FlagSequence)
+		assert.Equal(t, ErrInvalidPath, err, "%q: go-zk refuses dot components even for sequential creates", bad)
+	}
+	for _, good := range []string{"/a.", "/.a", "/a/...", "/a/"} {
+		_, err = e.create(c, good, FlagSequence)
+		assert.NotEqual(t, ErrInvalidPath, err, "%q passes the client check", good)
+	}
 	p, err := e.create(c, "/", FlagSequence)
 	assert.NoError(t, err, "'/' plus a digit is a valid sequential path")
-	assert.Equal(t, "/0000000000", p, "the root has created no child yet: /zookeeper is built in")
+	assert.Regexp(t, `^/\d{10}$`, p)
 }
 
 func TestOversizedPacketClosesTheConnection(t *testing.T) {
@@ -357,4 +365,20 @@ func TestExpireNeedsARunningServer(t *testing.T) {
 	e.w.Restart(e.srv.ID())
 	e.run(10 * sim.Millisecond)
 	assert.True(t, e.srv.Expire(c.SessionID()))
+}
+
+func TestMultiCreatingAContainerAnswersAPIErrorButApplies(t *testing.T) {
+	// Seen on ZooKeeper 3.8.0 with go-zk 1.0.4.
+	e := newEnv(t)
+	c := e.client("c", sim.Second)
+	var res []MultiResponse
+	var err error
+	e.await(func(done func()) {
+		c.Multi([]Op{&CreateRequest{Path: "/box", Acl: WorldACL(PermAll), Flags: FlagContainer}},
+			func(r []MultiResponse, er error) { res, err = r, er; done() })
+	})
+	assert.Equal(t, ErrAPIError, err)
+	assert.Empty(t, res)
+	_, ok := e.srv.Tree().Exists("/box")
+	assert.True(t, ok, "applied all the same")
 }

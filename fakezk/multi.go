@@ -57,8 +57,9 @@ type MultiResponse struct {
 //
 // Ops are checked as the standalone ops are, except that create flags outside 0..6 give
 // ErrBadArguments, as the server answers (go-zk does not check inside Multi), and FlagContainer commits
-// a persistent node (go-zk sends creates in a multi with opcode create; see Create). A nil op gives
-// ErrBadArguments.
+// a container: a real 3.8 server turns a container create inside a multi into createContainer (seen:
+// the node is reaped once emptied, and go-zk cannot decode the result; the client models that). A nil
+// op gives ErrBadArguments.
 func (t *Tree) Multi(c Caller, zxid, timeMs int64, ops []Op) ([]MultiResponse, []Change, error) {
 	results := make([]MultiResponse, len(ops))
 	if len(ops) == 0 {
@@ -78,7 +79,7 @@ func (t *Tree) Multi(c Caller, zxid, timeMs int64, ops []Op) ([]MultiResponse, [
 				err = ErrBadArguments
 				break
 			}
-			results[i].String, changes, err = work.create(c, zxid, timeMs, o.Path, o.Data, o.Acl, o.Flags, false, changes)
+			results[i].String, changes, err = work.create(c, zxid, timeMs, o.Path, o.Data, o.Acl, o.Flags, true, changes)
 		case *SetDataRequest:
 			if o == nil {
 				err = ErrBadArguments

@@ -162,8 +162,8 @@ func TestMultiOpChecks(t *testing.T) {
 	}
 }
 
-func TestMultiContainerFlagCommitsPersistent(t *testing.T) {
-	// A create inside a go-zk multi uses opcode create, whose txn has only an ephemeral bit.
+func TestMultiContainerFlagCommitsContainer(t *testing.T) {
+	// Observed on ZooKeeper 3.8.0: a multi's create with flag 4 makes a container, reaped once empty.
 	tr := NewTree()
 	_, _, err := tr.Multi(bob, 1, 0, []Op{
 		&CreateRequest{Path: "/c", Acl: openACL, Flags: FlagContainer},
@@ -171,7 +171,7 @@ func TestMultiContainerFlagCommitsPersistent(t *testing.T) {
 		&DeleteRequest{Path: "/c/x", Version: -1},
 	})
 	require.NoError(t, err)
-	require.Empty(t, tr.EmptyContainers())
+	require.Equal(t, []string{"/c"}, tr.EmptyContainers())
 }
 
 func TestMultiKeepsClonesIndependent(t *testing.T) {

@@ -144,7 +144,7 @@ func (m *model) create(c Caller, zxid int64, path string, data []byte, acl []ACL
 	if flags == FlagEphemeral || flags == FlagEphemeralSequential {
 		n.owner = c.Session
 	}
-	n.container = flags == FlagContainer && !inMulti
+	n.container = flags == FlagContainer
 	m.nodes[path] = n
 	p.creates++
 	p.pzxd = zxid

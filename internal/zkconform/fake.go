@@ -247,7 +247,12 @@ func (f *FakeTarget) Expire(session int) error {
 		return err
 	}
 	old := fc.zk.SessionID()
-	if old == 0 || !f.srv.Expire(old) {
+	// As RealTarget does with its gate: cut the client off first, so the
+	// server expires a session whose connection is already gone.
+	f.w.Partition([]sim.ProcID{fc.proc}, []sim.ProcID{f.srv.ID()})
+	expired := old != 0 && f.srv.Expire(old)
+	f.w.Heal()
+	if !expired {
 		return fmt.Errorf("session s%d has no live server session", session)
 	}
 	if !f.runUntil(func() bool {
@@ -270,6 +275,10 @@ func (f *FakeTarget) Close(session int) error {
 	if !f.runUntil(func() bool { return !f.srv.SessionAlive(id) }) {
 		return fmt.Errorf("the server still has session 0x%x", id)
 	}
+	// What the closed client reports afterwards (Disconnected, NotWatching
+	// with ErrClosing) is not the logical session's news: RealTarget drops it too.
+	f.w.RunFor(f.cfg.Settle)
+	fc.events = nil
 	return nil
 }
 
