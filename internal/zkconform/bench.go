@@ -48,12 +48,6 @@ func (r BenchResult) String() string {
 		r.PipelinedOpsPerSec, r.PipelinedOps, r.SerialGetsPerSec, r.SerialSetsPerSec)
 }
 
-// FakeBench is the hook for the fakezk side of the benchmark: the same mix
-// as RealBench (cfg), issued through fakezk's client over the simulated
-// kernel. It stays nil until fakezk provides it; cmd/zkconform --bench
-// then prints real figures only, and the fake/real ratios once it is set.
-var FakeBench func(cfg BenchConfig) (BenchResult, error)
-
 // RealBench runs the benchmark against the real server at addr, under the
 // znode root (created if needed).
 func RealBench(addr, root string, cfg BenchConfig) (BenchResult, error) {
