@@ -44,9 +44,8 @@ func (h heartbeat) String() string {
 }
 
 type demo struct {
-	w          *sim.World
+	recorder
 	nodes      []*demoNode
-	result     *Result
 	counts     kindCounter
 	reconnects int
 }
@@ -62,18 +61,6 @@ type demoNode struct {
 	heard  []sim.Time // when each peer's heartbeat last arrived
 }
 
-func (d *demo) violate(invariant, format string, args ...any) {
-	d.result.Violations = append(d.result.Violations, Violation{
-		Invariant: invariant, At: d.w.Now(), Step: d.w.Steps(), Message: fmt.Sprintf(format, args...),
-	})
-}
-
-func (d *demo) narrate(format string, args ...any) {
-	line := fmt.Sprintf("%9.3fs  ", float64(d.w.Now())/float64(sim.Second)) + fmt.Sprintf(format, args...)
-	d.result.Timeline = append(d.result.Timeline, line)
-	d.w.Emit(sim.KindNote, sim.Kernel, "narration", fmt.Sprintf(format, args...))
-}
-
 func runKernelDemo(cfg Config, plan demoPlan) *Result {
 	counts := kindCounter{}
 	w := sim.New(sim.Options{
@@ -83,7 +70,7 @@ func runKernelDemo(cfg Config, plan demoPlan) *Result {
 		MaxTime:         demoSafetyPhase + demoGrace,
 		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
 	})
-	d := &demo{w: w, counts: counts, result: &Result{Scenario: "kernel-demo", Seed: cfg.Seed}}
+	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg.Seed), counts: counts}
 	for i := 0; i < demoNodes; i++ {
 		n := &demoNode{d: d, index: i, rand: w.Rand(fmt.Sprintf("node%d", i))}
 		n.id = w.AddProcess(fmt.Sprintf("n%d", i), sim.ProcessHooks{OnCrash: n.crash, OnRestart: n.start})
@@ -101,12 +88,7 @@ func runKernelDemo(cfg Config, plan demoPlan) *Result {
 	}
 	status := w.Run()
 	d.checkLiveness()
-	r := d.result
-	r.Status = status.String()
-	r.TraceHash = w.TraceHash()
-	r.Events = w.Steps()
-	r.SimTimeNs = int64(w.Now())
-	r.Metrics = map[string]float64{
+	return d.finish(status, map[string]float64{
 		"messages_sent":      counts[sim.KindMsgSend],
 		"messages_delivered": counts[sim.KindMsgDeliver],
 		"messages_lost":      counts[sim.KindMsgLost],
@@ -115,11 +97,7 @@ func runKernelDemo(cfg Config, plan demoPlan) *Result {
 		"crashes":            counts[sim.KindProcCrash],
 		"pauses":             counts[sim.KindProcPause],
 		"partitions":         counts[sim.KindNetPartition],
-	}
-	if r.Violations == nil {
-		r.Violations = []Violation{}
-	}
-	return r
+	})
 }
 
 func (n *demoNode) start() {
@@ -194,16 +172,7 @@ func (n *demoNode) receive(c *sim.Conn, m sim.Message) {
 func (d *demo) scheduleFaults() {
 	w := d.w
 	r := w.Rand("faults")
-	kinds := []string{"partition", "one-way", "crash", "pause", "slow-link"}
-	var enabled []string
-	for _, k := range kinds {
-		if r.Chance(0.7) {
-			enabled = append(enabled, k)
-		}
-	}
-	if len(enabled) == 0 {
-		enabled = kinds[:1]
-	}
+	enabled := swarm(r, []string{"partition", "one-way", "crash", "pause", "slow-link"}, 0.7)
 	w.At(sim.Kernel, 0, "swarm", func() { d.narrate("fault kinds this run: %v", enabled) })
 	for at := sim.Time(0).Add(r.DurationBetween(sim.Second, 3*sim.Second)); at < sim.Time(demoSafetyPhase); at = at.Add(r.DurationBetween(500*sim.Millisecond, 3*sim.Second)) {
 		kind := enabled[r.Intn(len(enabled))]

@@ -97,3 +97,57 @@ func (k kindCounter) Write(r *sim.Record) error {
 	k[r.Kind]++
 	return nil
 }
+
+// recorder collects what a run reports, violations and narration; the
+// scenarios embed it.
+type recorder struct {
+	w      *sim.World
+	result *Result
+}
+
+func newRecorder(w *sim.World, scenario string, seed uint64) recorder {
+	return recorder{w: w, result: &Result{Scenario: scenario, Seed: seed}}
+}
+
+// violate records that a check failed now.
+func (r *recorder) violate(invariant, format string, args ...any) {
+	r.result.Violations = append(r.result.Violations, Violation{
+		Invariant: invariant, At: r.w.Now(), Step: r.w.Steps(), Message: fmt.Sprintf(format, args...),
+	})
+}
+
+// narrate adds a line to the timeline people read, and a note to the trace.
+func (r *recorder) narrate(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.result.Timeline = append(r.result.Timeline, fmt.Sprintf("%9.3fs  %s", float64(r.w.Now())/float64(sim.Second), msg))
+	r.w.Emit(sim.KindNote, sim.Kernel, "narration", msg)
+}
+
+// finish fills in how the run ended and returns the result.
+func (r *recorder) finish(status sim.Status, metrics map[string]float64) *Result {
+	res := r.result
+	res.Status = status.String()
+	res.TraceHash = r.w.TraceHash()
+	res.Events = r.w.Steps()
+	res.SimTimeNs = int64(r.w.Now())
+	res.Metrics = metrics
+	if res.Violations == nil {
+		res.Violations = []Violation{} // JSON shows [] rather than null
+	}
+	return res
+}
+
+// swarm picks which fault kinds a run uses, each with probability p (at
+// least one): swarm testing, so that seeds explore different mixes.
+func swarm(r *sim.Rand, kinds []string, p float64) []string {
+	var enabled []string
+	for _, k := range kinds {
+		if r.Chance(p) {
+			enabled = append(enabled, k)
+		}
+	}
+	if len(enabled) == 0 {
+		enabled = kinds[:1]
+	}
+	return enabled
+}

@@ -35,10 +35,9 @@ const (
 )
 
 type election struct {
-	w       *sim.World
+	recorder
 	srv     *fakezk.Server
 	members []*member
-	result  *Result
 	plan    electionPlan
 
 	lastZxid       int64
@@ -58,18 +57,6 @@ type member struct {
 	work      int
 }
 
-func (e *election) violate(invariant, format string, args ...any) {
-	e.result.Violations = append(e.result.Violations, Violation{
-		Invariant: invariant, At: e.w.Now(), Step: e.w.Steps(), Message: fmt.Sprintf(format, args...),
-	})
-}
-
-func (e *election) narrate(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	e.result.Timeline = append(e.result.Timeline, fmt.Sprintf("%9.3fs  %s", float64(e.w.Now())/float64(sim.Second), msg))
-	e.w.Emit(sim.KindNote, sim.Kernel, "narration", msg)
-}
-
 func runZKElection(cfg Config, plan electionPlan) *Result {
 	counts := kindCounter{}
 	w := sim.New(sim.Options{
@@ -79,7 +66,7 @@ func runZKElection(cfg Config, plan electionPlan) *Result {
 		MaxTime:         electionSafetyPhase + electionGrace,
 		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
 	})
-	e := &election{w: w, plan: plan, result: &Result{Scenario: "zk-election", Seed: cfg.Seed}, ephemeralSeen: map[string]bool{}}
+	e := &election{recorder: newRecorder(w, "zk-election", cfg.Seed), plan: plan, ephemeralSeen: map[string]bool{}}
 	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: electionTick, BugKeepEphemerals: plan.serverBugKeepEphemerals})
 	for i := 0; i < electionMembers; i++ {
 		m := &member{e: e, name: fmt.Sprintf("m%d", i)}
@@ -92,12 +79,7 @@ func runZKElection(cfg Config, plan electionPlan) *Result {
 	w.At(sim.Kernel, sim.Time(electionSafetyPhase), "heal-all", e.healAll)
 	status := w.Run()
 	e.checkConverged()
-	r := e.result
-	r.Status = status.String()
-	r.TraceHash = w.TraceHash()
-	r.Events = w.Steps()
-	r.SimTimeNs = int64(w.Now())
-	r.Metrics = map[string]float64{
+	return e.finish(status, map[string]float64{
 		"zk_transactions":       float64(e.srv.Zxid()),
 		"session_events":        counts[fakezk.KindSession],
 		"watch_events":          counts[fakezk.KindWatchEvent],
@@ -107,11 +89,7 @@ func runZKElection(cfg Config, plan electionPlan) *Result {
 		"crashes":               counts[sim.KindProcCrash],
 		"pauses":                counts[sim.KindProcPause],
 		"partitions":            counts[sim.KindNetPartition],
-	}
-	if r.Violations == nil {
-		r.Violations = []Violation{}
-	}
-	return r
+	})
 }
 
 func (m *member) start() {
@@ -296,16 +274,7 @@ func (e *election) checkStep() {
 func (e *election) scheduleFaults() {
 	w := e.w
 	r := w.Rand("faults")
-	kinds := []string{"pause-member", "partition-member", "crash-member", "expire-session", "pause-server", "crash-server"}
-	var enabled []string
-	for _, k := range kinds {
-		if r.Chance(0.6) {
-			enabled = append(enabled, k)
-		}
-	}
-	if len(enabled) == 0 {
-		enabled = kinds[:1]
-	}
+	enabled := swarm(r, []string{"pause-member", "partition-member", "crash-member", "expire-session", "pause-server", "crash-server"}, 0.6)
 	w.At(sim.Kernel, 0, "swarm", func() { e.narrate("fault kinds this run: %v", enabled) })
 	for at := sim.Time(0).Add(r.DurationBetween(3, 6) * sim.Second); at < sim.Time(electionSafetyPhase-5*sim.Second); at = at.Add(r.DurationBetween(2000, 8000) * sim.Millisecond) {
 		kind := enabled[r.Intn(len(enabled))]
