@@ -567,6 +567,13 @@ func (s *Server) handle(sc *serverConn, m *request) {
 			s.send(sc, rep)
 			return
 		}
+		if m.op == opCloseSession {
+			s.closeSession(sc.session, "close") // takes its own zxid
+			rep.zxid = s.zxid
+			s.send(sc, rep)
+			s.closeConn(sc)
+			return
+		}
 		s.zxid++
 		rep.zxid = s.zxid
 		s.write(sc, m, rep)
@@ -657,13 +664,6 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 	case opMulti:
 		rep.multi, changes, err = s.tree.Multi(c, rep.zxid, timeMs, m.ops)
 		err = nil // the reply header of a multi is always OK (spec §3.2)
-	case opCloseSession:
-		s.zxid-- // closeSession allocates its own zxid
-		s.closeSession(sc.session, "close")
-		rep.zxid = s.zxid
-		s.send(sc, rep)
-		s.closeConn(sc)
-		return
 	}
 	rep.err = codeOf(err)
 	if s.w.Tracing() {
