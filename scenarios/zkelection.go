@@ -288,7 +288,7 @@ func (e *election) inject(kind string, m *member, hold sim.Duration) {
 	w := e.w
 	role := ""
 	if m.leader {
-		role = " (the leader)"
+		role = " (which believes it leads)"
 	}
 	switch kind {
 	case "pause-member":
@@ -368,6 +368,11 @@ func (e *election) checkConverged() {
 	leaderStat, ok := tree.Exists("/leader")
 	if !ok {
 		e.violate("one-leader-after-heal", "/leader does not exist")
+	}
+	for _, m := range e.members {
+		if ok && m.sessionID == leaderStat.EphemeralOwner {
+			e.narrate("end: %s holds /leader", m.name)
+		}
 	}
 	for _, m := range e.members {
 		if m.zk == nil || m.zk.State() != fakezk.StateHasSession {
