@@ -4,8 +4,10 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // Permission bits of an ACL entry (ZooDefs.Perms; go-zk's Perm* constants).
@@ -201,6 +203,59 @@ func ipMatches(callerAddr, aclID string) bool {
 	}
 	prefix, err := addr.Prefix(bits)
 	return err == nil && prefix.Contains(caller)
+}
+
+// redactDigests returns a copy of acl in which each digest id "user:hash" reads "user:x", as getACL
+// shows it to a caller without ADMIN (the server's id.replaceAll(":.*", ":x")).
+func redactDigests(acl []ACL) []ACL {
+	out := make([]ACL, len(acl))
+	for i, a := range acl {
+		if a.Scheme == "digest" {
+			if user, _, ok := strings.Cut(a.ID, ":"); ok {
+				a.ID = user + ":x"
+			}
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// addIdentity returns ids with id added, the way the server keeps a connection's auth info: a set
+// (adding an identity twice keeps one) backed by a java.util.concurrent.ConcurrentHashMap, whose
+// iteration order decides the order in which an "auth" ACL entry expands. That order is by hash bin,
+// then by insertion within a bin; seen on 3.8: AddAuth u1:p1, u1:p1, u2:p2 then an auth ACL gave
+// [digest u2, digest u1]. The result is a new slice. Modelled exactly for up to 11 identities (the
+// server's own "ip" identity makes 12, when the map grows from 16 bins and reorders).
+func addIdentity(ids []Identity, id Identity) []Identity {
+	if slices.Contains(ids, id) {
+		return ids
+	}
+	b := id.bin()
+	i := 0
+	for i < len(ids) && ids[i].bin() <= b {
+		i++
+	}
+	return slices.Insert(slices.Clone(ids), i, id)
+}
+
+// bin is the bucket of the identity in a 16-bin Java hash map: the jute-generated Id.hashCode
+// (17, then 37*h + scheme.hashCode(), then 37*h + id.hashCode()) spread as HashMap and
+// ConcurrentHashMap do, h ^ h>>>16, masked to 4 bits.
+func (id Identity) bin() int {
+	h := int32(17)
+	h = 37*h + javaStringHash(id.Scheme)
+	h = 37*h + javaStringHash(id.ID)
+	u := uint32(h)
+	return int((u ^ u>>16) & 15)
+}
+
+// javaStringHash is Java's String.hashCode: over UTF-16 code units, s[0]*31^(n-1) + ... + s[n-1].
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	return h
 }
 
 // allowed reports whether a caller with identities ids holds perm on a node with acl, following

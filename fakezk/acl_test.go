@@ -1,6 +1,7 @@
 package fakezk
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,11 +105,80 @@ func TestAuthACLOnCreate(t *testing.T) {
 	require.Equal(t, ErrInvalidACL, err)
 	_, _, err = tr.Create(alice, 2, 0, "/x", nil, AuthACL(PermAll), 0)
 	require.NoError(t, err)
-	acl, _, err := tr.GetACL("/x")
+	acl, _, err := tr.GetACL(alice, "/x")
 	require.NoError(t, err)
 	require.Equal(t, []ACL{{PermAll, "digest", alice.Identities[0].ID}}, acl)
 	_, _, err = tr.Set(bob, 3, 0, "/x", nil, -1)
 	require.Equal(t, ErrNoAuth, err)
 	_, _, err = tr.Set(alice, 4, 0, "/x", nil, -1)
 	require.NoError(t, err)
+}
+
+// getACL needs READ or ADMIN and hides digest hashes from callers without
+// ADMIN, as 3.8 does (seen with go-zk: NoAuth for a digest-only node, and
+// [digest u1:x, world READ] for digest ALL + world READ).
+func TestGetACLChecksReadOrAdminAndRedactsDigests(t *testing.T) {
+	tr := NewTree()
+	u1 := DigestACL(PermAll, "alice", "secret")
+	mustCreate := func(path string, acl []ACL) {
+		t.Helper()
+		_, _, err := tr.Create(alice, 1, 0, path, nil, acl, 0)
+		require.NoError(t, err)
+	}
+	mustCreate("/d", u1)
+	mustCreate("/dr", append(slices.Clone(u1), WorldACL(PermRead)...))
+	mustCreate("/cd", WorldACL(PermCreate|PermDelete))
+	mustCreate("/ad", WorldACL(PermAdmin))
+
+	_, _, err := tr.GetACL(bob, "/d")
+	require.Equal(t, ErrNoAuth, err, "neither READ nor ADMIN")
+	acl, _, err := tr.GetACL(alice, "/d")
+	require.NoError(t, err)
+	require.Equal(t, u1, acl, "ADMIN sees the hash")
+
+	acl, st, err := tr.GetACL(bob, "/dr")
+	require.NoError(t, err)
+	require.Equal(t, []ACL{{PermAll, "digest", "alice:x"}, {PermRead, "world", "anyone"}}, acl, "READ without ADMIN")
+	require.Equal(t, statOf(t, tr, "/dr"), st)
+	stored, _, _ := tr.GetACL(alice, "/dr")
+	require.Equal(t, u1[0].ID, stored[0].ID, "redaction must not change the stored ACL")
+
+	_, _, err = tr.GetACL(alice, "/cd")
+	require.Equal(t, ErrNoAuth, err, "CREATE|DELETE is not enough, even for the creator")
+	acl, _, err = tr.GetACL(bob, "/ad")
+	require.NoError(t, err, "ADMIN alone is enough")
+	require.Equal(t, WorldACL(PermAdmin), acl)
+}
+
+// A connection's auth info is a hash set on the server: duplicates collapse
+// and an "auth" ACL expands in hash-bin order. Orders seen on 3.8 (the ACLs
+// were read back by getACL).
+func TestAddIdentityOrdersLikeTheServer(t *testing.T) {
+	ids := func(creds ...string) []Identity {
+		var out []Identity
+		for _, c := range creds {
+			out = addIdentity(out, DigestIdentity([]byte(c)))
+		}
+		return out
+	}
+	want := func(creds ...string) []Identity {
+		out := make([]Identity, len(creds))
+		for i, c := range creds {
+			out[i] = DigestIdentity([]byte(c))
+		}
+		return out
+	}
+	require.Equal(t, want("u2:p2", "u1:p1"), ids("u1:p1", "u1:p1", "u2:p2"))
+	// u1:bad and u5:p5 share a bin: insertion order decides between them.
+	require.Equal(t, want("u1:bad", "u5:p5", "u1:p1", "u4:p4", "u3:p3"),
+		ids("u3:p3", "u1:bad", "u1:p1", "u5:p5", "u4:p4"))
+	require.Equal(t, want("u5:p5", "u1:bad", "u1:p1", "u4:p4", "u3:p3"),
+		ids("u5:p5", "u4:p4", "u1:bad", "u3:p3", "u1:p1"))
+
+	acl, err := fixupACL(AuthACL(PermAll), ids("u1:p1", "u1:p1", "u2:p2"))
+	require.NoError(t, err)
+	require.Equal(t, []ACL{
+		{PermAll, "digest", DigestID("u2:p2")},
+		{PermAll, "digest", DigestID("u1:p1")},
+	}, acl)
 }

@@ -382,3 +382,37 @@ func TestMultiCreatingAContainerAnswersAPIErrorButApplies(t *testing.T) {
 	_, ok := e.srv.Tree().Exists("/box")
 	assert.True(t, ok, "applied all the same")
 }
+
+// The server keeps a connection's digest identities as a set in hash order,
+// so an auth ACL made after AddAuth u1, u1, u2 lists u2 then u1 (as 3.8
+// does), and a client without ADMIN reads the hashes as "x".
+func TestAddAuthIdentitiesAreASetInServerOrder(t *testing.T) {
+	e := newEnv(t)
+	a := e.client("a", 4*sim.Second)
+	b := e.client("b", 4*sim.Second)
+	for _, cred := range []string{"u1:p1", "u1:p1", "u2:p2"} {
+		e.await(func(done func()) {
+			a.AddAuth("digest", []byte(cred), func(err error) { require.NoError(t, err); done() })
+		})
+	}
+	var err error
+	e.await(func(done func()) {
+		a.Create("/au", nil, 0, AuthACL(PermRead|PermAdmin), func(_ string, er error) { err = er; done() })
+	})
+	require.NoError(t, err)
+	getACL := func(c *testClient) ([]ACL, error) {
+		var acl []ACL
+		e.await(func(done func()) {
+			c.GetACL("/au", func(l []ACL, _ *Stat, er error) { acl, err = l, er; done() })
+		})
+		return acl, err
+	}
+	acl, err := getACL(a)
+	require.NoError(t, err)
+	require.Equal(t, []ACL{
+		{PermRead | PermAdmin, "digest", DigestID("u2:p2")},
+		{PermRead | PermAdmin, "digest", DigestID("u1:p1")},
+	}, acl)
+	_, err = getACL(b)
+	require.Equal(t, ErrNoAuth, err, "b has neither READ nor ADMIN")
+}

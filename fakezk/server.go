@@ -611,7 +611,7 @@ func (s *Server) handle(sc *serverConn, m *request) {
 			s.addWatch(sc, m.path, true)
 		}
 	case opGetACL:
-		rep.acl, rep.stat, err = s.tree.GetACL(m.path)
+		rep.acl, rep.stat, err = s.tree.GetACL(c, m.path)
 	case opSync:
 		rep.path = m.path // no existence check, no zxid (spec §3.2)
 	case opSetAuth:
@@ -622,7 +622,7 @@ func (s *Server) handle(sc *serverConn, m *request) {
 			s.closeConn(sc)
 			return
 		}
-		sc.identities = append(sc.identities, DigestIdentity(m.authData))
+		sc.identities = addIdentity(sc.identities, DigestIdentity(m.authData))
 	case opSetWatches:
 		s.setWatches(sc, m)
 	default:

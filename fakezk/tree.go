@@ -244,15 +244,23 @@ func (t *Tree) Children(c Caller, path string) ([]string, Stat, error) {
 	return names, n.stat(), nil
 }
 
-// GetACL returns the stored ACL of path (callers must not modify it) and the node's Stat.
-// Simplified: the server's READ|ADMIN check and its redaction of digest hashes for callers without
-// ADMIN are not modelled; no caller is needed. Error: ErrNoNode.
-func (t *Tree) GetACL(path string) ([]ACL, Stat, error) {
+// GetACL returns the ACL of path and the node's Stat (getACL), as the server's FinalRequestProcessor
+// does: the caller needs READ or ADMIN (else ErrNoAuth), and a caller without ADMIN gets a copy in
+// which every digest id has its hash replaced by "x" ("user:x"). Seen on 3.8: a session without auth
+// got NoAuth for a digest-only ACL and [digest u1:x, world:anyone READ] for digest ALL + world READ.
+// With ADMIN the stored slice is returned: callers must not modify it. Errors: ErrNoNode, ErrNoAuth.
+func (t *Tree) GetACL(c Caller, path string) ([]ACL, Stat, error) {
 	n := t.lookup(path)
 	if n == nil {
 		return nil, Stat{}, ErrNoNode
 	}
-	return n.acl, n.stat(), nil
+	if !allowed(n.acl, PermRead|PermAdmin, c.Identities) {
+		return nil, Stat{}, ErrNoAuth
+	}
+	if allowed(n.acl, PermAdmin, c.Identities) {
+		return n.acl, n.stat(), nil
+	}
+	return redactDigests(n.acl), n.stat(), nil
 }
 
 // Create adds a node (spec §2, §3.2) at transaction zxid and time timeMs and returns its actual path

@@ -56,10 +56,10 @@ func TestInitialTree(t *testing.T) {
 	require.Equal(t, Stat{}, statOf(t, tr, "/zookeeper/quota"))
 	require.Equal(t, Stat{Aversion: -1}, statOf(t, tr, "/zookeeper/config"))
 
-	acl, _, err := tr.GetACL("/zookeeper/config")
+	acl, _, err := tr.GetACL(alice, "/zookeeper/config")
 	require.NoError(t, err)
 	require.Equal(t, WorldACL(PermRead), acl)
-	acl, _, err = tr.GetACL("/")
+	acl, _, err = tr.GetACL(alice, "/")
 	require.NoError(t, err)
 	require.Equal(t, WorldACL(PermAll), acl)
 
@@ -377,7 +377,7 @@ func TestSetACL(t *testing.T) {
 	want := before
 	want.Aversion = 1
 	require.Equal(t, want, st, "setACL changes only aversion")
-	acl, _, err := tr.GetACL("/a")
+	acl, _, err := tr.GetACL(alice, "/a")
 	require.NoError(t, err)
 	require.Equal(t, WorldACL(PermRead), acl)
 
@@ -432,7 +432,7 @@ func TestReadsCheckREAD(t *testing.T) {
 	require.Equal(t, ErrNoNode, err)
 	_, _, err = tr.Children(bob, "/missing")
 	require.Equal(t, ErrNoNode, err)
-	_, _, err = tr.GetACL("/missing")
+	_, _, err = tr.GetACL(alice, "/missing")
 	require.Equal(t, ErrNoNode, err)
 	_, ok = tr.Exists("/missing")
 	require.False(t, ok)
