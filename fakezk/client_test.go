@@ -416,3 +416,26 @@ func TestAddAuthIdentitiesAreASetInServerOrder(t *testing.T) {
 	_, err = getACL(b)
 	require.Equal(t, ErrNoAuth, err, "b has neither READ nor ADMIN")
 }
+
+func TestWatchersWithoutReadHearNothing(t *testing.T) {
+	// Seen on the 3.8.0 server the conformance test runs: an exists watch of
+	// a session that may not READ the created node gets no NodeCreated, and
+	// the watch is used up.
+	e := newEnv(t)
+	owner, other := e.client("owner", sim.Second), e.client("other", sim.Second)
+	var got []Event
+	e.await(func(done func()) {
+		other.ExistsW("/s", func(bool, *Stat, error) { done() }, func(ev Event) { got = append(got, ev) })
+	})
+	e.await(func(done func()) { owner.AddAuth("digest", []byte("u:p"), func(error) { done() }) })
+	var err error
+	e.await(func(done func()) {
+		owner.Create("/s", nil, 0, DigestACL(PermAll, "u", "p"), func(_ string, er error) { err = er; done() })
+	})
+	require.NoError(t, err)
+	e.await(func(done func()) { owner.Delete("/s", -1, func(er error) { err = er; done() }) })
+	require.NoError(t, err)
+	e.run(10 * sim.Millisecond)
+	assert.Empty(t, got)
+	assert.Empty(t, e.srv.dataWatches["/s"], "the watch was used up")
+}

@@ -28,10 +28,10 @@ func TestMultiSuccess(t *testing.T) {
 	require.Equal(t, MultiResponse{}, res[3])
 	require.Equal(t, MultiResponse{}, res[4])
 	require.Equal(t, []Change{
-		{EventNodeCreated, "/a/s0000000001"}, {EventNodeChildrenChanged, "/a"},
-		{EventNodeDataChanged, "/a"},
-		{EventNodeDeleted, "/a/old"}, {EventNodeChildrenChanged, "/a"},
-	}, changes)
+		{Type: EventNodeCreated, Path: "/a/s0000000001"}, {Type: EventNodeChildrenChanged, Path: "/a"},
+		{Type: EventNodeDataChanged, Path: "/a"},
+		{Type: EventNodeDeleted, Path: "/a/old"}, {Type: EventNodeChildrenChanged, Path: "/a"},
+	}, bare(changes))
 
 	// All sub-ops share one zxid and time (§1.3).
 	st := statOf(t, tr, "/a/s0000000001")
@@ -97,9 +97,9 @@ func TestMultiCreateThenDelete(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/t", res[0].String)
 	require.Equal(t, []Change{
-		{EventNodeCreated, "/t"}, {EventNodeChildrenChanged, "/"},
-		{EventNodeDeleted, "/t"}, {EventNodeChildrenChanged, "/"},
-	}, changes)
+		{Type: EventNodeCreated, Path: "/t"}, {Type: EventNodeChildrenChanged, Path: "/"},
+		{Type: EventNodeDeleted, Path: "/t"}, {Type: EventNodeChildrenChanged, Path: "/"},
+	}, bare(changes))
 	_, ok := tr.Exists("/t")
 	require.False(t, ok)
 	st := statOf(t, tr, "/")

@@ -488,7 +488,14 @@ func (s *Server) fire(changes []Change) {
 			targets = s.takeWatches(s.childWatches, ch.Path, targets, true)
 		}
 		for _, sc := range targets {
-			s.sendEvent(sc, ch.Type, ch.Path)
+			// The watch is used up either way, but a watcher without READ on
+			// the node hears nothing (seen on the 3.8.0 server the
+			// conformance test runs, as Debian ships it).
+			if allowed(ch.ACL, PermRead, sc.identities) {
+				s.sendEvent(sc, ch.Type, ch.Path)
+			} else if s.w.Tracing() {
+				s.w.Emit(KindWatchFire, s.id, ch.Path, fmt.Sprintf("%s conn=%d suppressed: no READ", ch.Type, sc.c.ID()))
+			}
 		}
 	}
 }

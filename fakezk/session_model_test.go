@@ -573,7 +573,7 @@ func smCreate(nodes map[string]*smNode, zxid, session int64, path string, data [
 	nodes[path] = n
 	pn.creates++
 	pn.pzxid = zxid
-	*ch = append(*ch, Change{EventNodeCreated, path}, Change{EventNodeChildrenChanged, parent})
+	*ch = append(*ch, Change{Type: EventNodeCreated, Path: path}, Change{Type: EventNodeChildrenChanged, Path: parent})
 	return path, nil
 }
 
@@ -596,7 +596,7 @@ func smDelete(nodes map[string]*smNode, zxid int64, path string, version int32, 
 	}
 	delete(nodes, path)
 	nodes[parent].pzxid = zxid
-	*ch = append(*ch, Change{EventNodeDeleted, path}, Change{EventNodeChildrenChanged, parent})
+	*ch = append(*ch, Change{Type: EventNodeDeleted, Path: path}, Change{Type: EventNodeChildrenChanged, Path: parent})
 	return nil
 }
 
@@ -609,7 +609,7 @@ func smSet(nodes map[string]*smNode, zxid int64, path string, data []byte, versi
 		return nil, ErrBadVersion
 	}
 	n.data, n.version, n.mzxid = data, n.version+1, zxid
-	*ch = append(*ch, Change{EventNodeDataChanged, path})
+	*ch = append(*ch, Change{Type: EventNodeDataChanged, Path: path})
 	st := smStat(nodes, path)
 	return &st, nil
 }

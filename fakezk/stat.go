@@ -56,6 +56,10 @@ func (e EventType) String() string {
 type Change struct {
 	Type EventType
 	Path string
+	// ACL is the ACL of the node the event is about (the parent's for
+	// NodeChildrenChanged): the server sends the event only to watchers
+	// allowed to READ that node.
+	ACL []ACL
 }
 
 // MaxPacketBytes is jute.maxbuffer's default, 1048575: a request packet longer than this (not counting

@@ -357,8 +357,8 @@ func (t *Tree) create(c Caller, zxid, timeMs int64, path string, data []byte, ac
 	p.numChildren++
 	p.pzxid = zxid
 	changes = append(changes,
-		Change{Type: EventNodeCreated, Path: path},
-		Change{Type: EventNodeChildrenChanged, Path: parentPath})
+		Change{Type: EventNodeCreated, Path: path, ACL: acl},
+		Change{Type: EventNodeChildrenChanged, Path: parentPath, ACL: parent.acl})
 	return path, changes, nil
 }
 
@@ -417,8 +417,8 @@ func (t *Tree) remove(zxid int64, n, parent *znode, parentPath string, changes [
 	p.numChildren--
 	p.pzxid = zxid
 	return append(changes,
-		Change{Type: EventNodeDeleted, Path: n.path},
-		Change{Type: EventNodeChildrenChanged, Path: parentPath})
+		Change{Type: EventNodeDeleted, Path: n.path, ACL: n.acl},
+		Change{Type: EventNodeChildrenChanged, Path: parentPath, ACL: parent.acl})
 }
 
 // Set replaces the data of path (setData) and returns the new Stat: version +1 (wrapping as int32,
@@ -448,7 +448,7 @@ func (t *Tree) set(c Caller, zxid, timeMs int64, path string, data []byte, versi
 	m.version++
 	m.mzxid = zxid
 	m.mtime = timeMs
-	return m.stat(), append(changes, Change{Type: EventNodeDataChanged, Path: m.path}), nil
+	return m.stat(), append(changes, Change{Type: EventNodeDataChanged, Path: m.path, ACL: m.acl}), nil
 }
 
 // SetACL replaces the ACL of path and returns the new Stat: aversion +1 and nothing else; no watch

@@ -148,7 +148,7 @@ func (m *model) create(c Caller, zxid int64, path string, data []byte, acl []ACL
 	m.nodes[path] = n
 	p.creates++
 	p.pzxd = zxid
-	*ch = append(*ch, Change{EventNodeCreated, path}, Change{EventNodeChildrenChanged, parent})
+	*ch = append(*ch, Change{Type: EventNodeCreated, Path: path, ACL: acl}, Change{Type: EventNodeChildrenChanged, Path: parent, ACL: p.acl})
 	return path, nil
 }
 
@@ -180,9 +180,10 @@ func (m *model) delete(c Caller, zxid int64, path string, version int32, ch *[]C
 }
 
 func (m *model) remove(zxid int64, path string, ch *[]Change) {
+	n, p := m.nodes[path], m.nodes[mParent(path)]
 	delete(m.nodes, path)
-	m.nodes[mParent(path)].pzxd = zxid
-	*ch = append(*ch, Change{EventNodeDeleted, path}, Change{EventNodeChildrenChanged, mParent(path)})
+	p.pzxd = zxid
+	*ch = append(*ch, Change{Type: EventNodeDeleted, Path: path, ACL: n.acl}, Change{Type: EventNodeChildrenChanged, Path: mParent(path), ACL: p.acl})
 }
 
 func (m *model) set(c Caller, zxid int64, path string, data []byte, version int32, ch *[]Change) (Stat, error) {
@@ -203,7 +204,7 @@ func (m *model) set(c Caller, zxid int64, path string, data []byte, version int3
 	n.version++
 	n.mzxid = zxid
 	n.mtime = zxid * 10
-	*ch = append(*ch, Change{EventNodeDataChanged, path})
+	*ch = append(*ch, Change{Type: EventNodeDataChanged, Path: path, ACL: n.acl})
 	return m.stat(path), nil
 }
 

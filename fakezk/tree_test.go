@@ -77,7 +77,7 @@ func TestCreateStampsNodeAndParent(t *testing.T) {
 	path, changes, err := tr.Create(bob, 7, 5000, "/p/c", []byte("hello"), openACL, 0)
 	require.NoError(t, err)
 	require.Equal(t, "/p/c", path)
-	require.Equal(t, []Change{{EventNodeCreated, "/p/c"}, {EventNodeChildrenChanged, "/p"}}, changes)
+	require.Equal(t, []Change{{Type: EventNodeCreated, Path: "/p/c"}, {Type: EventNodeChildrenChanged, Path: "/p"}}, bare(changes))
 
 	// §1.3: the new node.
 	require.Equal(t, Stat{Czxid: 7, Mzxid: 7, Ctime: 5000, Mtime: 5000, DataLength: 5, Pzxid: 7}, statOf(t, tr, "/p/c"))
@@ -273,7 +273,7 @@ func TestDeleteUpdatesParentOnly(t *testing.T) {
 	before := statOf(t, tr, "/p")
 	changes, err := tr.Delete(bob, 9, "/p/c", 0)
 	require.NoError(t, err)
-	require.Equal(t, []Change{{EventNodeDeleted, "/p/c"}, {EventNodeChildrenChanged, "/p"}}, changes)
+	require.Equal(t, []Change{{Type: EventNodeDeleted, Path: "/p/c"}, {Type: EventNodeChildrenChanged, Path: "/p"}}, bare(changes))
 	want := before
 	want.NumChildren = 0
 	want.Cversion = 2 // 2·1 − 0
@@ -282,7 +282,7 @@ func TestDeleteUpdatesParentOnly(t *testing.T) {
 	// Deleting a top-level node reports the root as parent.
 	changes, err = tr.Delete(bob, 10, "/p", -1)
 	require.NoError(t, err)
-	require.Equal(t, []Change{{EventNodeDeleted, "/p"}, {EventNodeChildrenChanged, "/"}}, changes)
+	require.Equal(t, []Change{{Type: EventNodeDeleted, Path: "/p"}, {Type: EventNodeChildrenChanged, Path: "/"}}, bare(changes))
 }
 
 func TestSetData(t *testing.T) {
@@ -294,7 +294,7 @@ func TestSetData(t *testing.T) {
 
 	st, changes, err := tr.Set(bob, 3, 7777, "/p/c", []byte("new data"), 0)
 	require.NoError(t, err)
-	require.Equal(t, []Change{{EventNodeDataChanged, "/p/c"}}, changes)
+	require.Equal(t, []Change{{Type: EventNodeDataChanged, Path: "/p/c"}}, bare(changes))
 	want := before
 	want.Version = 1
 	want.Mzxid = 3
@@ -487,10 +487,10 @@ func TestEphemeralsAndCloseSession(t *testing.T) {
 
 	changes := tr.CloseSession(10, alice.Session)
 	require.Equal(t, []Change{
-		{EventNodeDeleted, "/e/a"}, {EventNodeChildrenChanged, "/e"},
-		{EventNodeDeleted, seq}, {EventNodeChildrenChanged, "/e"},
-		{EventNodeDeleted, "/f/y"}, {EventNodeChildrenChanged, "/f"},
-	}, changes)
+		{Type: EventNodeDeleted, Path: "/e/a"}, {Type: EventNodeChildrenChanged, Path: "/e"},
+		{Type: EventNodeDeleted, Path: seq}, {Type: EventNodeChildrenChanged, Path: "/e"},
+		{Type: EventNodeDeleted, Path: "/f/y"}, {Type: EventNodeChildrenChanged, Path: "/f"},
+	}, bare(changes))
 	require.Empty(t, tr.Ephemerals(alice.Session))
 	require.Equal(t, []string{"bob"}, children(t, tr, "/e"))
 	st := statOf(t, tr, "/e")
@@ -519,7 +519,7 @@ func TestContainers(t *testing.T) {
 
 	changes, err := tr.DeleteContainer(6, "/c")
 	require.NoError(t, err)
-	require.Equal(t, []Change{{EventNodeDeleted, "/c"}, {EventNodeChildrenChanged, "/"}}, changes)
+	require.Equal(t, []Change{{Type: EventNodeDeleted, Path: "/c"}, {Type: EventNodeChildrenChanged, Path: "/"}}, bare(changes))
 	require.Empty(t, tr.EmptyContainers())
 
 	_, err = tr.DeleteContainer(7, "/c")
@@ -555,7 +555,7 @@ func TestChangesOnlyForSuccessfulWrites(t *testing.T) {
 	mk(t, tr, 5, "/a/b", 0)
 	_, changes, err = tr.Create(bob, 6, 0, "/a/b/c", nil, openACL, 0)
 	require.NoError(t, err)
-	require.Equal(t, []Change{{EventNodeCreated, "/a/b/c"}, {EventNodeChildrenChanged, "/a/b"}}, changes)
+	require.Equal(t, []Change{{Type: EventNodeCreated, Path: "/a/b/c"}, {Type: EventNodeChildrenChanged, Path: "/a/b"}}, bare(changes))
 }
 
 func TestCloneIsIndependent(t *testing.T) {
@@ -660,4 +660,32 @@ func TestErrCodes(t *testing.T) {
 		require.Equal(t, want[i], c.Code())
 		require.NotContains(t, c.Error(), "unknown error", "every §3.1 code has a name")
 	}
+}
+
+// bare drops the ACLs from changes, for tests about types and paths.
+func bare(changes []Change) []Change {
+	out := make([]Change, len(changes))
+	for i, c := range changes {
+		out[i] = Change{Type: c.Type, Path: c.Path}
+	}
+	return out
+}
+
+func TestChangesCarryTheACLThatGuardsTheirEvents(t *testing.T) {
+	tr := NewTree()
+	secret := DigestACL(PermAll, "u", "p")
+	open := WorldACL(PermAll)
+	c := Caller{Session: 1}
+	_, changes, err := tr.Create(c, 1, 0, "/p", nil, open, 0)
+	require.NoError(t, err)
+	_, changes, err = tr.Create(c, 2, 0, "/p/s", nil, secret, 0)
+	require.NoError(t, err)
+	require.Equal(t, []Change{
+		{Type: EventNodeCreated, Path: "/p/s", ACL: secret},
+		{Type: EventNodeChildrenChanged, Path: "/p", ACL: open},
+	}, changes)
+	changes, err = tr.Delete(c, 3, "/p/s", -1)
+	require.NoError(t, err)
+	require.Equal(t, secret, changes[0].ACL, "a deleted node's event is guarded by its own ACL")
+	require.Equal(t, open, changes[1].ACL, "the parent's event by the parent's")
 }
