@@ -565,20 +565,22 @@ func (c *Client) Create(path string, data []byte, flags int32, acl []ACL, cb fun
 
 // CreateContainer creates a container znode (flags must be FlagContainer).
 func (c *Client) CreateContainer(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
-	if flags != FlagContainer {
-		c.later(func() { cb("", ErrInvalidFlags) })
-		return
-	}
 	c.create(opCreateContainer, path, data, flags, acl, cb)
 }
 
+// create checks as go-zk does, in its order: the flag value, the path, then
+// whether the flags suit the call (no TTL for Create, only the container
+// flag for CreateContainer).
 func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
 	err := validFlags(flags)
-	if err == nil && (flags == FlagTTL || flags == FlagPersistentSequentialWithTTL) {
-		err = ErrInvalidFlags
-	}
 	if err == nil {
 		err = checkPath(path, flags&FlagSequence != 0 && flags != FlagContainer)
+	}
+	if err == nil {
+		isTTL := flags == FlagTTL || flags == FlagPersistentSequentialWithTTL
+		if (op == opCreate && isTTL) || (op == opCreateContainer && flags != FlagContainer) {
+			err = ErrInvalidFlags
+		}
 	}
 	if err != nil {
 		c.later(func() { cb("", err) })

@@ -439,3 +439,17 @@ func TestWatchersWithoutReadHearNothing(t *testing.T) {
 	assert.Empty(t, got)
 	assert.Empty(t, e.srv.dataWatches["/s"], "the watch was used up")
 }
+
+func TestCreateChecksInGoZKOrder(t *testing.T) {
+	// go-zk: flag value, then path, then whether the flag suits the call.
+	e := newEnv(t)
+	c := e.client("c", sim.Second)
+	_, err := e.create(c, "/a/\u007f", FlagTTL)
+	assert.Equal(t, ErrInvalidPath, err, "the path is checked before the TTL flag is refused")
+	_, err = e.create(c, "bad", 9)
+	assert.EqualError(t, err, "invalid flag value: [9]", "the flag value is checked first")
+	e.await(func(done func()) {
+		c.CreateContainer("bad", nil, 0, WorldACL(PermAll), func(_ string, er error) { err = er; done() })
+	})
+	assert.Equal(t, ErrInvalidPath, err, "CreateContainer too checks the path before the flag")
+}
