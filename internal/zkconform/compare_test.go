@@ -68,8 +68,10 @@ func (t *toyTarget) Events(session int) []Event {
 	return evs
 }
 
-func (t *toyTarget) SessionID(session int) int64 { return t.ids[session] }
-func (t *toyTarget) Shutdown()                   {}
+func (t *toyTarget) Disconnect(session int) error { return nil }
+func (t *toyTarget) Reconnect(session int) error  { return nil }
+func (t *toyTarget) SessionID(session int) int64  { return t.ids[session] }
+func (t *toyTarget) Shutdown()                    {}
 
 // planted wraps a Target and alters the outcome, or the events, of its
 // n-th Do call.

@@ -20,6 +20,11 @@ type FakeConfig struct {
 	Settle sim.Duration
 	// OpLimit bounds the virtual time one operation may take.
 	OpLimit sim.Duration
+	// ReconnectDelay is the clients' pause before redialling. RealTarget's
+	// go-zk redials at once (its host provider never asks for go-zk's
+	// 1 s back-off), so this is small: a short disconnect must stay well
+	// under the session timeout.
+	ReconnectDelay sim.Duration
 }
 
 // DefaultFakeConfig returns the configuration matching the real server.
@@ -30,6 +35,7 @@ func DefaultFakeConfig() FakeConfig {
 		SessionTimeout: sim.Duration(DefaultSessionTimeout),
 		Settle:         20 * sim.Millisecond,
 		OpLimit:        60 * sim.Second,
+		ReconnectDelay: 10 * sim.Millisecond,
 	}
 }
 
@@ -66,6 +72,9 @@ func NewFakeTarget(cfg FakeConfig) *FakeTarget {
 	}
 	if cfg.OpLimit == 0 {
 		cfg.OpLimit = d.OpLimit
+	}
+	if cfg.ReconnectDelay == 0 {
+		cfg.ReconnectDelay = d.ReconnectDelay
 	}
 	return &FakeTarget{cfg: cfg}
 }
@@ -104,6 +113,7 @@ func (f *FakeTarget) Open(root string, sessions int) error {
 func (f *FakeTarget) connect(fc *fakeClient) error {
 	fc.zk = fakezk.Connect(f.w, fc.proc, f.srv, fakezk.ClientConfig{
 		SessionTimeout: f.cfg.SessionTimeout,
+		ReconnectDelay: f.cfg.ReconnectDelay,
 		EventCallback:  func(ev fakezk.Event) { fc.events = append(fc.events, fakeEvent(ev)) },
 	})
 	if !f.runUntil(func() bool { return fc.zk.State() == fakezk.StateHasSession }) {
@@ -138,15 +148,14 @@ func (f *FakeTarget) Do(session int, s Step) Outcome {
 	var out Outcome
 	path := FullPath(f.root, s.Path)
 	zk := fc.zk
-	acl := fakezk.WorldACL(fakezk.PermAll)
 	ok := f.await(func(done func()) {
 		switch s.Op {
 		case OpCreate, OpCreateContainer:
 			cb := func(p string, err error) { out.Path, out.Err = p, fakeCode(err); done() }
 			if s.Op == OpCreate {
-				zk.Create(path, s.Data, s.Flags, acl, cb)
+				zk.Create(path, s.Data, s.Flags, fakeACL(s.ACL), cb)
 			} else {
-				zk.CreateContainer(path, s.Data, s.Flags, acl, cb)
+				zk.CreateContainer(path, s.Data, s.Flags, fakeACL(s.ACL), cb)
 			}
 		case OpGet:
 			cb := func(d []byte, st *fakezk.Stat, err error) {
@@ -190,12 +199,27 @@ func (f *FakeTarget) Do(session int, s Step) Outcome {
 			}
 		case OpSync:
 			zk.Sync(path, func(p string, err error) { out.Path, out.Err = p, fakeCode(err); done() })
+		case OpAddAuth:
+			zk.AddAuth("digest", []byte(s.Auth), func(err error) { out.Err = fakeCode(err); done() })
+		case OpGetACL:
+			zk.GetACL(path, func(acl []fakezk.ACL, st *fakezk.Stat, err error) {
+				for _, a := range acl {
+					out.ACL = append(out.ACL, ACL{Perms: a.Perms, Scheme: a.Scheme, ID: a.ID})
+				}
+				out.Stat, out.Err = fakeStat(st), fakeCode(err)
+				done()
+			})
+		case OpSetACL:
+			zk.SetACL(path, fakeACL(s.ACL), s.Version, func(st *fakezk.Stat, err error) {
+				out.Stat, out.Err = fakeStat(st), fakeCode(err)
+				done()
+			})
 		case OpMulti:
 			ops := make([]fakezk.Op, len(s.Ops))
 			for i, m := range s.Ops {
 				switch m.Op {
 				case OpCreate:
-					ops[i] = &fakezk.CreateRequest{Path: FullPath(f.root, m.Path), Data: m.Data, Acl: acl, Flags: m.Flags}
+					ops[i] = &fakezk.CreateRequest{Path: FullPath(f.root, m.Path), Data: m.Data, Acl: fakeACL(m.ACL), Flags: m.Flags}
 				case OpSet:
 					ops[i] = &fakezk.SetDataRequest{Path: FullPath(f.root, m.Path), Data: m.Data, Version: m.Version}
 				case OpDelete:
@@ -263,6 +287,50 @@ func (f *FakeTarget) Expire(session int) error {
 	return nil
 }
 
+// Disconnect implements Target: the client's connection drops (the server
+// sees it close, as a real server sees the FIN of the socket RealTarget
+// closes), then a partition between client and server holds back its
+// redials.
+func (f *FakeTarget) Disconnect(session int) error {
+	fc, err := f.open(session)
+	if err != nil {
+		return err
+	}
+	id := fc.zk.SessionID()
+	fc.zk.DropConnection()
+	if !f.runUntil(func() bool { return !f.connected(id) }) {
+		return fmt.Errorf("the server still sees session 0x%x connected", id)
+	}
+	f.w.Partition([]sim.ProcID{fc.proc}, []sim.ProcID{f.srv.ID()})
+	return nil
+}
+
+// connected reports whether the server has a connection for the session.
+func (f *FakeTarget) connected(id int64) bool {
+	for _, s := range f.srv.Sessions() {
+		if s.ID == id {
+			return s.Connected
+		}
+	}
+	return false
+}
+
+// Reconnect implements Target: heal the partition and run until the client
+// has its session back; its setWatches went out in the handshake, so the
+// next Events sees what the server answered.
+func (f *FakeTarget) Reconnect(session int) error {
+	fc := f.clients[session]
+	id := fc.zk.SessionID()
+	f.w.Heal()
+	if !f.runUntil(func() bool { return fc.zk.State() == fakezk.StateHasSession || fc.zk.SessionID() != id }) {
+		return fmt.Errorf("no session within %v of healing", f.cfg.OpLimit)
+	}
+	if fc.zk.SessionID() != id {
+		return fmt.Errorf("session 0x%x expired during a short disconnect", id)
+	}
+	return nil
+}
+
 // Close implements Target.
 func (f *FakeTarget) Close(session int) error {
 	fc := f.clients[session]
@@ -306,6 +374,16 @@ func (f *FakeTarget) Shutdown() {
 			fc.zk.Close()
 		}
 	}
+}
+
+// fakeACL is ACLSpec(name) for fakezk.
+func fakeACL(name string) []fakezk.ACL {
+	spec := ACLSpec(name)
+	out := make([]fakezk.ACL, len(spec))
+	for i, a := range spec {
+		out[i] = fakezk.ACL{Perms: a.Perms, Scheme: a.Scheme, ID: a.ID}
+	}
+	return out
 }
 
 func fakeStat(st *fakezk.Stat) *Stat {

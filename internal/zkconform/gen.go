@@ -179,6 +179,15 @@ func drawData(t *rapid.T) []byte {
 	return pick(t, "data", dataVals)
 }
 
+// drawACL draws the ACL of a create: mostly world:anyone ALL, so that
+// later steps can work on the node, else any of ACLSpec's names.
+func drawACL(t *rapid.T) string {
+	if uniform(t, "restrictACL", 5) != 0 {
+		return ""
+	}
+	return pick(t, "acl", aclSpecs[1:])
+}
+
 // drawCreate draws a create's path and flags: mostly good modes, sometimes
 // bad flags or paths. Sequential creates never target the root, whose
 // sequential children would land outside it.
@@ -239,7 +248,7 @@ func (g *genState) drawMultiOp(t *rapid.T) MultiOp {
 				path = pick(t, "seqPrefix", seqPrefixes)
 			}
 			g.noteCreate(path, flags&2 != 0)
-			return MultiOp{Op: OpCreate, Path: path, Data: drawData(t), Flags: flags}
+			return MultiOp{Op: OpCreate, Path: path, Data: drawData(t), Flags: flags, ACL: drawACL(t)}
 		},
 		func() MultiOp {
 			return MultiOp{Op: OpSet, Path: g.path(t), Data: drawData(t), Version: drawVersion(t)}
@@ -253,15 +262,66 @@ func (g *genState) drawMultiOp(t *rapid.T) MultiOp {
 	})
 }
 
+// drawDuring draws the writes other sessions make while session cut is
+// disconnected: mostly on watched paths, so that the reconnected client
+// has something to learn from setWatches.
+func (g *genState) drawDuring(t *rapid.T, sessions, cut int) []Step {
+	if sessions < 2 {
+		return nil
+	}
+	n := uniform(t, "duringLen", 4)
+	out := make([]Step, 0, n)
+	target := func() string {
+		if len(g.watched) > 0 && rapid.Bool().Draw(t, "duringWatched") {
+			return pick(t, "watchedPath", g.watched)
+		}
+		return g.path(t)
+	}
+	for i := 0; i < n; i++ {
+		s := weighted(t, "duringOp", []int{4, 3, 3, 1}, []func() Step{
+			func() Step {
+				op, path, flags := g.drawCreate(t)
+				if flags < 0 || flags > 4 {
+					flags = 0
+				}
+				if flags&2 == 0 && len(g.watched) > 0 && rapid.Bool().Draw(t, "createWatched") {
+					path = pick(t, "watchedPath", g.watched)
+				}
+				if op == OpCreateContainer {
+					flags = 4
+				}
+				g.noteCreate(path, flags&2 != 0)
+				return Step{Op: op, Path: path, Data: drawData(t), Flags: flags}
+			},
+			func() Step {
+				return Step{Op: OpSet, Path: target(), Data: drawData(t), Version: -1}
+			},
+			func() Step {
+				return Step{Op: OpDelete, Path: target(), Version: -1}
+			},
+			func() Step {
+				ops := make([]MultiOp, 1+uniform(t, "multiLen", 3))
+				for i := range ops {
+					ops[i] = g.drawMultiOp(t)
+				}
+				return Step{Op: OpMulti, Ops: ops}
+			},
+		})
+		s.Session = (cut + 1 + uniform(t, "duringSession", sessions-1)) % sessions
+		out = append(out, s)
+	}
+	return out
+}
+
 // step draws the next step of a sequence with the given session count.
 func (g *genState) step(t *rapid.T, sessions int) Step {
-	s := weighted(t, "op", []int{26, 10, 12, 10, 10, 8, 2, 10, 3, 2}, []func() Step{
+	s := weighted(t, "op", []int{26, 10, 12, 10, 10, 8, 2, 10, 3, 2, 3, 4, 4, 4}, []func() Step{
 		func() Step {
 			op, path, flags := g.drawCreate(t)
 			if flags >= 0 && flags <= 6 {
 				g.noteCreate(path, flags&2 != 0)
 			}
-			return Step{Op: op, Path: path, Data: drawData(t), Flags: flags}
+			return Step{Op: op, Path: path, Data: drawData(t), Flags: flags, ACL: drawACL(t)}
 		},
 		func() Step {
 			return Step{Op: OpGet, Path: g.path(t), Watch: uniform(t, "watch", 4) != 0}
@@ -291,8 +351,22 @@ func (g *genState) step(t *rapid.T, sessions int) Step {
 		},
 		func() Step { return Step{Op: OpClose} },
 		func() Step { return Step{Op: OpExpire} },
+		func() Step {
+			return Step{Op: OpAddAuth, Auth: pick(t, "auth", []string{authCreds[0], authCreds[0], authCreds[1], authCreds[2]})}
+		},
+		func() Step {
+			return Step{Op: OpGetACL, Path: g.path(t)}
+		},
+		func() Step {
+			name := pick(t, "acl", aclSpecs)
+			return Step{Op: OpSetACL, Path: g.path(t), ACL: name, Version: drawVersion(t)}
+		},
+		func() Step { return Step{Op: OpDisconnect} },
 	})
 	s.Session = uniform(t, "session", sessions)
+	if s.Op == OpDisconnect {
+		s.During = g.drawDuring(t, sessions, s.Session)
+	}
 	if s.Watch && s.Path != "" && !slices.Contains(g.watched, s.Path) && !slices.Contains(badPaths, s.Path) {
 		g.watched = append(g.watched, s.Path)
 	}

@@ -49,6 +49,19 @@ func checkSequence(seq Sequence) string {
 		if strings.HasPrefix(s.Path, "/") {
 			return "absolute step path"
 		}
+		if s.Op != OpDisconnect && len(s.During) > 0 {
+			return "steps during a step that is not a disconnect"
+		}
+		for _, d := range s.During {
+			if d.Session == s.Session || d.Session < 0 || d.Session >= seq.Sessions {
+				return "a step during a disconnect is not on another session"
+			}
+			switch d.Op {
+			case OpCreate, OpCreateContainer, OpSet, OpDelete, OpMulti:
+			default:
+				return "a step during a disconnect is not a write: " + string(d.Op)
+			}
+		}
 	}
 	return ""
 }
@@ -82,10 +95,14 @@ func TestGenerateCoversEveryOp(t *testing.T) {
 			for _, m := range s.Ops {
 				count["multi-"+m.Op]++
 			}
+			if len(s.During) > 0 {
+				count["during"]++
+			}
 		}
 	}
 	for _, op := range []Op{OpCreate, OpCreateContainer, OpGet, OpSet, OpDelete, OpExists,
 		OpChildren, OpSync, OpMulti, OpClose, OpExpire,
+		OpAddAuth, OpGetACL, OpSetACL, OpDisconnect, "during",
 		"multi-create", "multi-set", "multi-delete", "multi-check"} {
 		if count[op] == 0 {
 			t.Errorf("no %s in 300 sequences", op)

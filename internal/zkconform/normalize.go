@@ -37,7 +37,9 @@ type Normalized struct {
 //   - stats returned alongside errors are dropped;
 //   - session state events other than Expired are dropped (timing), and
 //     the events of a close or expiry step are sorted, because the server
-//     deletes a session's ephemerals in hash-set order.
+//     deletes a session's ephemerals in hash-set order; so are the events
+//     a disconnected session gets on reconnecting (setWatches, whose
+//     lists go-zk builds in map order).
 func Normalize(tr *Trace) Normalized {
 	n := Normalized{Setup: tr.Setup}
 	ranks, anomalies := zxidRanks(tr)
@@ -52,7 +54,10 @@ func Normalize(tr *Trace) Normalized {
 					parts = append(parts, s)
 				}
 			}
-			if rec.Step.Op == OpClose || rec.Step.Op == OpExpire {
+			if rec.Step.Op == OpClose || rec.Step.Op == OpExpire ||
+				rec.Step.Op == OpDisconnect && i == rec.Step.Session {
+				// A reconnected go-zk lists its watches for setWatches
+				// in map order, and the server answers in list order.
 				sort.Strings(parts)
 			}
 			if len(parts) > 0 {
@@ -80,10 +85,20 @@ func statsOf(s Step, o Outcome) []*Stat {
 			}
 		}
 	}
+	if o.Err == CodeOK && o.Stat != nil && (s.Op == OpGetACL || s.Op == OpSetACL) {
+		out = append(out, o.Stat)
+	}
 	if s.Op == OpMulti {
 		for i, m := range o.Multi {
 			if m.Err == CodeOK && m.Stat != nil && i < len(s.Ops) && s.Ops[i].Op == OpSet {
 				out = append(out, m.Stat)
+			}
+		}
+	}
+	if s.Op == OpDisconnect {
+		for i, d := range o.During {
+			if i < len(s.During) {
+				out = append(out, statsOf(s.During[i], d)...)
 			}
 		}
 	}
@@ -211,6 +226,15 @@ func (nz *normalizer) outcome(s Step, o Outcome) string {
 		b.WriteString("]")
 		return b.String()
 	}
+	if s.Op == OpDisconnect {
+		parts := make([]string, len(o.During))
+		for i, d := range o.During {
+			if i < len(s.During) {
+				parts[i] = nz.outcome(s.During[i], d)
+			}
+		}
+		return "ok [" + strings.Join(parts, "; ") + "]"
+	}
 	if o.Err != CodeOK {
 		return "err=" + string(o.Err)
 	}
@@ -225,8 +249,14 @@ func (nz *normalizer) outcome(s Step, o Outcome) string {
 		return "ok " + nz.path(o.Path)
 	case OpGet:
 		return "ok data=" + fmtData(o.Data) + stat()
-	case OpSet:
+	case OpSet, OpSetACL:
 		return "ok" + stat()
+	case OpGetACL:
+		entries := make([]string, len(o.ACL))
+		for i, a := range o.ACL {
+			entries[i] = fmt.Sprintf("%d:%s:%s", a.Perms, a.Scheme, showString(a.ID))
+		}
+		return "ok acl=[" + strings.Join(entries, " ") + "]" + stat()
 	case OpExists:
 		if !o.Exists {
 			return "ok exists=false"

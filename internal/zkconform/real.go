@@ -2,6 +2,7 @@ package zkconform
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -73,9 +74,53 @@ type realSession struct {
 	gate   *gate
 	gen    int // bumped for every new conn; older conns' events are ignored
 	events []Event
-	// expiring is set while Expire runs: the disconnections it causes
-	// are expected.
-	expiring bool
+	// cutting is set while Expire runs or Disconnect holds the
+	// connection cut: the disconnections they cause are expected.
+	cutting bool
+	// watches mirrors go-zk's table of watches (which it re-sends with
+	// setWatches on reconnecting): added by the watching reads that
+	// succeed, removed by events as go-zk dispatches them.
+	watches map[watchKey]bool
+}
+
+type watchKind int
+
+const (
+	watchData watchKind = iota
+	watchExist
+	watchChild
+)
+
+type watchKey struct {
+	path string
+	kind watchKind
+}
+
+// noteEvent updates the watch mirror for an event, as go-zk's
+// notifyWatches does. Callers hold s.mu.
+func (s *realSession) noteEvent(e Event) {
+	var kinds []watchKind
+	switch e.Type {
+	case EventNodeCreated:
+		kinds = []watchKind{watchExist}
+	case EventNodeDataChanged:
+		kinds = []watchKind{watchExist, watchData}
+	case EventNodeChildrenChanged:
+		kinds = []watchKind{watchChild}
+	case EventNodeDeleted:
+		kinds = []watchKind{watchExist, watchData, watchChild}
+	case EventNotWatching:
+		clear(s.watches) // go-zk ends every watch at once
+	}
+	for _, k := range kinds {
+		delete(s.watches, watchKey{e.Path, k})
+	}
+}
+
+func (s *realSession) addWatch(path string, kind watchKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watches[watchKey{path, kind}] = true
 }
 
 // gate is a dialer whose connections can be cut and whose new connections
@@ -85,6 +130,8 @@ type gate struct {
 	frozen bool
 	thawed chan struct{} // closed when the gate opens
 	conns  []net.Conn
+	// setWatches counts the setWatches requests go-zk has written.
+	setWatches int
 }
 
 func newGate() *gate { return &gate{thawed: make(chan struct{})} }
@@ -113,7 +160,65 @@ func (g *gate) dial(network, addr string, timeout time.Duration) (net.Conn, erro
 		return nil, errors.New("zkconform: gate shut")
 	}
 	g.conns = append(g.conns, c)
-	return c, nil
+	return &sniffConn{Conn: c, g: g}, nil
+}
+
+func (g *gate) setWatchesSent() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.setWatches
+}
+
+// sniffConn watches the requests go-zk writes on a connection, to see
+// when it has sent setWatches. Requests are length-prefixed packets,
+// [len][xid][opcode]...; the first packet (the connect request) has no
+// header and is skipped.
+type sniffConn struct {
+	net.Conn
+	g *gate
+
+	mu      sync.Mutex
+	packets int      // packets whose header has been parsed
+	head    [12]byte // the current packet's first bytes
+	have    int      // bytes of head filled
+	rest    int      // bytes of the current packet still to skip
+}
+
+// opSetWatches is ZooKeeper's setWatches opcode.
+const opSetWatches = 101
+
+func (c *sniffConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	found := 0
+	for q := p[:n]; len(q) > 0; {
+		if c.rest > 0 {
+			k := min(c.rest, len(q))
+			c.rest -= k
+			q = q[k:]
+			continue
+		}
+		k := copy(c.head[c.have:], q)
+		c.have += k
+		q = q[k:]
+		if c.have < len(c.head) {
+			break
+		}
+		size := int(int32(binary.BigEndian.Uint32(c.head[0:4])))
+		if c.packets > 0 && int32(binary.BigEndian.Uint32(c.head[8:12])) == opSetWatches {
+			found++
+		}
+		c.packets++
+		c.have = 0
+		c.rest = max(size-8, 0)
+	}
+	c.mu.Unlock()
+	if found > 0 {
+		c.g.mu.Lock()
+		c.g.setWatches += found
+		c.g.mu.Unlock()
+	}
+	return n, err
 }
 
 // freeze cuts the current connections and holds back new ones.
@@ -168,12 +273,13 @@ func (t *RealTarget) connect(s *realSession) error {
 			return
 		}
 		s.mu.Lock()
-		current, expiring := s.gen == gen, s.expiring
+		current, cutting := s.gen == gen, s.cutting
 		if current {
 			s.events = append(s.events, e)
+			s.noteEvent(e)
 		}
 		s.mu.Unlock()
-		if current && !expiring && e.Type == EventSession && e.State == StateDisconnected {
+		if current && !cutting && e.Type == EventSession && e.State == StateDisconnected {
 			t.mu.Lock()
 			if t.disturbed == "" {
 				t.disturbed = fmt.Sprintf("session %#x lost its connection unasked", conn0(s))
@@ -195,6 +301,7 @@ func (t *RealTarget) connect(s *realSession) error {
 	}
 	s.mu.Lock()
 	s.conn = conn
+	s.watches = map[watchKey]bool{}
 	s.mu.Unlock()
 	return nil
 }
@@ -270,17 +377,21 @@ func (t *RealTarget) Do(session int, st Step) Outcome {
 	if err != nil {
 		return Outcome{Harness: "reopen session: " + err.Error()}
 	}
+	s := t.sess[session]
 	path := t.full(st.Path)
 	var o Outcome
 	switch st.Op {
 	case OpCreate:
-		o.Path, err = c.Create(path, st.Data, st.Flags, t.acl())
+		o.Path, err = c.Create(path, st.Data, st.Flags, zkACL(st.ACL))
 	case OpCreateContainer:
-		o.Path, err = c.CreateContainer(path, st.Data, st.Flags, t.acl())
+		o.Path, err = c.CreateContainer(path, st.Data, st.Flags, zkACL(st.ACL))
 	case OpGet:
 		var zs *zk.Stat
 		if st.Watch {
 			o.Data, zs, _, err = c.GetW(path)
+			if err == nil {
+				s.addWatch(path, watchData)
+			}
 		} else {
 			o.Data, zs, err = c.Get(path)
 		}
@@ -295,6 +406,12 @@ func (t *RealTarget) Do(session int, st Step) Outcome {
 		var zs *zk.Stat
 		if st.Watch {
 			o.Exists, zs, _, err = c.ExistsW(path)
+			switch {
+			case err == nil && o.Exists:
+				s.addWatch(path, watchData)
+			case err == nil:
+				s.addWatch(path, watchExist)
+			}
 		} else {
 			o.Exists, zs, err = c.Exists(path)
 		}
@@ -303,19 +420,36 @@ func (t *RealTarget) Do(session int, st Step) Outcome {
 		var zs *zk.Stat
 		if st.Watch {
 			o.Children, zs, _, err = c.ChildrenW(path)
+			if err == nil {
+				s.addWatch(path, watchChild)
+			}
 		} else {
 			o.Children, zs, err = c.Children(path)
 		}
 		o.Stat = convStat(zs)
 	case OpSync:
 		o.Path, err = c.Sync(path)
+	case OpAddAuth:
+		err = c.AddAuth("digest", []byte(st.Auth))
+	case OpGetACL:
+		var acl []zk.ACL
+		var zs *zk.Stat
+		acl, zs, err = c.GetACL(path)
+		for _, a := range acl {
+			o.ACL = append(o.ACL, ACL{Perms: a.Perms, Scheme: a.Scheme, ID: a.ID})
+		}
+		o.Stat = convStat(zs)
+	case OpSetACL:
+		var zs *zk.Stat
+		zs, err = c.SetACL(path, zkACL(st.ACL), st.Version)
+		o.Stat = convStat(zs)
 	case OpMulti:
 		ops := make([]interface{}, len(st.Ops))
 		for i, m := range st.Ops {
 			p := t.full(m.Path)
 			switch m.Op {
 			case OpCreate:
-				ops[i] = &zk.CreateRequest{Path: p, Data: m.Data, Acl: t.acl(), Flags: m.Flags}
+				ops[i] = &zk.CreateRequest{Path: p, Data: m.Data, Acl: zkACL(m.ACL), Flags: m.Flags}
 			case OpSet:
 				ops[i] = &zk.SetDataRequest{Path: p, Data: m.Data, Version: m.Version}
 			case OpDelete:
@@ -361,14 +495,8 @@ func (t *RealTarget) Expire(session int) error {
 	}
 	s := t.sess[session]
 	old := c.SessionID()
-	s.mu.Lock()
-	s.expiring = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.expiring = false
-		s.mu.Unlock()
-	}()
+	s.setCutting(true)
+	defer s.setCutting(false)
 	s.gate.freeze()
 	gone := waitFor(2*t.cfg.SessionTimeout+10*time.Second, func() bool {
 		alive, err := t.serverHasSession(old)
@@ -391,6 +519,69 @@ func (t *RealTarget) Expire(session int) error {
 		return id != 0 && id != old && c.State() == zk.StateHasSession
 	}); err != nil {
 		return fmt.Errorf("no new session after expiring %#x (state %v, id %#x): %v", old, c.State(), c.SessionID(), err)
+	}
+	return nil
+}
+
+func (s *realSession) setCutting(on bool) {
+	s.mu.Lock()
+	s.cutting = on
+	s.mu.Unlock()
+}
+
+// Disconnect implements Target: it shuts the session's gate, which closes
+// its TCP connection and holds back go-zk's redial, and waits until go-zk
+// has noticed.
+func (t *RealTarget) Disconnect(session int) error {
+	c, err := t.conn(session)
+	if err != nil {
+		return err
+	}
+	s := t.sess[session]
+	s.setCutting(true)
+	s.gate.freeze()
+	if err := waitFor(10*time.Second, func() bool { return c.State() != zk.StateHasSession }); err != nil {
+		return fmt.Errorf("go-zk did not notice the cut: %v", err)
+	}
+	return nil
+}
+
+// Reconnect implements Target: it opens the gate and waits until go-zk has
+// its session back and, if it holds watches, has written its setWatches
+// request. Events' read round trip then goes out after setWatches, so the
+// events the server answers setWatches with arrive before it returns.
+func (t *RealTarget) Reconnect(session int) error {
+	s := t.sess[session]
+	s.mu.Lock()
+	c := s.conn
+	expectWatches := len(s.watches) > 0
+	s.mu.Unlock()
+	if c == nil {
+		return errors.New("no connection to reconnect")
+	}
+	defer s.setCutting(false)
+	old := c.SessionID()
+	sent := s.gate.setWatchesSent()
+	s.gate.thaw()
+	if err := waitFor(10*time.Second, func() bool {
+		return c.State() == zk.StateHasSession || c.SessionID() != old
+	}); err != nil {
+		return fmt.Errorf("no session after the cut (state %v): %v", c.State(), err)
+	}
+	if id := c.SessionID(); id != old {
+		// The server expired the session during a cut meant to be far
+		// shorter than its timeout: the machine stalled.
+		t.mu.Lock()
+		if t.disturbed == "" {
+			t.disturbed = fmt.Sprintf("session %#x expired during a short disconnect", old)
+		}
+		t.mu.Unlock()
+		return nil
+	}
+	if expectWatches {
+		if err := waitFor(10*time.Second, func() bool { return s.gate.setWatchesSent() > sent }); err != nil {
+			return fmt.Errorf("go-zk did not re-send its watches: %v", err)
+		}
 	}
 	return nil
 }
@@ -476,6 +667,16 @@ func (t *RealTarget) Shutdown() {
 			c.Close()
 		}
 	}
+}
+
+// zkACL is ACLSpec(name) for go-zk.
+func zkACL(name string) []zk.ACL {
+	spec := ACLSpec(name)
+	out := make([]zk.ACL, len(spec))
+	for i, a := range spec {
+		out[i] = zk.ACL{Perms: a.Perms, Scheme: a.Scheme, ID: a.ID}
+	}
+	return out
 }
 
 func convStat(s *zk.Stat) *Stat {

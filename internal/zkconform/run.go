@@ -75,6 +75,8 @@ func Run(t Target, root string, seq Sequence) *Trace {
 			if err := t.Expire(s.Session); err != nil {
 				out.Harness = "expire: " + err.Error()
 			}
+		case OpDisconnect:
+			out = runDisconnect(t, s)
 		default:
 			out = t.Do(s.Session, s)
 		}
@@ -92,6 +94,27 @@ func Run(t Target, root string, seq Sequence) *Trace {
 	return tr
 }
 
+// runDisconnect cuts s.Session off, runs s.During on the other sessions and
+// lets the session reconnect.
+func runDisconnect(t Target, s Step) Outcome {
+	var out Outcome
+	if err := t.Disconnect(s.Session); err != nil {
+		out.Harness = "disconnect: " + err.Error()
+		return out
+	}
+	for _, d := range s.During {
+		if d.Session == s.Session || d.Op == OpDisconnect || d.Op == OpClose || d.Op == OpExpire {
+			out.Harness = "disconnect: bad step during the cut: " + FormatStep(d)
+			break
+		}
+		out.During = append(out.During, t.Do(d.Session, d))
+	}
+	if err := t.Reconnect(s.Session); err != nil && out.Harness == "" {
+		out.Harness = "reconnect: " + err.Error()
+	}
+	return out
+}
+
 // FormatStep renders a step for reports, with paths relative to the root
 // ("~" is the root).
 func FormatStep(s Step) string {
@@ -103,8 +126,25 @@ func FormatStep(s Step) string {
 		}
 		return showString("~/" + p)
 	}
+	aclName := func(name string) string {
+		if name == "" {
+			return ""
+		}
+		return " acl=" + name
+	}
 	switch s.Op {
 	case OpClose, OpExpire:
+	case OpAddAuth:
+		b.WriteString(" " + showString(s.Auth))
+	case OpDisconnect:
+		b.WriteString(" [")
+		for i, d := range s.During {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(FormatStep(d))
+		}
+		b.WriteString("]")
 	case OpMulti:
 		b.WriteString(" [")
 		for i, op := range s.Ops {
@@ -114,7 +154,7 @@ func FormatStep(s Step) string {
 			b.WriteString(string(op.Op) + " " + rel(op.Path))
 			switch op.Op {
 			case OpCreate:
-				fmt.Fprintf(&b, " flags=%d data=%s", op.Flags, fmtData(op.Data))
+				fmt.Fprintf(&b, " flags=%d data=%s%s", op.Flags, fmtData(op.Data), aclName(op.ACL))
 			case OpSet:
 				fmt.Fprintf(&b, " data=%s v=%d", fmtData(op.Data), op.Version)
 			default:
@@ -126,9 +166,15 @@ func FormatStep(s Step) string {
 		b.WriteString(" " + rel(s.Path))
 		switch s.Op {
 		case OpCreate, OpCreateContainer:
-			fmt.Fprintf(&b, " flags=%d data=%s", s.Flags, fmtData(s.Data))
+			fmt.Fprintf(&b, " flags=%d data=%s%s", s.Flags, fmtData(s.Data), aclName(s.ACL))
 		case OpSet:
 			fmt.Fprintf(&b, " data=%s v=%d", fmtData(s.Data), s.Version)
+		case OpSetACL:
+			name := s.ACL
+			if name == "" {
+				name = "world-all"
+			}
+			fmt.Fprintf(&b, " acl=%s v=%d", name, s.Version)
 		case OpDelete:
 			fmt.Fprintf(&b, " v=%d", s.Version)
 		case OpGet, OpExists, OpChildren:

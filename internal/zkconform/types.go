@@ -13,6 +13,12 @@
 // target (fakezk over the simulated kernel) implements the same interface.
 package zkconform
 
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"strings"
+)
+
 // Op names a client operation of a Step.
 type Op string
 
@@ -48,7 +54,95 @@ const (
 	// OpExpire makes the server expire the session (Target.Expire). As
 	// go-zk does, the client then opens a new session by itself.
 	OpExpire Op = "expire"
+	// OpAddAuth is AddAuth("digest", Step.Auth).
+	OpAddAuth Op = "addAuth"
+	// OpGetACL is GetACL(path).
+	OpGetACL Op = "getACL"
+	// OpSetACL is SetACL(path, ACLSpec(Step.ACL), version).
+	OpSetACL Op = "setACL"
+	// OpDisconnect is a short disconnect of the session's connection
+	// (Target.Disconnect), well under the session timeout. While it is
+	// cut, the steps of Step.During run on the other sessions; then the
+	// client reconnects with the same session and re-registers its
+	// watches (spec §5 "Reconnect").
+	OpDisconnect Op = "disconnect"
 )
+
+// ACL is one access-control entry, as go-zk's zk.ACL.
+type ACL struct {
+	Perms  int32
+	Scheme string
+	ID     string
+}
+
+// Permission bits (ZooDefs.Perms).
+const (
+	PermRead   = 1
+	PermWrite  = 2
+	PermCreate = 4
+	PermDelete = 8
+	PermAdmin  = 16
+	PermAll    = 0x1f
+)
+
+// Credentials the sequences authenticate with (AddAuth "digest"). u1:bad
+// is u1 with a wrong password: a different identity, not a failure.
+var authCreds = []string{"u1:p1", "u2:p2", "u1:bad"}
+
+// ACLSpec returns the ACL a step's ACL name stands for. The names:
+//
+//	""            world:anyone ALL (what every step used before ACLs)
+//	world-r       world:anyone READ
+//	world-cd      world:anyone CREATE|DELETE (no READ: getData NoAuth)
+//	world-a       world:anyone ADMIN
+//	digest-u1     digest u1:p1 ALL
+//	digest-u1+r   digest u1:p1 ALL, world:anyone READ
+//	digest-u2-rw  digest u2:p2 READ|WRITE
+//	auth          auth ALL (InvalidACL unless the session has authenticated)
+//	auth-ra       auth READ|ADMIN
+//	bad-digest    digest id without a hash (InvalidACL)
+//	empty         no entry at all (InvalidACL)
+//
+// digest ids are computed as ZooKeeper does: user:base64(sha1(user:pw)).
+func ACLSpec(name string) []ACL {
+	world := func(p int32) ACL { return ACL{p, "world", "anyone"} }
+	digest := func(p int32, cred string) ACL { return ACL{p, "digest", digestID(cred)} }
+	switch name {
+	case "":
+		return []ACL{world(PermAll)}
+	case "world-r":
+		return []ACL{world(PermRead)}
+	case "world-cd":
+		return []ACL{world(PermCreate | PermDelete)}
+	case "world-a":
+		return []ACL{world(PermAdmin)}
+	case "digest-u1":
+		return []ACL{digest(PermAll, "u1:p1")}
+	case "digest-u1+r":
+		return []ACL{digest(PermAll, "u1:p1"), world(PermRead)}
+	case "digest-u2-rw":
+		return []ACL{digest(PermRead|PermWrite, "u2:p2")}
+	case "auth":
+		return []ACL{{PermAll, "auth", ""}}
+	case "auth-ra":
+		return []ACL{{PermRead | PermAdmin, "auth", ""}}
+	case "bad-digest":
+		return []ACL{{PermAll, "digest", "u1"}}
+	case "empty":
+		return []ACL{}
+	}
+	panic("zkconform: unknown ACL spec " + name)
+}
+
+// aclSpecs lists the ACL names ACLSpec knows.
+var aclSpecs = []string{"", "world-r", "world-cd", "world-a", "digest-u1", "digest-u1+r",
+	"digest-u2-rw", "auth", "auth-ra", "bad-digest", "empty"}
+
+func digestID(cred string) string {
+	user, _, _ := strings.Cut(cred, ":")
+	sum := sha1.Sum([]byte(cred))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
 
 // Step is one operation of a generated sequence, issued on logical session
 // Session (0..Sequence.Sessions-1, printed as s0, s1, s2).
@@ -65,6 +159,14 @@ type Step struct {
 	Version int32     `json:"version,omitempty"`
 	Watch   bool      `json:"watch,omitempty"`
 	Ops     []MultiOp `json:"ops,omitempty"` // OpMulti only
+	// ACL names the ACL of a create or setACL (see ACLSpec; "" is
+	// world:anyone ALL).
+	ACL string `json:"acl,omitempty"`
+	// Auth is the "user:password" of an OpAddAuth.
+	Auth string `json:"auth,omitempty"`
+	// During lists the steps an OpDisconnect runs, on other sessions,
+	// while its session is cut off.
+	During []Step `json:"during,omitempty"`
 }
 
 // MultiOp is one sub-operation of a multi: OpCreate (go-zk CreateRequest
@@ -76,6 +178,7 @@ type MultiOp struct {
 	Data    []byte `json:"data,omitempty"`
 	Flags   int32  `json:"flags,omitempty"`
 	Version int32  `json:"version,omitempty"`
+	ACL     string `json:"acl,omitempty"` // creates: see ACLSpec
 }
 
 // Sequence is one generated test case: how many logical sessions to open
@@ -169,6 +272,9 @@ type Outcome struct {
 	Exists   bool          // exists
 	Children []string      // children, in any order
 	Multi    []MultiResult // multi, one per sub-op (whether or not it failed)
+	ACL      []ACL         // getACL
+	// During holds the outcomes of an OpDisconnect's During steps.
+	During []Outcome
 	// Harness reports a failure of the harness or the target's plumbing
 	// rather than a ZooKeeper result (e.g. an expiry that could not be
 	// forced). It is always reported as a divergence.
@@ -240,6 +346,15 @@ type Target interface {
 	// delivered since the last call, after making sure that everything
 	// the server had sent to it before this call has arrived.
 	Events(session int) []Event
+	// Disconnect cuts the session's connection, as a network fault
+	// would, and holds back its reconnection until Reconnect; the server
+	// keeps the session. It returns once the client has noticed. Other
+	// sessions' steps may run in between; the cut session's may not.
+	Disconnect(session int) error
+	// Reconnect lets a session cut by Disconnect reconnect and returns
+	// once its client holds the same session again and has re-sent its
+	// watches (their events then arrive by the next Events).
+	Reconnect(session int) error
 	// SessionID returns the logical session's current server session id,
 	// or 0 while it has none (e.g. after Close).
 	SessionID(session int) int64
