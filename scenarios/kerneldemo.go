@@ -16,7 +16,8 @@ func init() {
 
 // demoPlan holds switches that tests use to plant faults the checks must catch.
 type demoPlan struct {
-	skipHeal bool // never heal: links-recover must fire
+	skipHeal    bool // never heal: links-recover must fire
+	skipNumbers bool // senders skip a heartbeat number now and then: fifo-per-connection must fire
 }
 
 // Kernel demo settings.
@@ -45,6 +46,7 @@ func (h heartbeat) String() string {
 
 type demo struct {
 	recorder
+	plan       demoPlan
 	nodes      []*demoNode
 	counts     kindCounter
 	reconnects int
@@ -70,7 +72,7 @@ func runKernelDemo(cfg Config, plan demoPlan) *Result {
 		MaxTime:         demoSafetyPhase + demoGrace,
 		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
 	})
-	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg.Seed), counts: counts}
+	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg.Seed), plan: plan, counts: counts}
 	for i := 0; i < demoNodes; i++ {
 		n := &demoNode{d: d, index: i, rand: w.Rand(fmt.Sprintf("node%d", i))}
 		n.id = w.AddProcess(fmt.Sprintf("n%d", i), sim.ProcessHooks{OnCrash: n.crash, OnRestart: n.start})
@@ -146,6 +148,9 @@ func (n *demoNode) tick() {
 		}
 		c.Send(heartbeat{conn: c.ID(), from: n.index, n: n.sent[peer]})
 		n.sent[peer]++
+		if n.d.plan.skipNumbers && n.sent[peer]%50 == 0 {
+			n.sent[peer]++
+		}
 	}
 	n.d.w.After(n.id, demoHeartbeatInterval, "heartbeat", n.tick)
 }

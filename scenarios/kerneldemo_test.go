@@ -48,3 +48,9 @@ func TestLookupUnknown(t *testing.T) {
 	_, err := Lookup("nope")
 	assert.ErrorContains(t, err, `unknown scenario "nope" (known: `)
 }
+
+func TestKernelDemoFIFOCheckCatchesAGap(t *testing.T) {
+	r := runKernelDemo(Config{Seed: 1}, demoPlan{skipNumbers: true})
+	require.NotEmpty(t, r.Violations)
+	assert.Equal(t, "fifo-per-connection", r.Violations[0].Invariant)
+}

@@ -18,7 +18,10 @@ func init() {
 
 // electionPlan holds switches tests use to plant bugs the checks must catch.
 type electionPlan struct {
-	serverBugKeepEphemerals bool
+	serverBugKeepEphemerals bool // the server keeps a dead session's ephemerals
+	keepBeliefOnExpiry      bool // a member that believed it led keeps believing it on a new session, without re-checking
+	noRegisterWait          bool // a member gives up registering when its old znode is still there
+	leaveCrashed            bool // healing leaves the first member down
 }
 
 // Election settings. The session timeout is short so that faults expire
@@ -113,6 +116,9 @@ func (m *member) onEvent(ev fakezk.Event) {
 	}
 	switch ev.State {
 	case fakezk.StateExpired:
+		if m.e.plan.keepBeliefOnExpiry {
+			return
+		}
 		if m.leader {
 			m.e.narrate("%s learns its session expired: no longer leader", m.name)
 		}
@@ -121,6 +127,9 @@ func (m *member) onEvent(ev fakezk.Event) {
 		if id := m.zk.SessionID(); id != m.sessionID {
 			m.sessionID = id
 			m.register()
+			if m.e.plan.keepBeliefOnExpiry && m.leader {
+				return
+			}
 			m.campaign()
 		}
 	}
@@ -141,7 +150,7 @@ func (m *member) register() {
 func (m *member) registerMember(session int64) {
 	path := "/members/" + m.name
 	m.zk.Create(path, nil, fakezk.FlagEphemeral, fakezk.WorldACL(fakezk.PermAll), func(_ string, err error) {
-		if m.sessionID != session || err == nil {
+		if m.sessionID != session || err == nil || m.e.plan.noRegisterWait {
 			return
 		}
 		m.zk.ExistsW(path, func(ok bool, st *fakezk.Stat, err error) {
@@ -343,7 +352,13 @@ func (e *election) inject(kind string, m *member, hold sim.Duration) {
 func (e *election) healAll() {
 	w := e.w
 	w.Heal()
+	if e.plan.leaveCrashed {
+		w.Crash(e.members[0].id)
+	}
 	for _, id := range append([]sim.ProcID{e.srv.ID()}, e.memberIDs()...) {
+		if e.plan.leaveCrashed && id == e.members[0].id {
+			continue
+		}
 		if !w.IsUp(id) {
 			w.Restart(id)
 		}
