@@ -453,3 +453,14 @@ func TestCreateChecksInGoZKOrder(t *testing.T) {
 	})
 	assert.Equal(t, ErrInvalidPath, err, "CreateContainer too checks the path before the flag")
 }
+
+func TestServerCostsDefaultWhenZero(t *testing.T) {
+	e := newEnv(t) // ServerConfig{TickTime: 200ms}: costs left zero
+	c := e.client("c", sim.Second)
+	start := e.w.Now()
+	_, err := e.create(c, "/x", 0)
+	require.NoError(t, err)
+	d := DefaultServerConfig()
+	// Two 1ms network legs plus the write and its fsync; await may end on a later event.
+	assert.GreaterOrEqual(t, e.w.Now().Sub(start), 2*sim.Millisecond+d.WriteCost+d.FsyncCost)
+}

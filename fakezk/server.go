@@ -21,6 +21,7 @@ type ServerConfig struct {
 	// ReadCost, WriteCost and FsyncCost are how long the server's one request
 	// pipeline spends on a read, on a write, and in addition on the write's
 	// log fsync. Requests are processed one at a time, in arrival order.
+	// Zero takes the default; a server cannot be free (1ns is the least).
 	ReadCost  sim.Duration
 	WriteCost sim.Duration
 	FsyncCost sim.Duration
@@ -67,6 +68,15 @@ func (c *ServerConfig) fill() {
 	}
 	if c.ReadCost < 0 || c.WriteCost < 0 || c.FsyncCost < 0 {
 		panic("fakezk: negative server cost")
+	}
+	if c.ReadCost == 0 {
+		c.ReadCost = d.ReadCost
+	}
+	if c.WriteCost == 0 {
+		c.WriteCost = d.WriteCost
+	}
+	if c.FsyncCost == 0 {
+		c.FsyncCost = d.FsyncCost
 	}
 	if c.MinSessionTimeout > c.MaxSessionTimeout {
 		panic(fmt.Sprintf("fakezk: MinSessionTimeout %v above MaxSessionTimeout %v", c.MinSessionTimeout, c.MaxSessionTimeout))
