@@ -607,24 +607,31 @@ func (c *Client) GetW(path string, cb func([]byte, *Stat, error), watch func(Eve
 }
 
 func (c *Client) get(path string, watch func(Event), w bool, cb func([]byte, *Stat, error)) {
+	read(c, opGetData, watchData, path, watch, w, func(r *reply) []byte { return r.data }, cb)
+}
+
+// read sends a getData or getChildren2 and answers as go-zk does; on success
+// with w it registers watch as a watcher of kind.
+func read[T any](c *Client, op opcode, kind watchKind, path string, watch func(Event), w bool, result func(*reply) T, cb func(T, *Stat, error)) {
+	var none T
 	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(nil, nil, err) })
+		c.later(func() { cb(none, nil, err) })
 		return
 	}
-	c.submit(&request{op: opGetData, path: path, watch: w}, func(rep *reply, err error) {
+	c.submit(&request{op: op, path: path, watch: w}, func(rep *reply, err error) {
 		if err != nil {
-			cb(nil, nil, err)
+			cb(none, nil, err)
 			return
 		}
 		if err := errOf(rep); err != nil {
-			cb(nil, zeroStatUnlessW(w), err)
+			cb(none, zeroStatUnlessW(w), err)
 			return
 		}
 		if w {
-			c.addWatcher(path, watchData, watch)
+			c.addWatcher(path, kind, watch)
 		}
 		st := rep.stat
-		cb(rep.data, &st, nil)
+		cb(result(rep), &st, nil)
 	})
 }
 
@@ -724,25 +731,7 @@ func (c *Client) ChildrenW(path string, cb func([]string, *Stat, error), watch f
 }
 
 func (c *Client) children(path string, watch func(Event), w bool, cb func([]string, *Stat, error)) {
-	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(nil, nil, err) })
-		return
-	}
-	c.submit(&request{op: opGetChildren2, path: path, watch: w}, func(rep *reply, err error) {
-		if err != nil {
-			cb(nil, nil, err)
-			return
-		}
-		if err := errOf(rep); err != nil {
-			cb(nil, zeroStatUnlessW(w), err)
-			return
-		}
-		if w {
-			c.addWatcher(path, watchChild, watch)
-		}
-		st := rep.stat
-		cb(rep.children, &st, nil)
-	})
+	read(c, opGetChildren2, watchChild, path, watch, w, func(r *reply) []string { return r.children }, cb)
 }
 
 // GetACL reads a znode's ACL.
