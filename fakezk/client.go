@@ -646,11 +646,17 @@ func zeroStatUnlessW(w bool) *Stat {
 
 // Set writes a znode's data if its version matches (-1: any).
 func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, error)) {
-	if err := checkPath(path, false); err != nil {
+	c.writeStat(&request{op: opSetData, path: path, data: data, version: version}, cb)
+}
+
+// writeStat sends a write that answers with the node's new Stat (setData,
+// setACL): a zero Stat on a server error, as go-zk gives.
+func (c *Client) writeStat(req *request, cb func(*Stat, error)) {
+	if err := checkPath(req.path, false); err != nil {
 		c.later(func() { cb(nil, err) })
 		return
 	}
-	c.submit(&request{op: opSetData, path: path, data: data, version: version}, func(rep *reply, err error) {
+	c.submit(req, func(rep *reply, err error) {
 		if err != nil {
 			cb(nil, err)
 			return
@@ -756,22 +762,7 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 
 // SetACL replaces a znode's ACL if its aversion matches (-1: any).
 func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, error)) {
-	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(nil, err) })
-		return
-	}
-	c.submit(&request{op: opSetACL, path: path, acl: acl, version: version}, func(rep *reply, err error) {
-		if err != nil {
-			cb(nil, err)
-			return
-		}
-		if err := errOf(rep); err != nil {
-			cb(&Stat{}, err)
-			return
-		}
-		st := rep.stat
-		cb(&st, nil)
-	})
+	c.writeStat(&request{op: opSetACL, path: path, acl: acl, version: version}, cb)
 }
 
 // Sync waits until the server has applied everything before it; it returns
