@@ -151,6 +151,8 @@ type World struct {
 	sinks   []Sink
 	sinkErr error
 	rec     Record
+
+	disks []*Disk // index = ProcID; nil until the process first uses one
 }
 
 // New returns a World at time 0 with no processes.
