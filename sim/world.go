@@ -34,6 +34,9 @@ type Options struct {
 	NoTrace bool
 	// Sinks receive every trace record.
 	Sinks []Sink
+	// Buggify switches the run's fault sites on (see World.Buggify); off,
+	// every site stays silent and draws nothing.
+	Buggify bool
 }
 
 // Status says why a run stopped.
@@ -152,7 +155,8 @@ type World struct {
 	sinkErr error
 	rec     Record
 
-	disks []*Disk // index = ProcID; nil until the process first uses one
+	disks   []*Disk // index = ProcID; nil until the process first uses one
+	buggify buggifyState
 }
 
 // New returns a World at time 0 with no processes.
