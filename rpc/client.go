@@ -1,0 +1,270 @@
+package rpc
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/kzsim/kzsim/sim"
+)
+
+// ClientConfig configures a Client. Zero fields take the defaults.
+type ClientConfig struct {
+	// Timeout is the timeout of a request made with Call (0: DefaultTimeout).
+	// It runs from the call, so time spent queued counts.
+	Timeout sim.Duration
+	// MaxInFlight bounds the requests sent and not yet answered or timed out
+	// (0: DefaultMaxInFlight); beyond it requests wait in the client, in order.
+	MaxInFlight int
+	// MaxQueued bounds the requests waiting beyond MaxInFlight
+	// (0: DefaultMaxQueued); past it Call fails with ErrTooManyRequests.
+	MaxQueued int
+	// OnNotify receives the server's notifications, in the order sent. A
+	// client that gets one without OnNotify panics: the protocol is broken.
+	OnNotify func(p Payload)
+	// OnClose runs once when the connection is gone (not after Close), after
+	// every pending request has failed. err wraps ErrConnection and the
+	// kernel's reason.
+	OnClose func(err error)
+}
+
+// call is one request from Call to its callback.
+type call struct {
+	c       *Client
+	id      uint64
+	req     Payload // the client's own copy
+	done    func(Payload, error)
+	timer   sim.TimerID
+	waiting bool // queued, not sent yet
+}
+
+// Client is the requesting end of one connection to a Server. It is made by
+// Dial and lives as long as the connection: once it breaks, every call
+// fails, and the process dials a new Client.
+type Client struct {
+	w      *sim.World
+	self   sim.ProcID
+	server sim.ProcID
+	inc    uint32
+	conn   *sim.Conn
+	cfg    ClientConfig
+
+	nextID   uint64
+	inflight map[uint64]*call
+	queue    []*call // waiting for an in-flight slot, in call order
+	err      error   // why the client is unusable; nil while it is usable
+}
+
+// Dial connects process self to the Server on process server and returns the
+// client end at once; requests made before the server accepts are sent in
+// order when it does.
+func Dial(w *sim.World, self, server sim.ProcID, cfg ClientConfig) *Client {
+	if cfg.Timeout < 0 || cfg.MaxInFlight < 0 || cfg.MaxQueued < 0 {
+		panic(fmt.Sprintf("rpc: negative client limit (timeout %v, in flight %d, queued %d)", cfg.Timeout, cfg.MaxInFlight, cfg.MaxQueued))
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxQueued == 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	c := &Client{w: w, self: self, server: server, inc: w.Incarnation(self), cfg: cfg, inflight: map[uint64]*call{}}
+	c.conn = w.Dial(self, server, sim.ConnHandler{OnMessage: c.onMessage, OnClose: c.onClose})
+	return c
+}
+
+// Conn returns the client's kernel connection.
+func (c *Client) Conn() *sim.Conn { return c.conn }
+
+// Server returns the process the client talks to.
+func (c *Client) Server() sim.ProcID { return c.server }
+
+// Pending returns how many requests wait for an answer: in flight plus queued.
+func (c *Client) Pending() int { return len(c.inflight) + len(c.queue) }
+
+// Err returns why the client can no longer be used (wrapping ErrConnection
+// or ErrClosed), or nil while it can.
+func (c *Client) Err() error { return c.err }
+
+func (c *Client) checkIncarnation() {
+	if inc := c.w.Incarnation(c.self); inc != c.inc {
+		panic(fmt.Sprintf("rpc: client of %s's incarnation %d used in incarnation %d", c.w.Name(c.self), c.inc, inc))
+	}
+}
+
+// later runs fn as an event of the client's process, now.
+func (c *Client) later(fn func()) { c.w.After(c.self, 0, "rpc-callback", fn) }
+
+func (c *Client) trace(kind, label, detail string) {
+	if c.w.Tracing() {
+		c.w.Emit(kind, c.self, label, detail)
+	}
+}
+
+// Call sends req with the client's Timeout; done gets the response or an
+// error, as an event of the client's process. req is copied now (Clone).
+func (c *Client) Call(req Payload, done func(resp Payload, err error)) {
+	c.CallTimeout(req, c.cfg.Timeout, done)
+}
+
+// CallTimeout is Call with its own timeout (it must be positive).
+func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp Payload, err error)) {
+	c.checkIncarnation()
+	if done == nil {
+		panic("rpc: Call without a callback")
+	}
+	if timeout <= 0 {
+		panic(fmt.Sprintf("rpc: request timeout %v is not positive", timeout))
+	}
+	req = clone(req, "a request")
+	if c.err != nil || c.Pending() >= c.cfg.MaxInFlight+c.cfg.MaxQueued {
+		err := c.err
+		if err == nil {
+			err = ErrTooManyRequests
+		}
+		c.trace(KindFail, req.Kind(), "id=0 "+err.Error())
+		c.later(func() { done(nil, err) })
+		return
+	}
+	c.nextID++
+	cl := &call{c: c, id: c.nextID, req: req, done: done}
+	cl.timer = c.w.After(c.self, timeout, "rpc-timeout", cl.expire)
+	if len(c.inflight) < c.cfg.MaxInFlight {
+		c.send(cl)
+		return
+	}
+	cl.waiting = true
+	c.queue = append(c.queue, cl)
+	c.trace(KindQueued, req.Kind(), idDetail(cl.id))
+}
+
+func (c *Client) send(cl *call) {
+	cl.waiting = false
+	c.inflight[cl.id] = cl
+	c.trace(KindRequest, cl.req.Kind(), idDetail(cl.id))
+	c.conn.Send(&frame{kind: frameRequest, id: cl.id, payload: cl.req})
+}
+
+// pump sends queued requests while in-flight slots are free.
+func (c *Client) pump() {
+	for len(c.queue) > 0 && len(c.inflight) < c.cfg.MaxInFlight {
+		cl := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.send(cl)
+	}
+	if len(c.queue) == 0 {
+		c.queue = nil
+	}
+}
+
+// expire is the request's timeout: it fails the request, whose late reply is
+// then dropped. The slot it held is free again.
+func (cl *call) expire() {
+	c := cl.c
+	c.trace(KindTimeout, cl.req.Kind(), idDetail(cl.id))
+	if cl.waiting {
+		i := slices.Index(c.queue, cl)
+		c.queue = slices.Delete(c.queue, i, i+1)
+	} else {
+		delete(c.inflight, cl.id)
+		c.pump()
+	}
+	cl.done(nil, ErrTimeout)
+}
+
+func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
+	f, ok := m.(*frame)
+	if !ok {
+		panic(fmt.Sprintf("rpc: client got %T, not an rpc frame", m))
+	}
+	switch f.kind {
+	case frameNotify:
+		if c.cfg.OnNotify == nil {
+			panic("rpc: notification " + f.payload.Kind() + " to a client without OnNotify")
+		}
+		c.cfg.OnNotify(f.payload)
+		return
+	case frameResponse, frameError:
+	default:
+		panic(fmt.Sprintf("rpc: client got a %s frame", frameNames[f.kind]))
+	}
+	cl := c.inflight[f.id]
+	if cl == nil {
+		if f.id == 0 || f.id > c.nextID {
+			panic(fmt.Sprintf("rpc: response to request %d, which was never sent", f.id))
+		}
+		c.trace(KindLate, kindOf(f), idDetail(f.id))
+		return
+	}
+	delete(c.inflight, f.id)
+	c.w.Cancel(cl.timer)
+	var err error
+	if f.kind == frameError {
+		err = &RemoteError{Msg: f.err}
+		c.trace(KindAnswer, cl.req.Kind(), idDetail(f.id)+" "+err.Error())
+	} else {
+		c.trace(KindAnswer, cl.req.Kind(), idDetail(f.id))
+	}
+	// The freed slot goes to the next queued request before the callback can
+	// make a new one, so requests go out in call order.
+	c.pump()
+	cl.done(f.payload, err)
+}
+
+func kindOf(f *frame) string {
+	if f.payload != nil {
+		return f.payload.Kind()
+	}
+	return "error"
+}
+
+// takePending removes every pending request, in correlation-id order, and
+// stops their timers.
+func (c *Client) takePending() []*call {
+	all := make([]*call, 0, c.Pending())
+	for _, cl := range c.inflight {
+		all = append(all, cl)
+	}
+	all = append(all, c.queue...)
+	slices.SortFunc(all, func(a, b *call) int { return cmp.Compare(a.id, b.id) })
+	clear(c.inflight)
+	c.queue = nil
+	for _, cl := range all {
+		c.w.Cancel(cl.timer)
+	}
+	return all
+}
+
+func (c *Client) failAll(calls []*call, err error) {
+	for _, cl := range calls {
+		c.trace(KindFail, cl.req.Kind(), idDetail(cl.id)+" "+err.Error())
+		cl.done(nil, err)
+	}
+}
+
+func (c *Client) onClose(_ *sim.Conn, reason error) {
+	c.err = fmt.Errorf("%w: %w", ErrConnection, reason)
+	c.failAll(c.takePending(), c.err)
+	if c.cfg.OnClose != nil {
+		c.cfg.OnClose(c.err)
+	}
+}
+
+// Close closes the connection. Pending requests fail with ErrClosed, in an
+// event after this call; so do later calls. Closing twice does nothing.
+func (c *Client) Close() {
+	c.checkIncarnation()
+	if c.err != nil {
+		return
+	}
+	c.err = ErrClosed
+	c.conn.Close()
+	pending := c.takePending()
+	if len(pending) > 0 {
+		c.later(func() { c.failAll(pending, ErrClosed) })
+	}
+}

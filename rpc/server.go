@@ -1,0 +1,194 @@
+package rpc
+
+import (
+	"fmt"
+
+	"github.com/kzsim/kzsim/sim"
+)
+
+// Handler serves one request. It runs as an event of the server's process
+// and answers through r now, or keeps r and answers in a later event.
+type Handler func(r *Request)
+
+// ServerConfig configures a Server. Either hook may be nil.
+type ServerConfig struct {
+	// OnConnect runs when a client's connection is accepted, before its
+	// first request is handled.
+	OnConnect func(sc *ServerConn)
+	// OnClose runs when a client's connection is gone (not after
+	// ServerConn.Close).
+	OnClose func(sc *ServerConn, err error)
+}
+
+// Server answers requests on the connections a process accepts.
+type Server struct {
+	w        *sim.World
+	self     sim.ProcID
+	inc      uint32
+	cfg      ServerConfig
+	handlers map[string]Handler
+}
+
+// NewServer returns a server for process self with no handlers. Register
+// them with Handle, then call Listen (or pass Accept to sim.World.Listen).
+func NewServer(w *sim.World, self sim.ProcID, cfg ServerConfig) *Server {
+	return &Server{w: w, self: self, inc: w.Incarnation(self), cfg: cfg, handlers: map[string]Handler{}}
+}
+
+func (s *Server) checkIncarnation() {
+	if inc := s.w.Incarnation(s.self); inc != s.inc {
+		panic(fmt.Sprintf("rpc: server of %s's incarnation %d used in incarnation %d", s.w.Name(s.self), s.inc, inc))
+	}
+}
+
+// Handle registers h for requests of the given kind. A kind has one handler;
+// a request of a kind without one is answered with a RemoteError.
+func (s *Server) Handle(kind string, h Handler) {
+	if kind == "" || h == nil {
+		panic("rpc: Handle needs a kind and a handler")
+	}
+	if _, dup := s.handlers[kind]; dup {
+		panic("rpc: second handler for " + kind)
+	}
+	s.handlers[kind] = h
+}
+
+// Listen makes the server's process accept connections with Accept.
+func (s *Server) Listen() {
+	s.checkIncarnation()
+	s.w.Listen(s.self, s.Accept)
+}
+
+// Accept takes a new connection: the kernel's accept callback, for a process
+// that listens itself.
+func (s *Server) Accept(c *sim.Conn) sim.ConnHandler {
+	s.checkIncarnation()
+	sc := &ServerConn{s: s, conn: c}
+	if s.cfg.OnConnect != nil {
+		s.cfg.OnConnect(sc)
+	}
+	return sim.ConnHandler{OnMessage: sc.onMessage, OnClose: sc.onClose}
+}
+
+// ServerConn is the server's end of one client connection.
+type ServerConn struct {
+	s      *Server
+	conn   *sim.Conn
+	closed bool
+}
+
+// ID returns the kernel connection's id.
+func (sc *ServerConn) ID() sim.ConnID { return sc.conn.ID() }
+
+// Remote returns the client's process.
+func (sc *ServerConn) Remote() sim.ProcID { return sc.conn.Remote() }
+
+// Open reports whether the connection may still carry responses.
+func (sc *ServerConn) Open() bool { return !sc.closed && sc.conn.Open() }
+
+// Notify sends p to the client unasked, in order with the responses (as
+// ZooKeeper's watch events travel ahead of later replies). p is copied now.
+// On a connection that is gone it does nothing.
+func (sc *ServerConn) Notify(p Payload) {
+	sc.s.checkIncarnation()
+	p = clone(p, "a notification")
+	if !sc.Open() {
+		return
+	}
+	sc.conn.Send(&frame{kind: frameNotify, payload: p})
+}
+
+// Close closes the connection; the client's pending requests fail with
+// ErrConnection.
+func (sc *ServerConn) Close() {
+	sc.s.checkIncarnation()
+	if sc.closed {
+		return
+	}
+	sc.closed = true
+	sc.conn.Close()
+}
+
+func (sc *ServerConn) onMessage(_ *sim.Conn, m sim.Message) {
+	f, ok := m.(*frame)
+	if !ok || f.kind != frameRequest {
+		panic(fmt.Sprintf("rpc: server got %v, not a request frame", m))
+	}
+	r := &Request{sc: sc, id: f.id, payload: f.payload}
+	h := sc.s.handlers[f.payload.Kind()]
+	if h == nil {
+		r.Fail(fmt.Errorf("no handler for %s", f.payload.Kind()))
+		return
+	}
+	h(r)
+}
+
+func (sc *ServerConn) onClose(_ *sim.Conn, err error) {
+	sc.closed = true
+	if sc.s.cfg.OnClose != nil {
+		sc.s.cfg.OnClose(sc, err)
+	}
+}
+
+// Request is one request at the server, answered exactly once with Respond
+// or Fail.
+type Request struct {
+	sc       *ServerConn
+	id       uint64
+	payload  Payload
+	answered bool
+}
+
+// Payload returns the request's payload, the server's own copy.
+func (r *Request) Payload() Payload { return r.payload }
+
+// Kind returns the payload's kind.
+func (r *Request) Kind() string { return r.payload.Kind() }
+
+// ID returns the correlation id the client gave the request.
+func (r *Request) ID() uint64 { return r.id }
+
+// Conn returns the connection the request came on.
+func (r *Request) Conn() *ServerConn { return r.sc }
+
+// Answered reports whether Respond or Fail was called.
+func (r *Request) Answered() bool { return r.answered }
+
+// Respond answers the request with p, copied now. If the connection is gone
+// the answer is dropped (and traced): the client has failed the request
+// already. Answering twice is a programming error.
+func (r *Request) Respond(p Payload) {
+	r.answer(&frame{kind: frameResponse, id: r.id, payload: clone(p, "a response to "+r.Kind())})
+}
+
+// Fail answers the request with an error; the client's callback gets a
+// *RemoteError with err's text.
+func (r *Request) Fail(err error) {
+	if err == nil {
+		panic("rpc: Fail with a nil error")
+	}
+	r.answer(&frame{kind: frameError, id: r.id, err: err.Error()})
+}
+
+func (r *Request) answer(f *frame) {
+	s := r.sc.s
+	s.checkIncarnation()
+	if r.answered {
+		panic(fmt.Sprintf("rpc: request %d (%s) answered twice", r.id, r.Kind()))
+	}
+	r.answered = true
+	open := r.sc.Open()
+	if s.w.Tracing() {
+		d := idDetail(r.id)
+		if f.kind == frameError {
+			d += " error=" + f.err
+		}
+		if !open {
+			d += " dropped=connection-gone"
+		}
+		s.w.Emit(KindRespond, s.self, r.Kind(), d)
+	}
+	if open {
+		r.sc.conn.Send(f)
+	}
+}
