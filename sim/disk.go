@@ -120,7 +120,8 @@ type pendingSync struct {
 // Writes cost no virtual time (they land in the page cache); a sync costs a
 // duration drawn from the disk's SyncCost, plus the extra of a slow-disk
 // fault. Syncs of one disk run one at a time, in the order they were asked
-// for.
+// for; a sync with nothing to write costs as much as any (a simplification:
+// a real fsync of a clean file returns at once).
 type Disk struct {
 	w        *World
 	proc     ProcID
