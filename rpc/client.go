@@ -10,8 +10,8 @@ import (
 
 // ClientConfig configures a Client. Zero fields take the defaults.
 type ClientConfig struct {
-	// Timeout is the timeout of a request made with Call (0: DefaultTimeout).
-	// It runs from the call, so time spent queued counts.
+	// Timeout is the timeout of a request made with Call (0: DefaultTimeout;
+	// NoTimeout: none). It runs from the call, so time spent queued counts.
 	Timeout sim.Duration
 	// MaxInFlight bounds the requests sent and not yet answered or timed out
 	// (0: DefaultMaxInFlight); beyond it requests wait in the client, in order.
@@ -50,6 +50,7 @@ type Client struct {
 	cfg    ClientConfig
 
 	nextID   uint64
+	lastRecv sim.Time
 	inflight map[uint64]*call
 	queue    []*call // waiting for an in-flight slot, in call order
 	err      error   // why the client is unusable; nil while it is usable
@@ -59,7 +60,7 @@ type Client struct {
 // client end at once; requests made before the server accepts are sent in
 // order when it does.
 func Dial(w *sim.World, self, server sim.ProcID, cfg ClientConfig) *Client {
-	if cfg.Timeout < 0 || cfg.MaxInFlight < 0 || cfg.MaxQueued < 0 {
+	if (cfg.Timeout < 0 && cfg.Timeout != NoTimeout) || cfg.MaxInFlight < 0 || cfg.MaxQueued < 0 {
 		panic(fmt.Sprintf("rpc: negative client limit (timeout %v, in flight %d, queued %d)", cfg.Timeout, cfg.MaxInFlight, cfg.MaxQueued))
 	}
 	if cfg.Timeout == 0 {
@@ -73,6 +74,7 @@ func Dial(w *sim.World, self, server sim.ProcID, cfg ClientConfig) *Client {
 	}
 	c := &Client{w: w, self: self, server: server, inc: w.Incarnation(self), cfg: cfg, inflight: map[uint64]*call{}}
 	c.conn = w.Dial(self, server, sim.ConnHandler{OnMessage: c.onMessage, OnClose: c.onClose})
+	c.lastRecv = w.Now()
 	return c
 }
 
@@ -84,6 +86,11 @@ func (c *Client) Server() sim.ProcID { return c.server }
 
 // Pending returns how many requests wait for an answer: in flight plus queued.
 func (c *Client) Pending() int { return len(c.inflight) + len(c.queue) }
+
+// LastReceived returns when the client last got anything from the server (a
+// response, a late one, or a notification), or when it dialled: what an idle
+// or read timeout (ZooKeeper's ClientCnxn) is measured from.
+func (c *Client) LastReceived() sim.Time { return c.lastRecv }
 
 // Err returns why the client can no longer be used (wrapping ErrConnection
 // or ErrClosed), or nil while it can.
@@ -110,13 +117,13 @@ func (c *Client) Call(req Payload, done func(resp Payload, err error)) {
 	c.CallTimeout(req, c.cfg.Timeout, done)
 }
 
-// CallTimeout is Call with its own timeout (it must be positive).
+// CallTimeout is Call with its own timeout: positive, or NoTimeout.
 func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp Payload, err error)) {
 	c.checkIncarnation()
 	if done == nil {
 		panic("rpc: Call without a callback")
 	}
-	if timeout <= 0 {
+	if timeout <= 0 && timeout != NoTimeout {
 		panic(fmt.Sprintf("rpc: request timeout %v is not positive", timeout))
 	}
 	req = clone(req, "a request")
@@ -131,7 +138,9 @@ func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp P
 	}
 	c.nextID++
 	cl := &call{c: c, id: c.nextID, req: req, done: done}
-	cl.timer = c.w.After(c.self, timeout, "rpc-timeout", cl.expire)
+	if timeout != NoTimeout {
+		cl.timer = c.w.After(c.self, timeout, "rpc-timeout", cl.expire)
+	}
 	if len(c.inflight) < c.cfg.MaxInFlight {
 		c.send(cl)
 		return
@@ -181,6 +190,7 @@ func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
 	if !ok {
 		panic(fmt.Sprintf("rpc: client got %T, not an rpc frame", m))
 	}
+	c.lastRecv = c.w.Now()
 	switch f.kind {
 	case frameNotify:
 		if c.cfg.OnNotify == nil {

@@ -2,7 +2,8 @@
 // a controller or a ZooKeeper client needs on top of sim's FIFO streams.
 //
 // A Client (Dial) sends requests, each with a correlation id and a timeout
-// (a kernel timer of the client's process). Its callback gets the response,
+// (a kernel timer of the client's process; NoTimeout for none, as ZooKeeper's
+// requests have). Its callback gets the response,
 // ErrTimeout (a reply that comes later is dropped and traced), or an
 // ErrConnection error when the connection breaks: every request pending on a
 // connection fails with it then, because a broken connection answers nothing

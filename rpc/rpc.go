@@ -43,6 +43,11 @@ const (
 	DefaultMaxQueued = 1024
 )
 
+// NoTimeout, as a request timeout, makes the request wait until it is
+// answered or its connection breaks, as ZooKeeper's requests do (the client
+// bounds the wait with its session's read timeout instead). It sets no timer.
+const NoTimeout sim.Duration = -1
+
 // Errors a request's callback can get.
 var (
 	// ErrTimeout: no response within the request's timeout. The server may

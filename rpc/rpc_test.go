@@ -381,3 +381,24 @@ func TestSameSeedSameTrace(t *testing.T) {
 	}
 	assert.Equal(t, run(), run())
 }
+
+func TestNoTimeoutWaitsForTheAnswerAndLastReceivedMoves(t *testing.T) {
+	r := newRig(t, ServerConfig{OnConnect: func(sc *ServerConn) { sc.SetValue("session 1") }})
+	var conn string
+	r.srv.Handle("slow", func(req *Request) {
+		conn = req.Conn().Value().(string)
+		r.w.After(r.server, 2*sim.Minute, "work", func() { req.Respond(&text{"slow", "done"}) })
+	})
+	var err error = errors.New("no answer")
+	var c *Client
+	r.at(r.client, 0, func() {
+		c = Dial(r.w, r.client, r.server, ClientConfig{Timeout: NoTimeout})
+		c.Call(&text{"slow", ""}, func(p Payload, e error) { err = e })
+	})
+	r.w.RunFor(sim.Minute)
+	assert.Equal(t, sim.Time(0), c.LastReceived(), "nothing received yet: the dial time")
+	r.w.Run()
+	assert.NoError(t, err, "past DefaultTimeout, with no timeout set")
+	assert.Equal(t, sim.Time(2*sim.Minute+2*sim.Millisecond), c.LastReceived())
+	assert.Equal(t, "session 1", conn)
+}

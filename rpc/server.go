@@ -75,7 +75,15 @@ type ServerConn struct {
 	s      *Server
 	conn   *sim.Conn
 	closed bool
+	value  any
 }
+
+// SetValue keeps v with the connection: the server's state for it (a
+// ZooKeeper session, a client's API versions).
+func (sc *ServerConn) SetValue(v any) { sc.value = v }
+
+// Value returns what SetValue kept (nil before).
+func (sc *ServerConn) Value() any { return sc.value }
 
 // ID returns the kernel connection's id.
 func (sc *ServerConn) ID() sim.ConnID { return sc.conn.ID() }
