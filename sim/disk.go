@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 )
 
@@ -101,10 +100,16 @@ type file struct {
 	seq        uint64 // writes made so far
 }
 
+// syncMark says that a sync covers a file's writes up to sequence number seq.
+type syncMark struct {
+	file *file
+	seq  uint64
+}
+
 // pendingSync is a sync that has been asked for and has not completed.
 type pendingSync struct {
 	inc   uint32
-	marks map[string]uint64 // file -> write sequence number the sync covers
+	marks []syncMark // by file name
 }
 
 // Disk is a process's durable storage: named files that outlive its crashes.
@@ -419,9 +424,9 @@ func (d *Disk) Files() []string {
 // done never runs and the writes are as volatile as any.
 func (d *Disk) Sync(name string, done func()) {
 	d.writable("sync", name)
-	marks := map[string]uint64{}
+	var marks []syncMark
 	if f := d.files[name]; f != nil && len(f.ops) > 0 {
-		marks[name] = f.seq
+		marks = []syncMark{{f, f.seq}}
 	}
 	d.sync(name, marks, done)
 }
@@ -433,16 +438,16 @@ func (d *Disk) SyncAll(done func()) {
 		panic(fmt.Sprintf("sim: crashed process %s syncs its disk", d.w.procs[d.proc].name))
 	}
 	d.recover()
-	marks := map[string]uint64{}
-	for name, f := range d.files {
-		if len(f.ops) > 0 {
-			marks[name] = f.seq
+	var marks []syncMark
+	for _, name := range d.names() {
+		if f := d.files[name]; len(f.ops) > 0 {
+			marks = append(marks, syncMark{f, f.seq})
 		}
 	}
 	d.sync("*", marks, done)
 }
 
-func (d *Disk) sync(label string, marks map[string]uint64, done func()) {
+func (d *Disk) sync(label string, marks []syncMark, done func()) {
 	w := d.w
 	cost := d.syncCost.Sample(d.costRand) + d.slow
 	start := max(w.now, d.busy)
@@ -459,8 +464,8 @@ func (d *Disk) sync(label string, marks map[string]uint64, done func()) {
 		d.syncs[0] = nil
 		d.syncs = d.syncs[1:]
 		ops := 0
-		for _, name := range slices.Sorted(maps.Keys(marks)) {
-			ops += d.complete(d.files[name], marks[name])
+		for _, m := range marks {
+			ops += d.complete(m.file, m.seq)
 		}
 		if w.tracing {
 			w.record(KindDiskSync, d.proc, Kernel, 0, label, fmt.Sprintf("writes=%d cost=%v", ops, cost))

@@ -471,3 +471,40 @@ func TestDiskLossPrefixDrawsEveryOutcome(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"lost": true, "kept": true, "torn": true, "prefix": true}, seen)
 }
+
+func TestDiskCrashHookRecordsTheLossAtTheCrash(t *testing.T) {
+	mem := &MemorySink{}
+	w := New(Options{Sinks: []Sink{mem}})
+	p := w.AddProcess("p", ProcessHooks{})
+	d := w.Disk(p)
+	d.SetLossMode(LossTail)
+	d.Append("log", []byte("x"))
+	w.Crash(p)
+	w.crashDisk(p) // what World.Crash is to call
+	n := len(mem.Records)
+	require.Equal(t, KindDiskLoss, mem.Records[n-1].Kind, "the loss is recorded right after the crash")
+	assert.False(t, d.Exists("log"))
+	assert.Len(t, mem.Records, n, "a later read finds nothing more to lose")
+}
+
+// BenchmarkDiskAppendSync measures a 100-byte append and the sync that makes
+// it durable, trace off: the cost a write-ahead log pays per entry.
+func BenchmarkDiskAppendSync(b *testing.B) {
+	w := New(Options{NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
+	p := w.AddProcess("p", ProcessHooks{})
+	d := w.Disk(p)
+	entry := bytes.Repeat([]byte("x"), 100)
+	synced := 0
+	done := func() { synced++ }
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.Append("log", entry)
+		d.Sync("log", done)
+		for synced <= i {
+			w.Step()
+		}
+		if i%1024 == 1023 {
+			d.Truncate("log", 0) // keep the file small
+		}
+	}
+}
