@@ -105,9 +105,15 @@ func (c *Client) checkIncarnation() {
 // later runs fn as an event of the client's process, now.
 func (c *Client) later(fn func()) { c.w.After(c.self, 0, "rpc-callback", fn) }
 
-func (c *Client) trace(kind, label, detail string) {
+// trace records an event of request id; the detail is built only when
+// tracing.
+func (c *Client) trace(kind, label string, id uint64, extra string) {
 	if c.w.Tracing() {
-		c.w.Emit(kind, c.self, label, detail)
+		d := idDetail(id)
+		if extra != "" {
+			d += " " + extra
+		}
+		c.w.Emit(kind, c.self, label, d)
 	}
 }
 
@@ -132,7 +138,7 @@ func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp P
 		if err == nil {
 			err = ErrTooManyRequests
 		}
-		c.trace(KindFail, req.Kind(), "id=0 "+err.Error())
+		c.trace(KindFail, req.Kind(), 0, err.Error())
 		c.later(func() { done(nil, err) })
 		return
 	}
@@ -147,13 +153,13 @@ func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp P
 	}
 	cl.waiting = true
 	c.queue = append(c.queue, cl)
-	c.trace(KindQueued, req.Kind(), idDetail(cl.id))
+	c.trace(KindQueued, req.Kind(), cl.id, "")
 }
 
 func (c *Client) send(cl *call) {
 	cl.waiting = false
 	c.inflight[cl.id] = cl
-	c.trace(KindRequest, cl.req.Kind(), idDetail(cl.id))
+	c.trace(KindRequest, cl.req.Kind(), cl.id, "")
 	c.conn.Send(&frame{kind: frameRequest, id: cl.id, payload: cl.req})
 }
 
@@ -174,7 +180,7 @@ func (c *Client) pump() {
 // then dropped. The slot it held is free again.
 func (cl *call) expire() {
 	c := cl.c
-	c.trace(KindTimeout, cl.req.Kind(), idDetail(cl.id))
+	c.trace(KindTimeout, cl.req.Kind(), cl.id, "")
 	if cl.waiting {
 		i := slices.Index(c.queue, cl)
 		c.queue = slices.Delete(c.queue, i, i+1)
@@ -207,7 +213,7 @@ func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
 		if f.id == 0 || f.id > c.nextID {
 			panic(fmt.Sprintf("rpc: response to request %d, which was never sent", f.id))
 		}
-		c.trace(KindLate, kindOf(f), idDetail(f.id))
+		c.trace(KindLate, kindOf(f), f.id, "")
 		return
 	}
 	delete(c.inflight, f.id)
@@ -215,9 +221,9 @@ func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
 	var err error
 	if f.kind == frameError {
 		err = &RemoteError{Msg: f.err}
-		c.trace(KindAnswer, cl.req.Kind(), idDetail(f.id)+" "+err.Error())
+		c.trace(KindAnswer, cl.req.Kind(), f.id, err.Error())
 	} else {
-		c.trace(KindAnswer, cl.req.Kind(), idDetail(f.id))
+		c.trace(KindAnswer, cl.req.Kind(), f.id, "")
 	}
 	// The freed slot goes to the next queued request before the callback can
 	// make a new one, so requests go out in call order.
@@ -251,7 +257,7 @@ func (c *Client) takePending() []*call {
 
 func (c *Client) failAll(calls []*call, err error) {
 	for _, cl := range calls {
-		c.trace(KindFail, cl.req.Kind(), idDetail(cl.id)+" "+err.Error())
+		c.trace(KindFail, cl.req.Kind(), cl.id, err.Error())
 		cl.done(nil, err)
 	}
 }

@@ -71,6 +71,7 @@ type RemoteError struct {
 	Msg string
 }
 
+// Error returns the server's message, marked as remote.
 func (e *RemoteError) Error() string { return "rpc: remote: " + e.Msg }
 
 type frameKind uint8

@@ -31,6 +31,7 @@ const (
 	LossTail
 )
 
+// String names the mode as the trace and flags show it.
 func (m LossMode) String() string {
 	switch m {
 	case LossPrefix:
