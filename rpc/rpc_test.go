@@ -402,3 +402,15 @@ func TestNoTimeoutWaitsForTheAnswerAndLastReceivedMoves(t *testing.T) {
 	assert.Equal(t, sim.Time(2*sim.Minute+2*sim.Millisecond), c.LastReceived())
 	assert.Equal(t, "session 1", conn)
 }
+
+func TestRefusedDialFailsPendingRequests(t *testing.T) {
+	w := sim.New(sim.Options{})
+	a, b := w.AddProcess("a", sim.ProcessHooks{}), w.AddProcess("b", sim.ProcessHooks{})
+	var err error
+	w.At(a, 0, "call", func() {
+		Dial(w, a, b, ClientConfig{}).Call(&text{"x", ""}, func(p Payload, e error) { err = e })
+	})
+	w.Run()
+	assert.ErrorIs(t, err, ErrConnection)
+	assert.ErrorIs(t, err, sim.ErrRefused, "b does not listen")
+}
