@@ -9,7 +9,8 @@ import (
 	"github.com/kzsim/kzsim/sim"
 )
 
-// State is a client's connection state, with go-zk's values (spec §4).
+// State is a client's connection state, with go-zk's values; StateClosed is
+// the Java client's KeeperState.Closed and StateDead is fakezk's own.
 type State int32
 
 // Client states.
@@ -18,9 +19,13 @@ const (
 	StateDisconnected  State = 0
 	StateConnecting    State = 1
 	StateSyncConnected State = 3
+	StateClosed        State = 7 // Java KeeperState.Closed: the handle was closed
 	StateExpired       State = -112
 	StateConnected     State = 100
 	StateHasSession    State = 101
+	// StateDead: the client's process crashed; the client is gone with the
+	// incarnation that made it (no ZooKeeper client has this state).
+	StateDead State = -200
 )
 
 func (s State) String() string {
@@ -33,12 +38,16 @@ func (s State) String() string {
 		return "StateConnecting"
 	case StateSyncConnected:
 		return "StateSyncConnected"
+	case StateClosed:
+		return "StateClosed"
 	case StateExpired:
 		return "StateExpired"
 	case StateConnected:
 		return "StateConnected"
 	case StateHasSession:
 		return "StateHasSession"
+	case StateDead:
+		return "StateDead"
 	}
 	return fmt.Sprintf("State(%d)", int32(s))
 }
@@ -63,7 +72,8 @@ func (e Event) String() string {
 	return s
 }
 
-// Client-side errors, with go-zk's messages (spec §7).
+// Client-side errors, with go-zk's messages. In JavaClient mode a broken
+// connection gives ErrConnectionLoss instead, as the Java client does.
 var (
 	// ErrConnectionClosed: the connection broke with the request outstanding
 	// (it may or may not have been applied), or the client was closed.
@@ -77,17 +87,55 @@ var (
 	ErrTooManyRequests = errors.New("fakezk: too many outstanding requests")
 )
 
+// ClientMode says which real client library a Client behaves as.
+type ClientMode uint8
+
+// Client modes.
+const (
+	// GoZK behaves as go-zookeeper/zk v1.0.4: requests made while
+	// disconnected fail with ErrNoServer when a new round of connection
+	// attempts starts, and an expired session is replaced by a new one.
+	GoZK ClientMode = iota
+	// JavaClient behaves as ZooKeeper 3.8's Java client (ClientCnxn), which
+	// Kafka's brokers use: requests made while disconnected wait for the
+	// next connection, redials come after ClientCnxn's randomised back-off,
+	// session events are SyncConnected, Disconnected, Expired and Closed,
+	// and Expired is final (the application must make a new Client).
+	JavaClient
+)
+
+func (m ClientMode) String() string {
+	switch m {
+	case GoZK:
+		return "GoZK"
+	case JavaClient:
+		return "JavaClient"
+	}
+	return fmt.Sprintf("ClientMode(%d)", uint8(m))
+}
+
 // ClientConfig configures a Client.
 type ClientConfig struct {
 	// SessionTimeout is the timeout the client asks for; the server clamps it.
 	SessionTimeout sim.Duration
-	// ReconnectDelay is the pause before redialling after a lost connection
-	// (go-zk sleeps 1s before retrying its only server; default 1s).
+	// Mode is the client library to behave as (default GoZK).
+	Mode ClientMode
+	// ReconnectDelay is go-zk's pause before redialling once every server
+	// has been tried (go-zk sleeps 1s; default 1s). JavaClient mode ignores
+	// it and follows ClientCnxn's own delays.
 	ReconnectDelay sim.Duration
-	// EventCallback sees every session and watch event (go-zk WithEventCallback).
+	// EventCallback sees every session and watch event (go-zk
+	// WithEventCallback; the Java client's default watcher).
 	EventCallback func(Event)
-	// MaxOutstanding bounds queued plus in-flight requests (default 4096).
+	// MaxOutstanding bounds the requests the client holds: waiting for an
+	// in-flight slot, queued and in flight (default 4096). Beyond it a call
+	// fails with ErrTooManyRequests.
 	MaxOutstanding int
+	// MaxInFlight, if positive, bounds the requests handed to the ZooKeeper
+	// client library at once; later ones wait, in order, until one
+	// completes, as Kafka's ZooKeeperClient does with its
+	// zookeeper.max.in.flight.requests semaphore (Kafka's default is 10).
+	MaxInFlight int
 }
 
 type watchKind uint8
@@ -104,45 +152,101 @@ type watchKey struct {
 }
 
 type call struct {
-	req  *request
-	done func(*reply, error)
+	req     *request
+	done    func(*reply, error)
+	bounded bool // holds a MaxInFlight slot
 }
+
+// hostProvider picks servers as go-zk's DNSHostProvider and the Java
+// client's StaticHostProvider do: the list is shuffled once, then tried
+// round-robin; next reports when a whole round has gone by since the last
+// successful connection (both clients then sleep before dialling).
+type hostProvider struct {
+	servers    []sim.ProcID
+	curr, last int
+}
+
+func newHostProvider(servers []sim.ProcID, r *sim.Rand) hostProvider {
+	s := slices.Clone(servers)
+	if len(s) > 1 {
+		r.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+	}
+	return hostProvider{servers: s, curr: -1, last: -1}
+}
+
+// next returns the next server and whether the round is complete (never on
+// the very first call).
+func (h *hostProvider) next() (sim.ProcID, bool) {
+	h.curr = (h.curr + 1) % len(h.servers)
+	spin := h.curr == h.last
+	if h.last == -1 {
+		h.last = 0
+	}
+	return h.servers[h.curr], spin
+}
+
+func (h *hostProvider) connected() { h.last = h.curr }
 
 // Client is a ZooKeeper client library for a simulated process, with
 // go-zk's method names but asynchronous: every call takes a callback that
 // runs later, as an event of the owning process, never inside the call.
 // Requests are pipelined: they go out at once and their replies come back
-// in order.
+// in order. A Client belongs to the incarnation of its process that made it:
+// after a crash it is dead (StateDead) and using it panics.
 type Client struct {
-	w      *sim.World
-	self   sim.ProcID
-	server sim.ProcID
-	cfg    ClientConfig
+	w    *sim.World
+	self sim.ProcID
+	inc  uint32 // the incarnation of self that owns the client
+	cfg  ClientConfig
 
-	state     State
-	conn      *sim.Conn
-	sessionID int64
-	passwd    [16]byte
-	timeout   sim.Duration // negotiated
-	lastZxid  int64
-	xid       int32
-	closed    bool
+	hosts  hostProvider
+	server sim.ProcID // the server of the current or last connection
+
+	state       State
+	conn        *sim.Conn
+	established bool // conn has a session (handshake done)
+	sessionID   int64
+	passwd      [16]byte
+	timeout     sim.Duration // negotiated
+	lastZxid    int64
+	xid         int32
+	closed      bool // Close was called
+	final       bool // JavaClient: expired or closed for good
 
 	sent     []*call // in flight, in order
 	queued   []*call // waiting for a session
+	held     []*call // waiting for a MaxInFlight slot
+	inFlight int     // calls holding a MaxInFlight slot
 	watchers map[watchKey][]func(Event)
 	auth     [][]byte // digest credentials, re-sent on reconnect
 
-	lastRecv  sim.Time
-	recvTimer sim.TimerID
-	pingTimer sim.TimerID
+	lastRecv, lastSend   sim.Time
+	recvTimer, pingTimer sim.TimerID
+
+	// Callbacks produced inside a call wait here for a kernel event.
+	inCall     int
+	pending    []func()
+	flushArmed bool
+
+	// JavaClient mode.
+	javaState    State // the last session state delivered (the event thread's sessionState)
+	firstConnect bool  // no connection has been made yet (ClientCnxn.isFirstConnect)
+	attempt      sim.TimerID
+	rand         *sim.Rand
 }
 
-// Connect starts a client for process self talking to server. It returns at
-// once and connects in the background, like go-zk's Connect.
-func Connect(w *sim.World, self sim.ProcID, server *Server, cfg ClientConfig) *Client {
+// Connect starts a client for process self talking to one of servers (only
+// one today; the client picks them as go-zk and the Java client do). It
+// returns at once and connects in the background, like go-zk's Connect.
+func Connect(w *sim.World, self sim.ProcID, servers []sim.ProcID, cfg ClientConfig) *Client {
 	if cfg.SessionTimeout <= 0 {
 		panic("fakezk: Connect needs a SessionTimeout")
+	}
+	if len(servers) == 0 {
+		panic("fakezk: Connect needs at least one server")
+	}
+	if cfg.Mode != GoZK && cfg.Mode != JavaClient {
+		panic(fmt.Sprintf("fakezk: Connect: unknown %v", cfg.Mode))
 	}
 	if cfg.ReconnectDelay <= 0 {
 		cfg.ReconnectDelay = sim.Second
@@ -150,28 +254,107 @@ func Connect(w *sim.World, self sim.ProcID, server *Server, cfg ClientConfig) *C
 	if cfg.MaxOutstanding <= 0 {
 		cfg.MaxOutstanding = 4096
 	}
-	c := &Client{w: w, self: self, server: server.ID(), cfg: cfg, watchers: map[watchKey][]func(Event){}}
-	c.setState(StateConnecting)
+	stream := "fakezk.client/" + w.Name(self)
+	c := &Client{
+		w: w, self: self, inc: w.Incarnation(self), cfg: cfg,
+		hosts:    newHostProvider(servers, w.Rand(stream+"/hosts")),
+		watchers: map[watchKey][]func(Event){},
+		javaState: StateDisconnected, firstConnect: true,
+	}
+	defer c.enter()()
+	c.server, _ = c.hosts.next()
+	if cfg.Mode == JavaClient {
+		c.rand = w.Rand(stream + "/backoff")
+		c.setQuietState(StateConnecting)
+	} else {
+		c.setState(StateConnecting)
+	}
 	c.dial()
 	return c
 }
 
-// State returns the connection state.
-func (c *Client) State() State { return c.state }
+// dead reports whether the client's process has crashed since it made the
+// client (Crash bumps the incarnation at once).
+func (c *Client) dead() bool { return c.w.Incarnation(c.self) != c.inc }
 
-// SessionID returns the current session id (0 without a session).
-func (c *Client) SessionID() int64 { return c.sessionID }
+// enter starts a public call: it panics on a dead client, and defers every
+// callback the call produces to a kernel event. Use as defer c.enter()().
+func (c *Client) enter() func() {
+	if c.dead() {
+		panic(fmt.Sprintf("fakezk: client of %s (incarnation %d) used after its process crashed (now incarnation %d): make a new client",
+			c.w.Name(c.self), c.inc, c.w.Incarnation(c.self)))
+	}
+	c.inCall++
+	return func() { c.inCall-- }
+}
+
+// run delivers a callback: at once from the client's own kernel events,
+// but as a kernel event of the client's process (now) when produced inside
+// a call, so that no callback runs re-entrantly. Callbacks keep their order.
+func (c *Client) run(fn func()) {
+	if c.inCall == 0 && len(c.pending) == 0 {
+		fn()
+		return
+	}
+	c.pending = append(c.pending, fn)
+	if !c.flushArmed {
+		c.flushArmed = true
+		c.w.After(c.self, 0, "zk-callback", c.flush)
+	}
+}
+
+func (c *Client) flush() {
+	for len(c.pending) > 0 {
+		fn := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		if c.inCall > 0 {
+			panic("fakezk: callback flush inside a call")
+		}
+		fn()
+	}
+	c.flushArmed = false
+}
+
+// State returns the connection state (StateDead once the process crashed).
+func (c *Client) State() State {
+	if c.dead() {
+		return StateDead
+	}
+	return c.state
+}
+
+// SessionID returns the current session id (0 without a session, or once
+// the process crashed).
+func (c *Client) SessionID() int64 {
+	if c.dead() {
+		return 0
+	}
+	return c.sessionID
+}
 
 // Timeout returns the negotiated session timeout (0 before the first session).
 func (c *Client) Timeout() sim.Duration { return c.timeout }
 
-func (c *Client) setState(s State) {
+// Mode returns the client library the client behaves as.
+func (c *Client) Mode() ClientMode { return c.cfg.Mode }
+
+func (c *Client) setQuietState(s State) {
 	c.state = s
 	if c.w.Tracing() {
 		c.w.Emit(KindClient, c.self, s.String(), fmt.Sprintf("session=0x%x", c.sessionID))
 	}
-	if c.cfg.EventCallback != nil {
-		c.cfg.EventCallback(Event{Type: EventSession, State: s})
+}
+
+// setState changes the state and reports it to the event callback (go-zk).
+func (c *Client) setState(s State) {
+	c.setQuietState(s)
+	c.event(Event{Type: EventSession, State: s})
+}
+
+func (c *Client) event(ev Event) {
+	if cb := c.cfg.EventCallback; cb != nil {
+		c.run(func() { cb(ev) })
 	}
 }
 
@@ -186,24 +369,29 @@ func (c *Client) recvTimeout() sim.Duration {
 func (c *Client) dial() {
 	conn := c.w.Dial(c.self, c.server, sim.ConnHandler{
 		OnMessage: func(cn *sim.Conn, m sim.Message) {
-			if cn == c.conn {
+			if cn == c.conn && !c.dead() {
 				c.receive(m)
 			}
 		},
 		OnClose: func(cn *sim.Conn, err error) {
-			if cn == c.conn {
+			if cn == c.conn && !c.dead() {
 				c.lost()
 			}
 		},
 	})
 	c.conn = conn
-	c.lastRecv = c.w.Now()
+	c.established = false
+	c.lastRecv, c.lastSend = c.w.Now(), c.w.Now()
 	conn.Send(&connectRequest{
 		lastZxidSeen: c.lastZxid,
 		timeout:      int32(c.cfg.SessionTimeout / sim.Millisecond),
 		sessionID:    c.sessionID,
 		passwd:       c.passwd,
 	})
+	if c.cfg.Mode == JavaClient {
+		c.javaTick()
+		return
+	}
 	// go-zk waits 10 receive timeouts for the handshake.
 	c.armRecv(10 * c.recvTimeout())
 }
@@ -244,8 +432,13 @@ func (c *Client) ping() {
 // a new round of connection attempts starts.
 func (c *Client) lost() {
 	c.conn = nil
+	c.established = false
 	c.w.Cancel(c.recvTimer)
 	c.w.Cancel(c.pingTimer)
+	if c.cfg.Mode == JavaClient {
+		c.javaLost()
+		return
+	}
 	if c.closed {
 		return
 	}
@@ -254,56 +447,91 @@ func (c *Client) lost() {
 	c.reconnect()
 }
 
-// reconnect starts a connection attempt: go-zk with one server first fails
-// the requests queued while disconnected with ErrNoServer, then sleeps.
+// reconnect starts a connection attempt with the next server: go-zk, once
+// it has tried every server (with one server: always), first fails the
+// requests queued while disconnected with ErrNoServer, then sleeps.
 func (c *Client) reconnect() {
+	server, spin := c.hosts.next()
 	c.setState(StateConnecting)
-	c.fail(&c.queued, ErrNoServer)
-	c.w.After(c.self, c.cfg.ReconnectDelay, "zk-reconnect", func() {
+	redial := func() {
 		if !c.closed && c.conn == nil {
+			c.server = server
 			c.dial()
 		}
-	})
+	}
+	if !spin {
+		redial()
+		return
+	}
+	c.fail(&c.queued, ErrNoServer)
+	c.w.After(c.self, c.cfg.ReconnectDelay, "zk-reconnect", redial)
 }
 
+// fail completes every call of the list with err, in order.
 func (c *Client) fail(calls *[]*call, err error) {
 	list := *calls
 	*calls = nil
 	for _, cl := range list {
-		cl.done(nil, err)
+		c.complete(cl, nil, err)
 	}
+}
+
+// complete ends a call: its MaxInFlight slot goes to the next waiting call,
+// and its callback runs.
+func (c *Client) complete(cl *call, rep *reply, err error) {
+	if cl.bounded {
+		cl.bounded = false
+		c.inFlight--
+		if len(c.held) > 0 {
+			next := c.held[0]
+			c.held[0] = nil
+			c.held = c.held[1:]
+			next.bounded = true
+			c.inFlight++
+			c.dispatch(next)
+		}
+	}
+	c.run(func() { cl.done(rep, err) })
 }
 
 func (c *Client) receive(m sim.Message) {
 	c.lastRecv = c.w.Now()
 	switch m := m.(type) {
 	case *connectResponse:
-		c.handshake(m)
+		if c.cfg.Mode == JavaClient {
+			c.javaHandshake(m)
+		} else {
+			c.handshake(m)
+		}
 	case *reply:
-		switch m.xid {
-		case xidWatchEvent:
-			c.deliver(m.event, m.path)
-			return
-		case xidPing, xidAuth:
-			if m.xid == xidAuth && m.err != 0 {
-				// A failed auth; the server closes the connection next.
-				return
-			}
-			return
-		}
-		if len(c.sent) == 0 || c.sent[0].req.xid != m.xid {
-			panic(fmt.Sprintf("fakezk: reply xid %d out of order", m.xid))
-		}
-		cl := c.sent[0]
-		c.sent[0] = nil
-		c.sent = c.sent[1:]
-		if m.zxid > c.lastZxid {
-			c.lastZxid = m.zxid
-		}
-		cl.done(m, nil)
+		c.receiveReply(m)
 	default:
 		panic(fmt.Sprintf("fakezk: client got %T", m))
 	}
+	if c.cfg.Mode == JavaClient {
+		c.javaTick()
+	}
+}
+
+func (c *Client) receiveReply(m *reply) {
+	switch m.xid {
+	case xidWatchEvent:
+		c.deliver(m.event, m.path)
+		return
+	case xidPing, xidAuth:
+		// A failed auth: the server closes the connection next.
+		return
+	}
+	if len(c.sent) == 0 || c.sent[0].req.xid != m.xid {
+		panic(fmt.Sprintf("fakezk: reply xid %d out of order", m.xid))
+	}
+	cl := c.sent[0]
+	c.sent[0] = nil
+	c.sent = c.sent[1:]
+	if m.zxid > c.lastZxid {
+		c.lastZxid = m.zxid
+	}
+	c.complete(cl, m, nil)
 }
 
 func (c *Client) handshake(m *connectResponse) {
@@ -329,10 +557,21 @@ func (c *Client) handshake(m *connectResponse) {
 	}
 	c.sessionID, c.passwd = m.sessionID, m.passwd
 	c.timeout = sim.Duration(m.timeout) * sim.Millisecond
+	c.hosts.connected()
+	c.established = true
 	c.setState(StateConnected)
 	c.setState(StateHasSession)
+	c.resume()
+	c.armRecv(c.recvTimeout())
+	c.w.Cancel(c.pingTimer)
+	c.pingTimer = c.w.After(c.self, c.timeout/3, "zk-ping", c.ping)
+}
+
+// resume, on a new connection with a session: the credentials, the watches
+// (setWatches with the last zxid seen), then the requests that waited.
+func (c *Client) resume() {
 	for _, a := range c.auth {
-		c.conn.Send(&request{xid: xidAuth, op: opSetAuth, authScheme: "digest", authData: a})
+		c.send(&request{xid: xidAuth, op: opSetAuth, authScheme: "digest", authData: slices.Clone(a)})
 	}
 	if len(c.watchers) > 0 {
 		req := &request{op: opSetWatches, relZxid: c.lastZxid}
@@ -353,9 +592,6 @@ func (c *Client) handshake(m *connectResponse) {
 	for _, cl := range queued {
 		c.sendNow(cl)
 	}
-	c.armRecv(c.recvTimeout())
-	c.w.Cancel(c.pingTimer)
-	c.pingTimer = c.w.After(c.self, c.timeout/3, "zk-ping", c.ping)
 }
 
 // watchKeys returns the registered watches in a fixed order.
@@ -383,26 +619,23 @@ func (c *Client) invalidateWatches(err error) {
 		fns := c.watchers[k]
 		delete(c.watchers, k)
 		ev := Event{Type: EventNotWatching, State: StateDisconnected, Path: k.path, Err: err}
-		if c.cfg.EventCallback != nil {
-			c.cfg.EventCallback(ev)
-		}
+		c.event(ev)
 		for _, fn := range fns {
-			fn(ev)
+			c.run(func() { fn(ev) })
 		}
 	}
 }
 
 // deliver dispatches a watch event as go-zk does: NodeCreated to exist
 // watchers; NodeDataChanged to exist and data; NodeChildrenChanged to child;
-// NodeDeleted to all three.
+// NodeDeleted to all three. The Java client's ZKWatchManager.materialize
+// dispatches the same way.
 func (c *Client) deliver(t EventType, path string) {
 	ev := Event{Type: t, State: StateSyncConnected, Path: path}
 	if c.w.Tracing() {
 		c.w.Emit(KindWatchEvent, c.self, path, t.String())
 	}
-	if c.cfg.EventCallback != nil {
-		c.cfg.EventCallback(ev)
-	}
+	c.event(ev)
 	var kinds []watchKind
 	switch t {
 	case EventNodeCreated:
@@ -419,7 +652,7 @@ func (c *Client) deliver(t EventType, path string) {
 		fns := c.watchers[key]
 		delete(c.watchers, key)
 		for _, fn := range fns {
-			fn(ev)
+			c.run(func() { fn(ev) })
 		}
 	}
 }
@@ -432,44 +665,93 @@ func (c *Client) addWatcher(path string, kind watchKind, fn func(Event)) {
 	c.watchers[k] = append(c.watchers[k], fn)
 }
 
+// send puts a message on the connection.
+func (c *Client) send(m sim.Message) {
+	c.lastSend = c.w.Now()
+	c.conn.Send(m)
+}
+
 func (c *Client) sendNow(cl *call) {
 	c.xid++
 	cl.req.xid = c.xid
 	c.sent = append(c.sent, cl)
-	c.conn.Send(cl.req)
+	c.send(cl.req)
+	if c.cfg.Mode == JavaClient {
+		c.javaTick() // ClientCnxn's selector wakes up for a new packet
+	}
 }
 
-// later runs fn as an event of the client's process, now.
-func (c *Client) later(fn func()) { c.w.After(c.self, 0, "zk-callback", fn) }
-
+// submit hands a request to the client: it waits for a MaxInFlight slot
+// if the bound is reached, else goes out now or waits for a session.
 func (c *Client) submit(req *request, done func(*reply, error)) {
-	if c.closed {
-		c.later(func() { done(nil, ErrConnectionClosed) })
+	if err := c.refuse(); err != nil {
+		c.run(func() { done(nil, err) })
 		return
 	}
-	if len(c.sent)+len(c.queued) >= c.cfg.MaxOutstanding {
-		c.later(func() { done(nil, ErrTooManyRequests) })
+	if c.inFlight+len(c.held)+len(c.sent)+len(c.queued) >= c.cfg.MaxOutstanding {
+		c.run(func() { done(nil, ErrTooManyRequests) })
 		return
 	}
-	cl := &call{req: req, done: done}
-	if c.state == StateHasSession && c.conn != nil {
+	// A wire would copy: nothing the caller changes later reaches the server.
+	cl := &call{req: req.clone(), done: done}
+	if c.cfg.MaxInFlight > 0 {
+		if c.inFlight >= c.cfg.MaxInFlight {
+			c.held = append(c.held, cl)
+			return
+		}
+		cl.bounded = true
+		c.inFlight++
+	}
+	c.dispatch(cl)
+}
+
+// refuse returns the error a new request gets at once, if any.
+func (c *Client) refuse() error {
+	switch {
+	case c.cfg.Mode == JavaClient && c.final:
+		// ClientCnxn.queuePacket: the state is CLOSED, conLossPacket answers SESSIONEXPIRED.
+		return ErrSessionExpired
+	case c.cfg.Mode == JavaClient && c.closed:
+		// closing: conLossPacket with a live state answers CONNECTIONLOSS.
+		return ErrConnectionLoss
+	case c.closed:
+		return ErrConnectionClosed
+	}
+	return nil
+}
+
+// dispatch sends a call now, or queues it until there is a session.
+func (c *Client) dispatch(cl *call) {
+	if err := c.refuse(); err != nil {
+		c.complete(cl, nil, err)
+		return
+	}
+	if c.conn != nil && c.established {
 		c.sendNow(cl)
 		return
 	}
 	c.queued = append(c.queued, cl)
 }
 
-// Close ends the session (its ephemerals go at once) and the client.
-// Outstanding requests fail with ErrClosing; later calls with
-// ErrConnectionClosed. Every watch ends with EventNotWatching (ErrClosing).
+// Close ends the session (its ephemerals go at once) and the client. go-zk:
+// outstanding requests fail with ErrClosing, later calls with
+// ErrConnectionClosed, and every watch ends with EventNotWatching
+// (ErrClosing). JavaClient: the closeSession goes out behind the requests
+// already sent, which complete; then Closed, and later calls fail with
+// ErrSessionExpired.
 func (c *Client) Close() {
+	defer c.enter()()
 	if c.closed {
 		return
 	}
 	c.closed = true
+	if c.cfg.Mode == JavaClient {
+		c.javaClose()
+		return
+	}
 	if c.conn != nil && c.state == StateHasSession {
 		c.xid++
-		c.conn.Send(&request{xid: c.xid, op: opCloseSession})
+		c.send(&request{xid: c.xid, op: opCloseSession})
 	}
 	if c.conn != nil {
 		c.conn.Close()
@@ -479,6 +761,7 @@ func (c *Client) Close() {
 	c.w.Cancel(c.pingTimer)
 	c.fail(&c.sent, ErrClosing)
 	c.fail(&c.queued, ErrClosing)
+	c.fail(&c.held, ErrClosing)
 	c.setState(StateDisconnected)
 	// go-zk, once its loop ends, ends every watch with EventNotWatching
 	// (ErrClosing), so no watcher waits forever on a closed client.
@@ -489,6 +772,7 @@ func (c *Client) Close() {
 // it, for tests and fault injection: the client sees Disconnected and
 // reconnects with the same session.
 func (c *Client) DropConnection() {
+	defer c.enter()()
 	if c.conn == nil || c.closed {
 		return
 	}
@@ -560,11 +844,13 @@ func dotComponent(path string, i int) bool {
 // (ErrInvalidFlags), as go-zk's Create does; flag FlagContainer goes out
 // with the plain create opcode (use CreateContainer for a container).
 func (c *Client) Create(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
+	defer c.enter()()
 	c.create(opCreate, path, data, flags, acl, cb)
 }
 
 // CreateContainer creates a container znode (flags must be FlagContainer).
 func (c *Client) CreateContainer(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
+	defer c.enter()()
 	c.create(opCreateContainer, path, data, flags, acl, cb)
 }
 
@@ -583,7 +869,7 @@ func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []
 		}
 	}
 	if err != nil {
-		c.later(func() { cb("", err) })
+		c.run(func() { cb("", err) })
 		return
 	}
 	c.submit(&request{op: op, path: path, data: data, flags: flags, acl: acl}, func(rep *reply, err error) {
@@ -597,12 +883,14 @@ func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []
 
 // Get reads a znode's data and Stat.
 func (c *Client) Get(path string, cb func([]byte, *Stat, error)) {
+	defer c.enter()()
 	c.get(path, nil, false, cb)
 }
 
 // GetW is Get that also sets a data watch when the node exists; watch runs
 // once, with the event.
 func (c *Client) GetW(path string, cb func([]byte, *Stat, error), watch func(Event)) {
+	defer c.enter()()
 	c.get(path, watch, true, cb)
 }
 
@@ -615,7 +903,7 @@ func (c *Client) get(path string, watch func(Event), w bool, cb func([]byte, *St
 func read[T any](c *Client, op opcode, kind watchKind, path string, watch func(Event), w bool, result func(*reply) T, cb func(T, *Stat, error)) {
 	var none T
 	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(none, nil, err) })
+		c.run(func() { cb(none, nil, err) })
 		return
 	}
 	c.submit(&request{op: op, path: path, watch: w}, func(rep *reply, err error) {
@@ -646,6 +934,7 @@ func zeroStatUnlessW(w bool) *Stat {
 
 // Set writes a znode's data if its version matches (-1: any).
 func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, error)) {
+	defer c.enter()()
 	c.writeStat(&request{op: opSetData, path: path, data: data, version: version}, cb)
 }
 
@@ -653,7 +942,7 @@ func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, err
 // setACL): a zero Stat on a server error, as go-zk gives.
 func (c *Client) writeStat(req *request, cb func(*Stat, error)) {
 	if err := checkPath(req.path, false); err != nil {
-		c.later(func() { cb(nil, err) })
+		c.run(func() { cb(nil, err) })
 		return
 	}
 	c.submit(req, func(rep *reply, err error) {
@@ -672,8 +961,9 @@ func (c *Client) writeStat(req *request, cb func(*Stat, error)) {
 
 // Delete deletes a znode if its version matches (-1: any).
 func (c *Client) Delete(path string, version int32, cb func(error)) {
+	defer c.enter()()
 	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(err) })
+		c.run(func() { cb(err) })
 		return
 	}
 	c.submit(&request{op: opDelete, path: path, version: version}, func(rep *reply, err error) {
@@ -687,18 +977,20 @@ func (c *Client) Delete(path string, version int32, cb func(error)) {
 
 // Exists reports whether a znode exists, with its Stat (a zero Stat if not).
 func (c *Client) Exists(path string, cb func(bool, *Stat, error)) {
+	defer c.enter()()
 	c.exists(path, nil, false, cb)
 }
 
 // ExistsW is Exists that also sets a watch: a data watch if the node exists,
 // an exist watch (fired by its creation) if not.
 func (c *Client) ExistsW(path string, cb func(bool, *Stat, error), watch func(Event)) {
+	defer c.enter()()
 	c.exists(path, watch, true, cb)
 }
 
 func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *Stat, error)) {
 	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(false, nil, err) })
+		c.run(func() { cb(false, nil, err) })
 		return
 	}
 	c.submit(&request{op: opExists, path: path, watch: w}, func(rep *reply, err error) {
@@ -728,11 +1020,13 @@ func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *S
 // Children lists a znode's children (sorted; the real server's order is a
 // hash set's) with the znode's Stat.
 func (c *Client) Children(path string, cb func([]string, *Stat, error)) {
+	defer c.enter()()
 	c.children(path, nil, false, cb)
 }
 
 // ChildrenW is Children that also sets a child watch.
 func (c *Client) ChildrenW(path string, cb func([]string, *Stat, error), watch func(Event)) {
+	defer c.enter()()
 	c.children(path, watch, true, cb)
 }
 
@@ -742,8 +1036,9 @@ func (c *Client) children(path string, watch func(Event), w bool, cb func([]stri
 
 // GetACL reads a znode's ACL.
 func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
+	defer c.enter()()
 	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb(nil, nil, err) })
+		c.run(func() { cb(nil, nil, err) })
 		return
 	}
 	c.submit(&request{op: opGetACL, path: path}, func(rep *reply, err error) {
@@ -762,14 +1057,16 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 
 // SetACL replaces a znode's ACL if its aversion matches (-1: any).
 func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, error)) {
+	defer c.enter()()
 	c.writeStat(&request{op: opSetACL, path: path, acl: acl, version: version}, cb)
 }
 
 // Sync waits until the server has applied everything before it; it returns
 // the path and does not check that it exists.
 func (c *Client) Sync(path string, cb func(string, error)) {
+	defer c.enter()()
 	if err := checkPath(path, false); err != nil {
-		c.later(func() { cb("", err) })
+		c.run(func() { cb("", err) })
 		return
 	}
 	c.submit(&request{op: opSync, path: path}, func(rep *reply, err error) {
@@ -787,6 +1084,7 @@ func (c *Client) Sync(path string, cb func(string, error)) {
 // applied: the server reports the op as createContainer, which go-zk cannot
 // decode (seen on 3.8).
 func (c *Client) Multi(ops []Op, cb func([]MultiResponse, error)) {
+	defer c.enter()()
 	c.submit(&request{op: opMulti, ops: ops}, func(rep *reply, err error) {
 		if err != nil {
 			cb(nil, err)
@@ -829,13 +1127,14 @@ func firstContainerCreate(ops []Op) int {
 // the credentials are re-sent after every reconnect. The callback reports
 // whether the request was sent; a refused scheme closes the connection.
 func (c *Client) AddAuth(scheme string, auth []byte, cb func(error)) {
+	defer c.enter()()
 	if scheme != "digest" {
-		c.later(func() { cb(ErrAuthFailed) })
+		c.run(func() { cb(ErrAuthFailed) })
 		return
 	}
 	c.auth = append(c.auth, slices.Clone(auth))
-	if c.state == StateHasSession && c.conn != nil {
-		c.conn.Send(&request{xid: xidAuth, op: opSetAuth, authScheme: scheme, authData: auth})
+	if c.established && c.conn != nil {
+		c.send(&request{xid: xidAuth, op: opSetAuth, authScheme: scheme, authData: slices.Clone(auth)})
 	}
-	c.later(func() { cb(nil) })
+	c.run(func() { cb(nil) })
 }

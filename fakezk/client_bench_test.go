@@ -14,7 +14,7 @@ func BenchmarkClientPipelined64(b *testing.B) {
 	w := sim.New(sim.Options{Seed: 1, NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
 	srv := NewServer(w, "zk", ServerConfig{})
 	p := w.AddProcess("client", sim.ProcessHooks{})
-	c := Connect(w, p, srv, ClientConfig{SessionTimeout: 10 * sim.Second})
+	c := Connect(w, p, []sim.ProcID{srv.ID()}, ClientConfig{SessionTimeout: 10 * sim.Second})
 	w.RunFor(100 * sim.Millisecond)
 	const znodes = 16
 	paths := make([]string, znodes)

@@ -32,7 +32,7 @@ type testClient struct {
 
 func (e *env) client(name string, timeout sim.Duration) *testClient {
 	tc := &testClient{id: e.w.AddProcess(name, sim.ProcessHooks{})}
-	tc.Client = Connect(e.w, tc.id, e.srv, ClientConfig{
+	tc.Client = Connect(e.w, tc.id, []sim.ProcID{e.srv.ID()}, ClientConfig{
 		SessionTimeout: timeout,
 		EventCallback:  func(ev Event) { tc.events = append(tc.events, ev) },
 	})

@@ -2,7 +2,8 @@ package fakezk
 
 // Request is one operation of a pipelined batch (Client.Pipeline): a
 // *CreateRequest, *SetDataRequest or *DeleteRequest (the types Multi takes),
-// or a *GetDataRequest, *ExistsRequest or *GetChildrenRequest.
+// a *MultiRequest (a whole multi, check ops included), or a
+// *GetDataRequest, *ExistsRequest or *GetChildrenRequest.
 type Request interface{ isRequest() }
 
 // GetDataRequest reads a znode in a batch; Watch, if set, is a data watch.
@@ -24,7 +25,16 @@ type GetChildrenRequest struct {
 	Watch func(Event)
 }
 
+// MultiRequest is a multi as one element of a batch: Ops run atomically,
+// as with Client.Multi (a *CheckVersionRequest among them fails the whole
+// multi unless its version matches), as Kafka's controller writes each
+// partition's state behind a check of its controller epoch znode.
+type MultiRequest struct {
+	Ops []Op
+}
+
 func (*CreateRequest) isRequest()      {}
+func (*MultiRequest) isRequest()       {}
 func (*SetDataRequest) isRequest()     {}
 func (*DeleteRequest) isRequest()      {}
 func (*GetDataRequest) isRequest()     {}
@@ -33,13 +43,14 @@ func (*GetChildrenRequest) isRequest() {}
 
 // Response is the result of one Request of a batch: Path for a create, Data
 // for a read, Stat where the single call returns one, Exists for an exists
-// check, Children for a listing, and Err.
+// check, Children for a listing, Multi for a multi, and Err.
 type Response struct {
 	Path     string
 	Data     []byte
 	Stat     *Stat
 	Exists   bool
 	Children []string
+	Multi    []MultiResponse
 	Err      error
 }
 
@@ -47,12 +58,15 @@ type Response struct {
 // reply (as Kafka's controller does from 1.1 on), and calls cb once with
 // all the responses, in request order, when the last has arrived. Each
 // request behaves as its single call does; the batch is not atomic (use
-// Multi for that). An empty batch calls cb with no responses.
+// Multi or a MultiRequest for that). An empty batch calls cb with no
+// responses. With ClientConfig.MaxInFlight, requests beyond the bound wait
+// in order for earlier ones to complete instead of failing.
 func (c *Client) Pipeline(reqs []Request, cb func([]Response)) {
+	defer c.enter()()
 	out := make([]Response, len(reqs))
 	pending := len(reqs)
 	if pending == 0 {
-		c.later(func() { cb(out) })
+		c.run(func() { cb(out) })
 		return
 	}
 	finish := func() {
@@ -68,6 +82,13 @@ func (c *Client) Pipeline(reqs []Request, cb func([]Response)) {
 			c.Create(q.Path, q.Data, q.Flags, q.Acl, func(p string, err error) { r.Path, r.Err = p, err; finish() })
 		case *SetDataRequest:
 			c.Set(q.Path, q.Data, q.Version, func(st *Stat, err error) { r.Stat, r.Err = st, err; finish() })
+		case *MultiRequest:
+			if q == nil {
+				r.Err = ErrBadArguments
+				c.run(finish)
+				break
+			}
+			c.Multi(q.Ops, func(res []MultiResponse, err error) { r.Multi, r.Err = res, err; finish() })
 		case *DeleteRequest:
 			c.Delete(q.Path, q.Version, func(err error) { r.Err = err; finish() })
 		case *GetDataRequest:
@@ -93,7 +114,7 @@ func (c *Client) Pipeline(reqs []Request, cb func([]Response)) {
 			}
 		default:
 			r.Err = ErrBadArguments // a nil request
-			c.later(finish)
+			c.run(finish)
 		}
 	}
 }

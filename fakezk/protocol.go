@@ -2,6 +2,7 @@ package fakezk
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -152,4 +153,49 @@ func (m *reply) String() string {
 		s += " err=" + m.err.Error()
 	}
 	return s
+}
+
+// clone copies a request as a wire would: the data, ACLs and multi ops the
+// caller keeps can change later without reaching the server.
+func (m *request) clone() *request {
+	c := *m
+	c.data = slices.Clone(m.data)
+	c.acl = slices.Clone(m.acl)
+	c.authData = slices.Clone(m.authData)
+	if m.ops != nil {
+		c.ops = make([]Op, len(m.ops))
+		for i, op := range m.ops {
+			c.ops[i] = cloneOp(op)
+		}
+	}
+	return &c
+}
+
+// cloneOp copies one multi op (a nil op stays nil, for the server to refuse).
+func cloneOp(op Op) Op {
+	switch o := op.(type) {
+	case *CreateRequest:
+		if o == nil {
+			return o
+		}
+		return &CreateRequest{Path: o.Path, Data: slices.Clone(o.Data), Acl: slices.Clone(o.Acl), Flags: o.Flags}
+	case *SetDataRequest:
+		if o == nil {
+			return o
+		}
+		return &SetDataRequest{Path: o.Path, Data: slices.Clone(o.Data), Version: o.Version}
+	case *DeleteRequest:
+		if o == nil {
+			return o
+		}
+		cp := *o
+		return &cp
+	case *CheckVersionRequest:
+		if o == nil {
+			return o
+		}
+		cp := *o
+		return &cp
+	}
+	return op
 }

@@ -605,7 +605,7 @@ func (s *Server) handle(sc *serverConn, m *request) {
 	case opGetData:
 		var data []byte
 		data, rep.stat, err = s.tree.Get(c, m.path)
-		rep.data = data
+		rep.data = slices.Clone(data) // a reply carries a copy, as a wire would; nil stays nil
 		if err == nil && m.watch {
 			s.addWatch(sc, m.path, false)
 		}
@@ -628,7 +628,9 @@ func (s *Server) handle(sc *serverConn, m *request) {
 			s.addWatch(sc, m.path, true)
 		}
 	case opGetACL:
-		rep.acl, rep.stat, err = s.tree.GetACL(c, m.path)
+		var acl []ACL
+		acl, rep.stat, err = s.tree.GetACL(c, m.path)
+		rep.acl = slices.Clone(acl) // a copy, not the tree's slice
 	case opSync:
 		rep.path = m.path // no existence check, no zxid (spec §3.2)
 	case opSetAuth:

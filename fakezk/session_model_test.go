@@ -276,7 +276,7 @@ func (h *smHarness) newClient(slot int, timeout sim.Duration) *smClient {
 	}
 	cl.proc = h.w.AddProcess(cl.name, sim.ProcessHooks{})
 	cl.wantStates = [][]State{{StateConnecting, StateConnected, StateHasSession}}
-	cl.c = Connect(h.w, cl.proc, h.srv, ClientConfig{
+	cl.c = Connect(h.w, cl.proc, []sim.ProcID{h.srv.ID()}, ClientConfig{
 		SessionTimeout: timeout,
 		EventCallback: func(ev Event) {
 			if ev.Type == EventSession {

@@ -98,7 +98,7 @@ func runZKElection(cfg Config, plan electionPlan) *Result {
 func (m *member) start() {
 	e := m.e
 	m.sessionID, m.leader = 0, false
-	m.zk = fakezk.Connect(e.w, m.id, e.srv, fakezk.ClientConfig{
+	m.zk = fakezk.Connect(e.w, m.id, []sim.ProcID{e.srv.ID()}, fakezk.ClientConfig{
 		SessionTimeout: electionSessionTimeout,
 		EventCallback:  m.onEvent,
 	})

@@ -111,7 +111,7 @@ func (f *FakeTarget) Open(root string, sessions int) error {
 }
 
 func (f *FakeTarget) connect(fc *fakeClient) error {
-	fc.zk = fakezk.Connect(f.w, fc.proc, f.srv, fakezk.ClientConfig{
+	fc.zk = fakezk.Connect(f.w, fc.proc, []sim.ProcID{f.srv.ID()}, fakezk.ClientConfig{
 		SessionTimeout: f.cfg.SessionTimeout,
 		ReconnectDelay: f.cfg.ReconnectDelay,
 		EventCallback:  func(ev fakezk.Event) { fc.events = append(fc.events, fakeEvent(ev)) },

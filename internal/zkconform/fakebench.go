@@ -21,7 +21,7 @@ func FakeBench(cfg BenchConfig) (BenchResult, error) {
 	w := sim.New(sim.Options{Seed: cfg.Seed, NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
 	srv := fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: 200 * sim.Millisecond})
 	p := w.AddProcess("bench", sim.ProcessHooks{})
-	c := fakezk.Connect(w, p, srv, fakezk.ClientConfig{SessionTimeout: 10 * sim.Second})
+	c := fakezk.Connect(w, p, []sim.ProcID{srv.ID()}, fakezk.ClientConfig{SessionTimeout: 10 * sim.Second})
 	w.RunFor(100 * sim.Millisecond)
 	if c.State() != fakezk.StateHasSession {
 		return res, errors.New("fake: no session")
