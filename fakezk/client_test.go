@@ -155,8 +155,16 @@ func TestSessionExpiryDeletesEphemeralsAndClientLearnsOnReconnect(t *testing.T) 
 	// A GC pause longer than the session timeout: the server expires it.
 	pausedAt := e.w.Now()
 	e.w.Pause(owner.id)
-	e.run(1300 * sim.Millisecond)
+	for e.srv.SessionAlive(oldSession) && e.w.Now() < pausedAt.Add(1300*sim.Millisecond) {
+		require.True(t, e.w.Step())
+	}
 	assert.False(t, e.srv.SessionAlive(oldSession))
+	// The last packet came up to timeout/3 before the pause (a ping); expiry
+	// comes timeout to timeout+tick after it.
+	expiredAfter := e.w.Now().Sub(pausedAt)
+	assert.GreaterOrEqual(t, expiredAfter, sim.Second-sim.Second/3)
+	assert.LessOrEqual(t, expiredAfter, sim.Second+200*sim.Millisecond)
+	e.run(pausedAt.Add(1300 * sim.Millisecond).Sub(e.w.Now()))
 	require.Len(t, deleted, 1, "the other client saw the ephemeral go")
 	assert.Equal(t, EventNodeDeleted, deleted[0].Type)
 	// Expiry comes timeout to timeout+tick after the last packet.
@@ -175,7 +183,6 @@ func TestSessionExpiryDeletesEphemeralsAndClientLearnsOnReconnect(t *testing.T) 
 	assert.NotZero(t, owner.SessionID())
 	_, err = e.create(owner, "/after", 0)
 	assert.NoError(t, err, "calls succeed on the new session")
-	_ = pausedAt
 }
 
 func TestExpiryTimingFollowsTickBuckets(t *testing.T) {
