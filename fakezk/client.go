@@ -257,8 +257,8 @@ func Connect(w *sim.World, self sim.ProcID, servers []sim.ProcID, cfg ClientConf
 	stream := "fakezk.client/" + w.Name(self)
 	c := &Client{
 		w: w, self: self, inc: w.Incarnation(self), cfg: cfg,
-		hosts:    newHostProvider(servers, w.Rand(stream+"/hosts")),
-		watchers: map[watchKey][]func(Event){},
+		hosts:     newHostProvider(servers, w.Rand(stream+"/hosts")),
+		watchers:  map[watchKey][]func(Event){},
 		javaState: StateDisconnected, firstConnect: true,
 	}
 	defer c.enter()()

@@ -44,6 +44,12 @@ import (
 // session's close sent it before it notices the broken connection. It then sees either those events
 // or EventNotWatching for the same watches, all of one kind or all of the other.
 //
+// Half the runs use the Java client mode (ZooKeeper 3.8's ClientCnxn) instead of go-zk: its watcher
+// hears SyncConnected, one Disconnected per outage, and Expired as the last event of a handle (the
+// slot then gets a new client, as an application must make a new ZooKeeper object); requests sent
+// while it is disconnected wait for the reconnection, and those sent before it has cleaned up the
+// broken connection fail unsent with ConnectionLoss; its watches end silently on expiry or Close.
+//
 // `go test -run 'TestSessionModel$' -v` prints how often each result, event and fault came up.
 
 // ---- the model ----
@@ -75,13 +81,14 @@ type smKey struct {
 
 // smWatcher is one watch callback handed to the client (one per GetW/ExistsW/ChildrenW call).
 type smWatcher struct {
-	id    int
-	cl    *smClient
-	key   smKey
-	fired bool   // the model says it has fired
-	want  Event  // ... with this event
-	alt   *Event // or, in the paused-expiry race, with this one
-	cause int    // seq of the step that fired it
+	id      int
+	cl      *smClient
+	key     smKey
+	fired   bool   // the model says it has fired
+	want    Event  // ... with this event
+	alt     *Event // or, in the paused-expiry race, with this one
+	altNone bool   // ... or, in that race (Java), not at all
+	cause   int    // seq of the step that fired it
 }
 
 // smClient is one client instance: the real one, what it was seen to do, and its model.
@@ -203,6 +210,7 @@ type smHarness struct {
 	seq      int
 	steps    []string // what happened, for failure messages
 
+	java     bool   // the clients run in JavaClient mode
 	plant    string // a planted model bug (the checker must catch it)
 	blackBox bool   // skip the comparison of the server's watch tables with the model's
 
@@ -235,6 +243,7 @@ func (h *smHarness) note(format string, args ...any) {
 
 type smConfig struct {
 	seed     uint64
+	mode     ClientMode
 	latency  sim.Latency
 	timeouts []sim.Duration // one per slot
 }
@@ -250,6 +259,7 @@ func newSMHarness(t smTB, cfg smConfig) *smHarness {
 		live:  map[int64]*smClient{},
 		ever:  map[int64]bool{},
 		stats: map[string]int{},
+		java:  cfg.mode == JavaClient,
 	}
 	for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota"} {
 		h.nodes[p] = &smNode{data: []byte{}}
@@ -275,9 +285,14 @@ func (h *smHarness) newClient(slot int, timeout sim.Duration) *smClient {
 		dataT: map[string]bool{}, childT: map[string]bool{}, keys: map[smKey][]int{},
 	}
 	cl.proc = h.w.AddProcess(cl.name, sim.ProcessHooks{})
-	cl.wantStates = [][]State{{StateConnecting, StateConnected, StateHasSession}}
+	cl.wantStates = [][]State{h.newSessionStates()}
+	mode := GoZK
+	if h.java {
+		mode = JavaClient
+	}
 	cl.c = Connect(h.w, cl.proc, []sim.ProcID{h.srv.ID()}, ClientConfig{
 		SessionTimeout: timeout,
+		Mode:           mode,
 		EventCallback: func(ev Event) {
 			if ev.Type == EventSession {
 				cl.states = append(cl.states, ev.State)
@@ -325,7 +340,7 @@ func (h *smHarness) waitStates() {
 			for _, want := range cl.wantStates {
 				ok = ok || slices.Equal(want, cl.states)
 			}
-			ready = ready && ok && cl.c.State() == StateHasSession
+			ready = ready && ok && cl.c.State() == h.sessionState()
 		}
 		if ready {
 			return
@@ -814,12 +829,15 @@ func (h *smHarness) deliver(cl *smClient, t EventType, path string, cause int, r
 			w := h.watchers[id]
 			w.fired, w.want, w.cause = true, ev, cause
 			if race {
+				// Or the client notices the broken connection first: go-zk then ends the watch
+				// with EventNotWatching; the Java client drops it without an event.
 				alt := smNotWatching(path, ErrSessionExpired)
 				w.alt = &alt
+				w.altNone = h.java
 				cl.altWatchers = append(cl.altWatchers, id)
 			}
 		}
-		if race {
+		if race && !h.java {
 			cl.altB = append(cl.altB, smNotWatching(path, ErrSessionExpired))
 		}
 	}
@@ -827,10 +845,16 @@ func (h *smHarness) deliver(cl *smClient, t EventType, path string, cause int, r
 
 // endWatches ends every watcher of cl with EventNotWatching (expiry, or Close), one global event per
 // key, as go-zk's invalidateWatches.
+//
+// With a nil err (the Java client, expired or closed) the watchers are forgotten without an event.
 func (h *smHarness) endWatches(cl *smClient, err error, cause int) {
 	keys := make([]smKey, 0, len(cl.keys))
 	for k := range cl.keys {
 		keys = append(keys, k)
+	}
+	if err == nil {
+		clear(cl.keys)
+		return
 	}
 	for _, k := range keys {
 		ev := smNotWatching(k.path, err)
@@ -952,6 +976,18 @@ func (h *smHarness) modelNewSession(cl *smClient) {
 
 // ---- fault actions ----
 
+// failedLocally is the model of an op the client fails without sending it: no zxid, no effect,
+// every result empty but the error.
+func (h *smHarness) failedLocally(p *smPending, err error) {
+	h.seq++
+	p.seq = h.seq
+	h.note("%s #%d %s (fails unsent: %v)", p.cl.name, p.seq, p.op, err)
+	p.want = smResult{err: err}
+	if p.watcher >= 0 {
+		h.watchers[p.watcher].key.kind = smData // never registered, never fires
+	}
+}
+
 func (h *smHarness) nextCause(format string, args ...any) int {
 	h.seq++
 	h.note("#%d "+format, append([]any{h.seq}, args...)...)
@@ -964,7 +1000,45 @@ var (
 		StateDisconnected, StateConnecting, StateConnected, StateExpired, StateDisconnected,
 		StateConnecting, StateConnected, StateHasSession,
 	}
+	// The Java client's watcher: one Disconnected per outage, then SyncConnected, or Expired and
+	// nothing more (the handle is finished; the application makes a new one).
+	smJavaReconnectStates = []State{StateDisconnected, StateSyncConnected}
+	smJavaExpiryStates    = []State{StateDisconnected, StateExpired}
 )
+
+// sessionState is what State() says while a client has its session.
+func (h *smHarness) sessionState() State {
+	if h.java {
+		return StateSyncConnected
+	}
+	return StateHasSession
+}
+
+func (h *smHarness) newSessionStates() []State {
+	if h.java {
+		return []State{StateSyncConnected}
+	}
+	return []State{StateConnecting, StateConnected, StateHasSession}
+}
+
+func (h *smHarness) reconnectStates() []State {
+	if h.java {
+		return smJavaReconnectStates
+	}
+	return smReconnectStates
+}
+
+func (h *smHarness) expiryStates() []State {
+	if h.java {
+		return smJavaExpiryStates
+	}
+	return smExpiryStates
+}
+
+// reconnected reports whether cl has had its session back since the last check.
+func (h *smHarness) reconnected(cl *smClient) bool {
+	return slices.Contains(cl.states, h.sessionState())
+}
 
 // closeClient closes slot's client and starts a new one in its place.
 func (h *smHarness) closeClient(slot int) {
@@ -972,17 +1046,27 @@ func (h *smHarness) closeClient(slot int) {
 	cause := h.nextCause("%s Close", cl.name)
 	cl.c.Close()
 	cl.closed = true
-	cl.wantStates = [][]State{{StateDisconnected}}
-	// The client closed its end: events the close sends it are lost. go-zk ends its watches.
-	h.closeSession(cl, cause, false, false)
-	h.endWatches(cl, ErrClosing, cause)
+	wantAfter := ErrConnectionClosed
+	if h.java {
+		// The Java client's closeSession waits for its reply on the open connection, so the
+		// events it causes still arrive; then Closed, and the watches are forgotten silently.
+		cl.wantStates = [][]State{{StateClosed}}
+		h.closeSession(cl, cause, true, false)
+		h.endWatches(cl, nil, cause)
+		wantAfter = ErrSessionExpired // ClientCnxn.conLossPacket in state CLOSED
+	} else {
+		cl.wantStates = [][]State{{StateDisconnected}}
+		// The client closed its end: events the close sends it are lost. go-zk ends its watches.
+		h.closeSession(cl, cause, false, false)
+		h.endWatches(cl, ErrClosing, cause)
+	}
 	h.settle()
 	var after error
 	done := false
 	cl.c.Get("/", func(_ []byte, _ *Stat, err error) { after, done = err, true })
 	h.settle()
-	if !done || after != ErrConnectionClosed {
-		h.fatalf("%s: a call after Close gave %v (done %v), want ErrConnectionClosed", cl.name, after, done)
+	if !done || after != wantAfter {
+		h.fatalf("%s: a call after Close gave %v (done %v), want %v", cl.name, after, done, wantAfter)
 	}
 	h.newClient(slot, cl.timeout)
 	h.recover()
@@ -998,18 +1082,42 @@ func (h *smHarness) expire(slot int, others []smOther) {
 	}
 	// Its connection is still open: the events go out on it before the server closes it.
 	h.closeSession(cl, cause, true, false)
-	cl.wantStates = [][]State{smExpiryStates}
+	cl.wantStates = [][]State{h.expiryStates()}
 	h.settle()
 	h.runOthers(cl, others)
 	h.learnExpired(cl)
 }
 
-// learnExpired waits for cl to find its session gone on reconnect and to get a new one.
+// learnExpired waits for cl to find its session gone on reconnect and to get a new one: go-zk
+// opens it itself; a Java handle is finished and the application makes a new client.
 func (h *smHarness) learnExpired(cl *smClient) {
 	cause := h.nextCause("%s learns of its expiry", cl.name)
-	h.endWatches(cl, ErrSessionExpired, cause)
-	h.waitStates()
-	h.modelNewSession(cl)
+	if !h.java {
+		h.endWatches(cl, ErrSessionExpired, cause)
+		h.waitStates()
+		h.modelNewSession(cl)
+		h.recover()
+		return
+	}
+	h.endWatches(cl, nil, cause)
+	if h.plant == "java-expiry-renews" {
+		cl.wantStates = [][]State{{StateDisconnected, StateExpired, StateSyncConnected}} // as if go-zk
+	}
+	deadline := h.w.Now().Add(30 * sim.Second)
+	for cl.c.State() != StateExpired && h.w.Now() < deadline && h.w.Step() {
+	}
+	h.settle()
+	var after error
+	done := false
+	cl.c.Get("/", func(_ []byte, _ *Stat, err error) { after, done = err, true })
+	h.settle()
+	if cl.c.State() != StateExpired || !done || after != ErrSessionExpired {
+		h.fatalf("%s: state %v, a call after Expired gave %v (done %v), want ErrSessionExpired", cl.name, cl.c.State(), after, done)
+	}
+	h.stats["java handle expired"]++
+	cl.closed = true
+	h.checkClient(cl) // Expired was the last event; later checks expect nothing more
+	h.newClient(cl.slot, cl.timeout)
 	h.recover()
 }
 
@@ -1030,8 +1138,10 @@ func (h *smHarness) runOthers(cut *smClient, others []smOther) {
 }
 
 // drop breaks slot's connection (DropConnection, or a partition of duration d); others run
-// meanwhile, and queued, if any, is sent by the cut-off client and waits for the reconnect.
-func (h *smHarness) drop(slot int, partition bool, d sim.Duration, others []smOther, queued *smOp) {
+// meanwhile, and queued, if any, is sent by the cut-off client and waits for the reconnect. early
+// (Java) is an op sent before the client has cleaned up the broken connection: ClientCnxn's
+// cleanup fails it with ConnectionLoss, unsent.
+func (h *smHarness) drop(slot int, partition bool, d sim.Duration, others []smOther, queued, early *smOp) {
 	cl := h.clients[slot]
 	start := h.w.Now()
 	if partition {
@@ -1043,21 +1153,40 @@ func (h *smHarness) drop(slot int, partition bool, d sim.Duration, others []smOt
 		cl.c.DropConnection()
 	}
 	h.disconnect(cl)
-	cl.wantStates = [][]State{smReconnectStates}
+	cl.wantStates = [][]State{h.reconnectStates()}
+	var e *smPending // an op the model says fails unsent
+	if early != nil && h.java {
+		if slices.Contains(cl.states, StateDisconnected) {
+			h.fatalf("harness: %s cleaned up before its early op", cl.name)
+		}
+		e = h.start(cl, *early)
+		h.failedLocally(e, ErrConnectionLoss)
+		h.stats["op failed by the Java cleanup"]++
+	}
 	h.runOthers(cl, others)
 	var q *smPending
 	if queued != nil {
-		if cl.c.State() == StateHasSession {
+		if h.java {
+			// Sent once the client has cleaned up (Disconnected), as ClientCnxn queues it.
+			deadline := h.w.Now().Add(sim.Second)
+			for !slices.Contains(cl.states, StateDisconnected) && h.w.Now() < deadline && h.w.Step() {
+			}
+		}
+		if h.reconnected(cl) {
 			h.fatalf("harness: %s reconnected before its queued op", cl.name)
 		}
 		q = h.start(cl, *queued)
 		h.stats["op queued while disconnected"]++
+		if h.plant == "java-queued-fails" {
+			h.failedLocally(q, ErrConnectionLoss) // as if queued requests failed, go-zk style
+			e, q = q, nil                         // compared as the early op is
+		}
 	}
 	if partition {
 		h.w.RunUntil(max(h.w.Now(), start.Add(d)))
 		h.w.Heal()
 	}
-	if cl.c.State() == StateHasSession {
+	if h.reconnected(cl) {
 		h.fatalf("harness: %s reconnected before the model expected", cl.name)
 	}
 	cause := h.nextCause("%s reconnects", cl.name)
@@ -1069,6 +1198,10 @@ func (h *smHarness) drop(slot int, partition bool, d sim.Duration, others []smOt
 	if q != nil {
 		h.await(q)
 		h.compare(q)
+	}
+	if e != nil {
+		h.await(e)
+		h.compare(e)
 	}
 	h.recover()
 }
@@ -1083,9 +1216,9 @@ func (h *smHarness) pause(slot int, d sim.Duration, long bool) {
 		// Its session expires during the pause; what the close sends the paused client may or may
 		// not be read before it notices the broken connection.
 		h.closeSession(cl, cause, true, true)
-		cl.wantStates = [][]State{smExpiryStates}
+		cl.wantStates = [][]State{h.expiryStates()}
 	} else {
-		cl.wantStates = [][]State{nil, smReconnectStates}
+		cl.wantStates = [][]State{nil, h.reconnectStates()}
 	}
 	h.w.RunFor(d)
 	h.w.Resume(cl.proc)
@@ -1186,7 +1319,7 @@ func (h *smHarness) checkSessions() {
 		h.fatalf("server sessions %x, model %x", got, want)
 	}
 	for _, cl := range h.clients {
-		if cl.c.SessionID() != cl.session || cl.c.State() != StateHasSession {
+		if cl.c.SessionID() != cl.session || cl.c.State() != h.sessionState() {
 			h.fatalf("%s: session 0x%x state %v, model session 0x%x", cl.name, cl.c.SessionID(), cl.c.State(), cl.session)
 		}
 	}
@@ -1253,6 +1386,9 @@ func (h *smHarness) checkClient(cl *smClient) {
 		w := h.watchers[id]
 		if useAlt {
 			w.want, w.alt = *w.alt, nil
+			if w.altNone {
+				w.fired, w.want = false, Event{}
+			}
 		} else {
 			w.alt = nil
 		}
@@ -1431,6 +1567,15 @@ func (h *smHarness) drawOthers(t *rapid.T, cut int) []smOther {
 	return out
 }
 
+// drawEarly draws, for a Java client, an op sent before it has cleaned up a broken connection.
+func (h *smHarness) drawEarly(t *rapid.T) *smOp {
+	if !h.java || !rapid.Bool().Draw(t, "early") {
+		return nil
+	}
+	o := h.drawOp(t, true)
+	return &o
+}
+
 // ---- the property ----
 
 func smProperty(t *rapid.T) {
@@ -1441,8 +1586,13 @@ func smProperty(t *rapid.T) {
 	} else {
 		cfg.latency = sim.Fixed(sim.Millisecond)
 	}
+	timeouts := []int{2, 3, 4}
+	if rapid.Bool().Draw(t, "java") {
+		// The Java client redials 1.1-2.1s after a drop: longer sessions keep short faults short.
+		cfg.mode, timeouts = JavaClient, []int{4, 5, 6}
+	}
 	for range n {
-		s := rapid.SampledFrom([]int{2, 3, 4}).Draw(t, "timeoutSeconds")
+		s := rapid.SampledFrom(timeouts).Draw(t, "timeoutSeconds")
 		cfg.timeouts = append(cfg.timeouts, sim.Duration(s)*sim.Second)
 	}
 	h := newSMHarness(t, cfg)
@@ -1486,7 +1636,7 @@ func smProperty(t *rapid.T) {
 				o := h.drawOp(t, true)
 				queued = &o
 			}
-			h.drop(s, false, 0, others, queued)
+			h.drop(s, false, 0, others, queued, h.drawEarly(t))
 		},
 		"z-partition": func(t *rapid.T) {
 			s := slot(t)
@@ -1497,7 +1647,7 @@ func smProperty(t *rapid.T) {
 				o := h.drawOp(t, true)
 				queued = &o
 			}
-			h.drop(s, true, d, others, queued)
+			h.drop(s, true, d, others, queued, h.drawEarly(t))
 		},
 		"z-pauseShort": func(t *rapid.T) {
 			s := slot(t)
@@ -1505,6 +1655,9 @@ func smProperty(t *rapid.T) {
 			// still be within its session timeout of its last packet (up to timeout/3 before the
 			// pause), with a margin.
 			most := int(h.clients[s].timeout*2/3/sim.Millisecond) - 1200
+			if h.java {
+				most -= 1200 // the Java client's reconnect takes up to 2.1s, not 1s
+			}
 			d := rapid.IntRange(10, max(10, most)).Draw(t, "ms")
 			h.pause(s, sim.Duration(d)*sim.Millisecond, false)
 		},
@@ -1584,7 +1737,7 @@ func smScenario(t smTB, plant string, blackBox bool) {
 		h.drop(0, false, 0, []smOther{
 			{1, smOp{kind: "set", path: "/a", data: []byte("u"), version: -1}},             // replayed: NodeDataChanged
 			{1, smOp{kind: "create", path: "/a/x", data: []byte{}, flags: FlagPersistent}}, // replayed: NodeChildrenChanged
-		}, nil)
+		}, nil, nil)
 	})
 	step(func() { h.do(b, smOp{kind: "create", path: "/e", data: []byte{}, flags: FlagEphemeral}) })
 	step(func() { h.do(a, smOp{kind: "exists", path: "/e", watch: true}) })
@@ -1647,6 +1800,70 @@ func TestSessionModelCatchesPlantedBugs(t *testing.T) {
 				t.Fatalf("planted bug %q not caught as expected (%q) by the client-side checks:\n%s", plant, want, failure)
 			}
 			t.Logf("caught from the clients: %s", strings.SplitN(failure, "\n", 2)[0])
+		})
+	}
+}
+
+// smScenarioJava runs the Java client through the harness: watches, a drop with a request sent
+// before the cleanup (ConnectionLoss) and one queued while disconnected (sent after the
+// reconnection), missed changes replayed by setWatches, an expiry (final: a new handle takes the
+// slot) and a Close that lets the request sent before it complete.
+func smScenarioJava(t smTB, plant string, blackBox bool) {
+	h := newSMHarness(t, smConfig{seed: 1, mode: JavaClient, latency: sim.Fixed(sim.Millisecond),
+		timeouts: []sim.Duration{4 * sim.Second, 4 * sim.Second}})
+	h.plant, h.blackBox = plant, blackBox
+	a, b := h.clients[0], h.clients[1]
+	step := func(f func()) { f(); h.check() }
+	step(func() { h.do(b, smOp{kind: "create", path: "/a", data: []byte("x")}) })
+	step(func() { h.do(a, smOp{kind: "get", path: "/a", watch: true}) })
+	step(func() { h.do(a, smOp{kind: "exists", path: "/b", watch: true}) })
+	step(func() {
+		h.drop(0, false, 0, []smOther{
+			{1, smOp{kind: "set", path: "/a", data: []byte("u"), version: -1}}, // replayed: NodeDataChanged
+		}, &smOp{kind: "create", path: "/q", data: []byte("queued")}, // waits, then succeeds
+			&smOp{kind: "create", path: "/early", data: []byte{}}) // ConnectionLoss, unsent
+	})
+	step(func() { h.do(b, smOp{kind: "create", path: "/e", data: []byte{}, flags: FlagEphemeral}) })
+	step(func() { h.do(a, smOp{kind: "exists", path: "/e", watch: true}) })
+	step(func() { h.do(b, smOp{kind: "get", path: "/q", watch: true}) })
+	step(func() { h.expire(1, nil) }) // a sees /e deleted; b's handle is finished, a new one takes slot 1
+	step(func() { h.do(h.clients[1], smOp{kind: "create", path: "/b", data: []byte{}}) })
+	step(func() { h.closeClient(0) })
+}
+
+func TestSessionModelJavaScenario(t *testing.T) {
+	smScenarioJava(t, "", false)
+}
+
+// TestSessionModelJavaCatchesPlantedBugs: the Java checks can fail. A model that fails requests
+// queued while disconnected (go-zk's ErrNoServer way) or that expects a Java handle to open a new
+// session after Expired disagrees with the client; and a model bug the go-zk scenario catches is
+// caught in Java mode too.
+func TestSessionModelJavaCatchesPlantedBugs(t *testing.T) {
+	run := func(plant string, blackBox bool) string {
+		rec := &smRecorder{}
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != rec {
+					panic(r)
+				}
+			}()
+			smScenarioJava(rec, plant, blackBox)
+		}()
+		return rec.failure
+	}
+	for plant, want := range map[string]string{
+		"java-queued-fails":  "error <nil>, model zk: connection loss", // the queued create succeeded
+		"java-expiry-renews": "session events",                         // Expired was final
+		"no-replay":          "watch events",
+		"keep-ephemerals":    "tree: /",
+	} {
+		t.Run(plant, func(t *testing.T) {
+			failure := run(plant, true)
+			if !strings.Contains(failure, want) {
+				t.Fatalf("planted bug %q not caught as expected (%q):\n%s", plant, want, failure)
+			}
+			t.Logf("caught: %s", strings.SplitN(failure, "\n", 2)[0])
 		})
 	}
 }

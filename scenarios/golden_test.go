@@ -12,7 +12,7 @@ import (
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
 		"kernel-demo": "ef8532ab03366598",
-		"zk-election": "b065efa720527e61",
+		"zk-election": "f0e8395b17df0701",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]
