@@ -28,6 +28,7 @@ type options struct {
 	count          int
 	seed           int64
 	bench          bool
+	java           bool
 	targets        []string
 	workers        int
 	sessionTimeout time.Duration
@@ -74,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.count, "count", 300, "number of sequences")
 	fs.Int64Var(&o.seed, "seed", 1, "seed; sequence i depends only on (seed, i)")
 	fs.BoolVar(&o.bench, "bench", false, "also run the throughput benchmark")
+	fs.BoolVar(&o.java, "java", false, "also compare fakezk's JavaClient mode with ZooKeeper's Java client (needs javac and zookeeper.jar)")
 	target := fs.String("target", "fake", "targets compared with the real server: comma-separated names, or all ("+strings.Join(targetNames(), ", ")+")")
 	fs.IntVar(&o.workers, "workers", 8, "sequences run concurrently (each under its own root)")
 	fs.DurationVar(&o.sessionTimeout, "session-timeout", zkconform.DefaultSessionTimeout, "session timeout asked of the real server")
@@ -134,6 +136,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	divs := conform(o, runID, indices, stdout)
 	fmt.Fprintf(stdout, "conformance: %d sequences, %d divergences\n", len(indices), divs)
+	if o.java {
+		real, err := zkconform.RealJavaStories(o.addr, runID+"/java")
+		if err != nil {
+			return usageError(stderr, "java stories: %v", err)
+		}
+		diffs := zkconform.CompareJavaStories(real, zkconform.FakeJavaStories())
+		for _, d := range diffs {
+			fmt.Fprintln(stdout, d)
+		}
+		fmt.Fprintf(stdout, "java stories: %d stories, %d divergences\n", len(zkconform.JavaStoryNames), len(diffs))
+		divs += len(diffs)
+	}
 	if divs > 0 {
 		return 1
 	}
