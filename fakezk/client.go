@@ -261,7 +261,8 @@ func Connect(w *sim.World, self sim.ProcID, servers []sim.ProcID, cfg ClientConf
 		watchers:  map[watchKey][]func(Event){},
 		javaState: StateDisconnected, firstConnect: true,
 	}
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.server, _ = c.hosts.next()
 	if cfg.Mode == JavaClient {
 		c.rand = w.Rand(stream + "/backoff")
@@ -278,15 +279,16 @@ func Connect(w *sim.World, self sim.ProcID, servers []sim.ProcID, cfg ClientConf
 func (c *Client) dead() bool { return c.w.Incarnation(c.self) != c.inc }
 
 // enter starts a public call: it panics on a dead client, and defers every
-// callback the call produces to a kernel event. Use as defer c.enter()().
-func (c *Client) enter() func() {
+// callback the call produces to a kernel event until exit.
+func (c *Client) enter() {
 	if c.dead() {
 		panic(fmt.Sprintf("fakezk: client of %s (incarnation %d) used after its process crashed (now incarnation %d): make a new client",
 			c.w.Name(c.self), c.inc, c.w.Incarnation(c.self)))
 	}
 	c.inCall++
-	return func() { c.inCall-- }
 }
+
+func (c *Client) exit() { c.inCall-- }
 
 // run delivers a callback: at once from the client's own kernel events,
 // but as a kernel event of the client's process (now) when produced inside
@@ -491,6 +493,10 @@ func (c *Client) complete(cl *call, rep *reply, err error) {
 			c.dispatch(next)
 		}
 	}
+	if c.inCall == 0 && len(c.pending) == 0 {
+		cl.done(rep, err) // the common case, without a closure
+		return
+	}
 	c.run(func() { cl.done(rep, err) })
 }
 
@@ -693,7 +699,8 @@ func (c *Client) submit(req *request, done func(*reply, error)) {
 		return
 	}
 	// A wire would copy: nothing the caller changes later reaches the server.
-	cl := &call{req: req.clone(), done: done}
+	req.detach()
+	cl := &call{req: req, done: done}
 	if c.cfg.MaxInFlight > 0 {
 		if c.inFlight >= c.cfg.MaxInFlight {
 			c.held = append(c.held, cl)
@@ -740,7 +747,8 @@ func (c *Client) dispatch(cl *call) {
 // already sent, which complete; then Closed, and later calls fail with
 // ErrSessionExpired.
 func (c *Client) Close() {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	if c.closed {
 		return
 	}
@@ -772,7 +780,8 @@ func (c *Client) Close() {
 // it, for tests and fault injection: the client sees Disconnected and
 // reconnects with the same session.
 func (c *Client) DropConnection() {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	if c.conn == nil || c.closed {
 		return
 	}
@@ -844,13 +853,15 @@ func dotComponent(path string, i int) bool {
 // (ErrInvalidFlags), as go-zk's Create does; flag FlagContainer goes out
 // with the plain create opcode (use CreateContainer for a container).
 func (c *Client) Create(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.create(opCreate, path, data, flags, acl, cb)
 }
 
 // CreateContainer creates a container znode (flags must be FlagContainer).
 func (c *Client) CreateContainer(path string, data []byte, flags int32, acl []ACL, cb func(string, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.create(opCreateContainer, path, data, flags, acl, cb)
 }
 
@@ -883,14 +894,16 @@ func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []
 
 // Get reads a znode's data and Stat.
 func (c *Client) Get(path string, cb func([]byte, *Stat, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.get(path, nil, false, cb)
 }
 
 // GetW is Get that also sets a data watch when the node exists; watch runs
 // once, with the event.
 func (c *Client) GetW(path string, cb func([]byte, *Stat, error), watch func(Event)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.get(path, watch, true, cb)
 }
 
@@ -934,7 +947,8 @@ func zeroStatUnlessW(w bool) *Stat {
 
 // Set writes a znode's data if its version matches (-1: any).
 func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.writeStat(&request{op: opSetData, path: path, data: data, version: version}, cb)
 }
 
@@ -961,7 +975,8 @@ func (c *Client) writeStat(req *request, cb func(*Stat, error)) {
 
 // Delete deletes a znode if its version matches (-1: any).
 func (c *Client) Delete(path string, version int32, cb func(error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	if err := checkPath(path, false); err != nil {
 		c.run(func() { cb(err) })
 		return
@@ -977,14 +992,16 @@ func (c *Client) Delete(path string, version int32, cb func(error)) {
 
 // Exists reports whether a znode exists, with its Stat (a zero Stat if not).
 func (c *Client) Exists(path string, cb func(bool, *Stat, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.exists(path, nil, false, cb)
 }
 
 // ExistsW is Exists that also sets a watch: a data watch if the node exists,
 // an exist watch (fired by its creation) if not.
 func (c *Client) ExistsW(path string, cb func(bool, *Stat, error), watch func(Event)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.exists(path, watch, true, cb)
 }
 
@@ -1020,13 +1037,15 @@ func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *S
 // Children lists a znode's children (sorted; the real server's order is a
 // hash set's) with the znode's Stat.
 func (c *Client) Children(path string, cb func([]string, *Stat, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.children(path, nil, false, cb)
 }
 
 // ChildrenW is Children that also sets a child watch.
 func (c *Client) ChildrenW(path string, cb func([]string, *Stat, error), watch func(Event)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.children(path, watch, true, cb)
 }
 
@@ -1036,7 +1055,8 @@ func (c *Client) children(path string, watch func(Event), w bool, cb func([]stri
 
 // GetACL reads a znode's ACL.
 func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	if err := checkPath(path, false); err != nil {
 		c.run(func() { cb(nil, nil, err) })
 		return
@@ -1057,14 +1077,16 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 
 // SetACL replaces a znode's ACL if its aversion matches (-1: any).
 func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.writeStat(&request{op: opSetACL, path: path, acl: acl, version: version}, cb)
 }
 
 // Sync waits until the server has applied everything before it; it returns
 // the path and does not check that it exists.
 func (c *Client) Sync(path string, cb func(string, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	if err := checkPath(path, false); err != nil {
 		c.run(func() { cb("", err) })
 		return
@@ -1084,7 +1106,8 @@ func (c *Client) Sync(path string, cb func(string, error)) {
 // applied: the server reports the op as createContainer, which go-zk cannot
 // decode (seen on 3.8).
 func (c *Client) Multi(ops []Op, cb func([]MultiResponse, error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	c.submit(&request{op: opMulti, ops: ops}, func(rep *reply, err error) {
 		if err != nil {
 			cb(nil, err)
@@ -1127,7 +1150,8 @@ func firstContainerCreate(ops []Op) int {
 // the credentials are re-sent after every reconnect. The callback reports
 // whether the request was sent; a refused scheme closes the connection.
 func (c *Client) AddAuth(scheme string, auth []byte, cb func(error)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	if scheme != "digest" {
 		c.run(func() { cb(ErrAuthFailed) })
 		return

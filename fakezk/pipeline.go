@@ -62,7 +62,8 @@ type Response struct {
 // responses. With ClientConfig.MaxInFlight, requests beyond the bound wait
 // in order for earlier ones to complete instead of failing.
 func (c *Client) Pipeline(reqs []Request, cb func([]Response)) {
-	defer c.enter()()
+	c.enter()
+	defer c.exit()
 	out := make([]Response, len(reqs))
 	pending := len(reqs)
 	if pending == 0 {

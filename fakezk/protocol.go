@@ -155,20 +155,20 @@ func (m *reply) String() string {
 	return s
 }
 
-// clone copies a request as a wire would: the data, ACLs and multi ops the
-// caller keeps can change later without reaching the server.
-func (m *request) clone() *request {
-	c := *m
-	c.data = slices.Clone(m.data)
-	c.acl = slices.Clone(m.acl)
-	c.authData = slices.Clone(m.authData)
+// detach copies, in place, what a request shares with its caller (data,
+// ACLs, multi ops), as a wire would: what the caller changes later does not
+// reach the server.
+func (m *request) detach() {
+	m.data = slices.Clone(m.data)
+	m.acl = slices.Clone(m.acl)
+	m.authData = slices.Clone(m.authData)
 	if m.ops != nil {
-		c.ops = make([]Op, len(m.ops))
+		ops := make([]Op, len(m.ops))
 		for i, op := range m.ops {
-			c.ops[i] = cloneOp(op)
+			ops[i] = cloneOp(op)
 		}
+		m.ops = ops
 	}
-	return &c
 }
 
 // cloneOp copies one multi op (a nil op stays nil, for the server to refuse).
