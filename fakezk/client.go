@@ -28,6 +28,7 @@ const (
 	StateDead State = -200
 )
 
+// String returns the state's go-zk name (StateClosed and StateDead are fakezk's).
 func (s State) String() string {
 	switch s {
 	case StateUnknown:
@@ -104,6 +105,7 @@ const (
 	JavaClient
 )
 
+// String returns the mode's name.
 func (m ClientMode) String() string {
 	switch m {
 	case GoZK:
