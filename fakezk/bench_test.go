@@ -96,3 +96,22 @@ func BenchmarkMulti10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMulti10kClone is BenchmarkMulti10k through the clone path that dependent multis take (and
+// every multi took before the in-place path), for comparison.
+func BenchmarkMulti10kClone(b *testing.B) {
+	tr, paths := benchTree(b)
+	zxid := int64(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		zxid++
+		ops := []Op{
+			&CheckVersionRequest{Path: "/parent-000", Version: 0},
+			&SetDataRequest{Path: paths[i&4095], Data: []byte("x"), Version: -1},
+		}
+		if _, _, err := tr.multi(bob, zxid, zxid, ops, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package fakezk
 
+import "strings"
+
 // Op is one operation of a multi: *CreateRequest, *SetDataRequest, *DeleteRequest or
 // *CheckVersionRequest (go-zk's names). The interface is sealed.
 type Op interface {
@@ -60,16 +62,30 @@ type MultiResponse struct {
 // a container: a real 3.8 server turns a container create inside a multi into createContainer (seen:
 // the node is reaped once emptied, and go-zk cannot decode the result; the client models that). A nil
 // op gives ErrBadArguments.
+//
+// When no op can see another's effect (independentOps), every op is checked against the tree as it is
+// and then applied in place; otherwise the ops run one after the other on an O(1) clone that is adopted
+// on success. Both give the same results, Changes and tree.
 func (t *Tree) Multi(c Caller, zxid, timeMs int64, ops []Op) ([]MultiResponse, []Change, error) {
+	return t.multi(c, zxid, timeMs, ops, true)
+}
+
+// multi is Multi; inPlace false forces the clone path (the differential test compares the two).
+func (t *Tree) multi(c Caller, zxid, timeMs int64, ops []Op, inPlace bool) ([]MultiResponse, []Change, error) {
 	results := make([]MultiResponse, len(ops))
 	if len(ops) == 0 {
 		return results, nil, nil
+	}
+	if inPlace && independentOps(ops) {
+		return t.multiInPlace(c, zxid, timeMs, ops, results)
 	}
 	// Apply to a clone and adopt it on success; on failure the clone is dropped. The clone marks t's
 	// nodes as shared, but as the clone is only kept on success, t may keep its own token: the clone
 	// copies every node it changes.
 	saved := t.cow
 	work := t.Clone()
+	work.rec = t.rec
+	recLen := t.recLen()
 	var changes []Change
 	for i, op := range ops {
 		var err error
@@ -107,15 +123,8 @@ func (t *Tree) Multi(c Caller, zxid, timeMs int64, ops []Op) ([]MultiResponse, [
 		}
 		if err != nil {
 			t.cow = saved
-			for j := range results {
-				results[j] = MultiResponse{}
-				if j == i {
-					results[j].Error = err
-				} else if j > i {
-					results[j].Error = ErrRuntimeInconsistency
-				}
-			}
-			return results, nil, err
+			t.truncRec(recLen)
+			return failedMulti(results, i, err), nil, err
 		}
 	}
 	t.nodes, t.owned = work.nodes, work.owned
@@ -123,4 +132,132 @@ func (t *Tree) Multi(c Caller, zxid, timeMs int64, ops []Op) ([]MultiResponse, [
 	// carry its token and get copied once more on their next change.
 	t.cow = saved
 	return results, changes, nil
+}
+
+// failedMulti fills results for a multi whose op i failed with err (DataTree.processTxn's error
+// results: 0 before, the error at i, RuntimeInconsistency after).
+func failedMulti(results []MultiResponse, i int, err error) []MultiResponse {
+	for j := range results {
+		results[j] = MultiResponse{}
+		if j == i {
+			results[j].Error = err
+		} else if j > i {
+			results[j].Error = ErrRuntimeInconsistency
+		}
+	}
+	return results
+}
+
+// multiPlan is one op of an in-place multi that passed its checks.
+type multiPlan struct {
+	create createPlan
+	node   *znode // setData's or delete's node
+	parent string // delete's parent path
+	data   []byte // setData's data
+}
+
+// multiInPlace checks every op against t, then applies them all; ops must be independentOps.
+func (t *Tree) multiInPlace(c Caller, zxid, timeMs int64, ops []Op, results []MultiResponse) ([]MultiResponse, []Change, error) {
+	var small [4]multiPlan
+	plans := small[:0]
+	if len(ops) > len(small) {
+		plans = make([]multiPlan, 0, len(ops))
+	}
+	for i, op := range ops {
+		var p multiPlan
+		var err error
+		switch o := op.(type) {
+		case *CreateRequest:
+			p.create, err = t.prepCreate(c, o.Path, o.Data, o.Acl, o.Flags, true)
+		case *SetDataRequest:
+			p.node, err = t.prepSet(c, o.Path, o.Version)
+			p.data = o.Data
+		case *DeleteRequest:
+			p.node, p.parent, err = t.prepDelete(c, o.Path, o.Version)
+		case *CheckVersionRequest:
+			err = t.check(c, o.Path, o.Version)
+		}
+		if err != nil {
+			return failedMulti(results, i, err), nil, err
+		}
+		plans = append(plans, p)
+	}
+	var changes []Change
+	for i, op := range ops {
+		p := &plans[i]
+		switch op.(type) {
+		case *CreateRequest:
+			results[i].String = p.create.path
+			changes = t.applyCreate(zxid, timeMs, p.create, changes)
+		case *SetDataRequest:
+			var st Stat
+			st, changes = t.applySet(zxid, timeMs, p.node, p.data, changes)
+			results[i].Stat = &st
+		case *DeleteRequest:
+			changes = t.remove(zxid, p.node, t.lookup(p.parent), p.parent, changes)
+		}
+	}
+	return results, changes, nil
+}
+
+// maxInPlaceOps bounds the pairwise independence check; larger multis take the clone path.
+const maxInPlaceOps = 64
+
+// independentOps reports whether no op of a multi can see the effect of an earlier one, so that checking
+// them all against the tree before any applies gives what checking each after the earlier ones would.
+// An op reads and changes its own path, and a create or delete also its parent. Two ops conflict when
+// one's path is the other's path or the other's create/delete parent. Two creates or deletes under one
+// parent do not: each only bumps the parent's counters. Sequential creates (whose name depends on the
+// parent's counter), nil ops and unknown op types always take the clone path.
+func independentOps(ops []Op) bool {
+	if len(ops) > maxInPlaceOps {
+		return false
+	}
+	var pathsBuf, parentsBuf [8]string
+	paths, parents := pathsBuf[:0], parentsBuf[:0] // parents[i] is "" for setData and check
+	for _, op := range ops {
+		var path, parent string
+		switch o := op.(type) {
+		case *CreateRequest:
+			if o == nil || o.Flags == FlagSequence || o.Flags == FlagEphemeralSequential {
+				return false
+			}
+			path, parent = o.Path, parentOfAny(o.Path)
+		case *DeleteRequest:
+			if o == nil {
+				return false
+			}
+			path, parent = o.Path, parentOfAny(o.Path)
+		case *SetDataRequest:
+			if o == nil {
+				return false
+			}
+			path = o.Path
+		case *CheckVersionRequest:
+			if o == nil {
+				return false
+			}
+			path = o.Path
+		default:
+			return false
+		}
+		for i, q := range paths {
+			if q == path || (parent != "" && q == parent) || (parents[i] != "" && parents[i] == path) {
+				return false
+			}
+		}
+		paths = append(paths, path)
+		parents = append(parents, parent)
+	}
+	return true
+}
+
+// parentOfAny is the parent path a create or delete of path would use, or "" for a path without '/'
+// (which fails its checks either way).
+func parentOfAny(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return ""
+	}
+	return parentOf(path, i)
 }

@@ -120,6 +120,9 @@ type Tree struct {
 	nodes *btree.BTreeG[item]
 	owned *btree.BTreeG[ownedKey]
 	cow   *cowToken
+	// rec, when set, receives every change the tree commits, for the server's transaction log.
+	// Clones do not inherit it.
+	rec *[]logOp
 }
 
 // NewTree returns the tree of a fresh server (spec §1.2): "/", "/zookeeper", "/zookeeper/quota" and
@@ -290,27 +293,46 @@ func (t *Tree) Create(c Caller, zxid, timeMs int64, path string, data []byte, ac
 // create is Create; containerOpcode says whether FlagContainer commits a container (opcode
 // createContainer) or a persistent node (opcode create, as inside a go-zk multi).
 func (t *Tree) create(c Caller, zxid, timeMs int64, path string, data []byte, acl []ACL, flags int32, containerOpcode bool, changes []Change) (string, []Change, error) {
+	p, err := t.prepCreate(c, path, data, acl, flags, containerOpcode)
+	if err != nil {
+		return "", changes, err
+	}
+	return p.path, t.applyCreate(zxid, timeMs, p, changes), nil
+}
+
+// createPlan is a create that passed every check: applying it cannot fail.
+type createPlan struct {
+	path       string // with the sequence suffix
+	parentPath string
+	data       []byte
+	acl        []ACL
+	owner      int64
+}
+
+// prepCreate runs a create's checks, in server order, without changing the tree (PrepRequestProcessor
+// does the same before a txn exists).
+func (t *Tree) prepCreate(c Caller, path string, data []byte, acl []ACL, flags int32, containerOpcode bool) (createPlan, error) {
 	if flags < FlagPersistent || flags > FlagPersistentSequentialWithTTL {
-		return "", changes, ErrBadArguments // CreateMode.fromFlag on the server
+		return createPlan{}, ErrBadArguments // CreateMode.fromFlag on the server
 	}
 	if flags == FlagTTL || flags == FlagPersistentSequentialWithTTL {
-		return "", changes, ErrUnimplemented
+		return createPlan{}, ErrUnimplemented
 	}
 	lastSlash := strings.LastIndexByte(path, '/')
 	if lastSlash < 0 || strings.IndexByte(path, 0) >= 0 {
-		return "", changes, ErrBadArguments
+		return createPlan{}, ErrBadArguments
 	}
 	acl, err := fixupACL(acl, c.Identities)
 	if err != nil {
-		return "", changes, err
+		return createPlan{}, err
 	}
 	parentPath := parentOf(path, lastSlash)
 	parent := t.lookup(parentPath)
 	if parent == nil {
-		return "", changes, ErrNoNode
+		return createPlan{}, ErrNoNode
 	}
 	if !allowed(parent.acl, PermCreate, c.Identities) {
-		return "", changes, ErrNoAuth
+		return createPlan{}, ErrNoAuth
 	}
 	if flags == FlagSequence || flags == FlagEphemeralSequential {
 		// The suffix is the parent's create counter before this create; after int32 overflow it
@@ -319,13 +341,13 @@ func (t *Tree) create(c Caller, zxid, timeMs int64, path string, data []byte, ac
 		path = path + seqSuffix(parent.creates)
 	}
 	if !validPath(path, false) {
-		return "", changes, ErrBadArguments
+		return createPlan{}, ErrBadArguments
 	}
 	if t.lookup(path) != nil {
-		return "", changes, ErrNodeExists
+		return createPlan{}, ErrNodeExists
 	}
 	if parent.isEphemeral() {
-		return "", changes, ErrNoChildrenForEphemerals
+		return createPlan{}, ErrNoChildrenForEphemerals
 	}
 
 	var owner int64
@@ -340,26 +362,32 @@ func (t *Tree) create(c Caller, zxid, timeMs int64, path string, data []byte, ac
 			owner = containerOwner
 		}
 	}
+	return createPlan{path: path, parentPath: parentPath, data: data, acl: acl, owner: owner}, nil
+}
+
+// applyCreate commits a planned create. The parent is looked up again: an earlier op of the same
+// multi may have replaced it with a copy.
+func (t *Tree) applyCreate(zxid, timeMs int64, p createPlan, changes []Change) []Change {
 	t.insert(&znode{
-		path:  path,
-		data:  data,
-		acl:   acl,
+		path:  p.path,
+		data:  p.data,
+		acl:   p.acl,
 		czxid: zxid,
 		mzxid: zxid,
 		ctime: timeMs,
 		mtime: timeMs,
 		pzxid: zxid,
-		owner: owner,
+		owner: p.owner,
 		cow:   t.cow,
 	})
-	p := t.mutable(parent)
-	p.creates++
-	p.numChildren++
-	p.pzxid = zxid
-	changes = append(changes,
-		Change{Type: EventNodeCreated, Path: path, ACL: acl},
-		Change{Type: EventNodeChildrenChanged, Path: parentPath, ACL: parent.acl})
-	return path, changes, nil
+	parent := t.mutable(t.lookup(p.parentPath))
+	parent.creates++
+	parent.numChildren++
+	parent.pzxid = zxid
+	t.record(logOp{kind: logCreate, path: p.path, data: p.data, owner: p.owner})
+	return append(changes,
+		Change{Type: EventNodeCreated, Path: p.path, ACL: p.acl},
+		Change{Type: EventNodeChildrenChanged, Path: p.parentPath, ACL: parent.acl})
 }
 
 // seqSuffix formats a sequence number as Java's "%010d" does; Go's verb pads negative numbers the same
@@ -377,29 +405,39 @@ func (t *Tree) Delete(c Caller, zxid int64, path string, version int32) ([]Chang
 }
 
 func (t *Tree) delete(c Caller, zxid int64, path string, version int32, changes []Change) ([]Change, error) {
+	n, parentPath, err := t.prepDelete(c, path, version)
+	if err != nil {
+		return changes, err
+	}
+	return t.remove(zxid, n, t.lookup(parentPath), parentPath, changes), nil
+}
+
+// prepDelete runs a delete's checks without changing the tree and returns the node and its parent's
+// path.
+func (t *Tree) prepDelete(c Caller, path string, version int32) (*znode, string, error) {
 	lastSlash := strings.LastIndexByte(path, '/')
 	if lastSlash < 0 || strings.IndexByte(path, 0) >= 0 || isSpecialPath(path) {
-		return changes, ErrBadArguments
+		return nil, "", ErrBadArguments
 	}
 	parentPath := parentOf(path, lastSlash)
 	parent := t.lookup(parentPath)
 	if parent == nil {
-		return changes, ErrNoNode
+		return nil, "", ErrNoNode
 	}
 	if !allowed(parent.acl, PermDelete, c.Identities) {
-		return changes, ErrNoAuth
+		return nil, "", ErrNoAuth
 	}
 	n := t.lookup(path)
 	if n == nil {
-		return changes, ErrNoNode
+		return nil, "", ErrNoNode
 	}
 	if version != -1 && version != n.version {
-		return changes, ErrBadVersion
+		return nil, "", ErrBadVersion
 	}
 	if n.numChildren > 0 {
-		return changes, ErrNotEmpty
+		return nil, "", ErrNotEmpty
 	}
-	return t.remove(zxid, n, parent, parentPath, changes), nil
+	return n, parentPath, nil
 }
 
 func isSpecialPath(path string) bool {
@@ -413,6 +451,7 @@ func (t *Tree) remove(zxid int64, n, parent *znode, parentPath string, changes [
 	if n.owner != 0 {
 		t.owned.Delete(ownedKey{owner: n.owner, path: n.path})
 	}
+	t.record(logOp{kind: logDelete, path: n.path})
 	p := t.mutable(parent)
 	p.numChildren--
 	p.pzxid = zxid
@@ -430,25 +469,40 @@ func (t *Tree) Set(c Caller, zxid, timeMs int64, path string, data []byte, versi
 }
 
 func (t *Tree) set(c Caller, zxid, timeMs int64, path string, data []byte, version int32, changes []Change) (Stat, []Change, error) {
+	n, err := t.prepSet(c, path, version)
+	if err != nil {
+		return Stat{}, changes, err
+	}
+	st, changes := t.applySet(zxid, timeMs, n, data, changes)
+	return st, changes, nil
+}
+
+// prepSet runs a setData's checks without changing the tree and returns the node.
+func (t *Tree) prepSet(c Caller, path string, version int32) (*znode, error) {
 	if !validPath(path, false) {
-		return Stat{}, changes, ErrBadArguments
+		return nil, ErrBadArguments
 	}
 	n := t.lookup(path)
 	if n == nil {
-		return Stat{}, changes, ErrNoNode
+		return nil, ErrNoNode
 	}
 	if !allowed(n.acl, PermWrite, c.Identities) {
-		return Stat{}, changes, ErrNoAuth
+		return nil, ErrNoAuth
 	}
 	if version != -1 && version != n.version {
-		return Stat{}, changes, ErrBadVersion
+		return nil, ErrBadVersion
 	}
+	return n, nil
+}
+
+func (t *Tree) applySet(zxid, timeMs int64, n *znode, data []byte, changes []Change) (Stat, []Change) {
 	m := t.mutable(n)
 	m.data = data
 	m.version++
 	m.mzxid = zxid
 	m.mtime = timeMs
-	return m.stat(), append(changes, Change{Type: EventNodeDataChanged, Path: m.path, ACL: m.acl}), nil
+	t.record(logOp{kind: logSetData, path: m.path, data: data, version: m.version})
+	return m.stat(), append(changes, Change{Type: EventNodeDataChanged, Path: m.path, ACL: m.acl})
 }
 
 // SetACL replaces the ACL of path and returns the new Stat: aversion +1 and nothing else; no watch
