@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/kzsim/kzsim/sim"
 )
 
 // benchTree builds a tree of 100 parents × 100 children (10,104 znodes with the parents and the four
@@ -113,5 +115,22 @@ func BenchmarkMulti10kClone(b *testing.B) {
 		if _, _, err := tr.multi(bob, zxid, zxid, ops, false); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPipelinedWrites sends b.N setData requests at once from one client and reports the
+// virtual time they take per write (virtual-µs/op), with group commit (the default) and with one
+// fsync per write (MaxBatchSize 1).
+func BenchmarkPipelinedWrites(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		cfg  ServerConfig
+	}{{"GroupCommit", ServerConfig{}}, {"FsyncEach", ServerConfig{MaxBatchSize: 1}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			r := pipelinedWrites(b, bc.cfg, b.N)
+			b.ReportMetric(float64(r.elapsed)/float64(sim.Microsecond)/float64(b.N), "virtual-µs/op")
+			b.ReportMetric(float64(r.stats.FsyncedTxns)/float64(max(r.stats.Fsyncs, 1)), "txns/fsync")
+		})
 	}
 }

@@ -3,6 +3,7 @@ package fakezk
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/kzsim/kzsim/sim"
@@ -18,13 +19,35 @@ type ServerConfig struct {
 	// timeout (defaults 2 and 20 ticks).
 	MinSessionTimeout sim.Duration
 	MaxSessionTimeout sim.Duration
-	// ReadCost, WriteCost and FsyncCost are how long the server's one request
-	// pipeline spends on a read, on a write, and in addition on the write's
-	// log fsync. Requests are processed one at a time, in arrival order.
-	// Zero takes the default; a server cannot be free (1ns is the least).
+	// ReadCost and WriteCost are how long the server's request processor
+	// spends on a read and on a write (checking it, applying it, appending
+	// it to the log); requests are processed one at a time, in arrival
+	// order. FsyncCost is one fsync of the log, which runs beside the
+	// processor: writes processed while an fsync runs share the next one
+	// (group commit), and every reply waits for the fsync of the writes
+	// before it. Zero takes the default; a server cannot be free (1ns is
+	// the least).
 	ReadCost  sim.Duration
 	WriteCost sim.Duration
 	FsyncCost sim.Duration
+	// MaxBatchSize bounds how many requests one fsync covers
+	// (zookeeper.maxBatchSize, default 1000). 1 gives every write its own
+	// fsync: no group commit.
+	MaxBatchSize int
+	// GlobalOutstandingLimit bounds the requests the server holds between
+	// reading them and replying (zookeeper.globalOutstandingLimit, default
+	// 1000). Past it the server stops reading each connection that has a
+	// request outstanding, until that connection's outstanding requests
+	// are answered and the server is back under the limit, as ZooKeeper
+	// 3.8's ServerCnxn.incrOutstandingAndCheckThrottle does; the messages
+	// wait in the connection (a TCP receive buffer) and do not touch the
+	// session. So the server holds at most GlobalOutstandingLimit plus one
+	// request per connection.
+	GlobalOutstandingLimit int
+	// TxnLog, when set, receives the transaction log as JSON lines, one per
+	// committed change in zxid order (see txnlog.go). A write error is kept
+	// (TxnLogError) and ends the log; the run goes on.
+	TxnLog io.Writer
 	// ContainerCheckInterval is how often empty containers are deleted
 	// (znode.container.checkIntervalMs, default 60s).
 	ContainerCheckInterval sim.Duration
@@ -46,6 +69,8 @@ func DefaultServerConfig() ServerConfig {
 		FsyncCost:              500 * sim.Microsecond,
 		ContainerCheckInterval: 60 * sim.Second,
 		ServerID:               1,
+		MaxBatchSize:           1000,
+		GlobalOutstandingLimit: 1000,
 	}
 }
 
@@ -65,6 +90,15 @@ func (c *ServerConfig) fill() {
 	}
 	if c.ServerID == 0 {
 		c.ServerID = d.ServerID
+	}
+	if c.MaxBatchSize < 0 || c.GlobalOutstandingLimit < 0 {
+		panic(fmt.Sprintf("fakezk: negative MaxBatchSize %d or GlobalOutstandingLimit %d", c.MaxBatchSize, c.GlobalOutstandingLimit))
+	}
+	if c.MaxBatchSize == 0 {
+		c.MaxBatchSize = d.MaxBatchSize
+	}
+	if c.GlobalOutstandingLimit == 0 {
+		c.GlobalOutstandingLimit = d.GlobalOutstandingLimit
 	}
 	if c.ReadCost < 0 || c.WriteCost < 0 || c.FsyncCost < 0 {
 		panic("fakezk: negative server cost")
@@ -91,6 +125,7 @@ const (
 	KindWatchFire  = "zk.watch.fire"  // the server sent a watch event to a connection
 	KindWatchEvent = "zk.watch.event" // a client delivered a watch event to its watcher
 	KindClient     = "zk.client"      // a client's connection state changed
+	KindThrottle   = "zk.throttle"    // the server stopped or resumed reading a connection
 )
 
 // session is the server's record of a client session. Sessions are durable:
@@ -112,11 +147,37 @@ type serverConn struct {
 	identities []Identity
 	dataPaths  []string // paths this connection watches in dataWatches
 	childPaths []string // ... and in childWatches
+	// Throttling (ServerCnxn): requests with xid > 0 read and not answered
+	// yet, whether the server has stopped reading the connection, and what
+	// arrived meanwhile, unread.
+	outstanding int
+	throttled   bool
+	held        []sim.Message
 }
 
 type queued struct {
 	sc  *serverConn
 	msg sim.Message
+}
+
+// outKind says what an outItem does when it is released.
+type outKind uint8
+
+const (
+	outSend   outKind = iota + 1 // send msg to sc
+	outClose                     // close sc
+	outFinish                    // the request ends here (a batch boundary)
+)
+
+// outItem is one effect of a processed request that waits for the fsync of
+// the transactions before it: FinalRequestProcessor's sends, in order.
+type outItem struct {
+	kind outKind
+	sc   *serverConn // nil for a server-initiated transaction's finish
+	msg  sim.Message
+	// For outFinish: the request was a transaction (needs an fsync), and it
+	// counts against sc.outstanding (xid > 0).
+	txn, counted bool
 }
 
 // Server is a standalone ZooKeeper server running as a process of the world:
@@ -141,6 +202,26 @@ type Server struct {
 	busy               bool
 	ticking            bool
 	nextContainerCheck sim.Time
+	// The sync stage (SyncRequestProcessor): effects of processed requests
+	// in order, whether an fsync is running, and how many of out it covers.
+	out       []outItem // out[outHead:] waits; the rest is reused space
+	outHead   int
+	flushing  bool
+	flushEnd  int // out[outHead:outHead+flushEnd] is covered by the running fsync
+	inProcess int // requests read and not finished (requestsInProcess)
+
+	txnLog *txnLogWriter
+	rec    []logOp // changes of the transaction being committed, for the log
+	stats  ServerStats
+}
+
+// ServerStats counts what the server's pipeline did.
+type ServerStats struct {
+	Fsyncs       int64 // fsyncs of the log
+	FsyncedTxns  int64 // transactions those fsyncs covered
+	MaxBatch     int   // most requests one fsync covered
+	Throttles    int64 // times a connection stopped being read
+	MaxInProcess int   // most requests held at once
 }
 
 // NewServer adds a ZooKeeper server process named name to w and starts it.
@@ -152,6 +233,10 @@ func NewServer(w *sim.World, name string, cfg ServerConfig) *Server {
 		rand:     w.Rand("zk.server." + name),
 		tree:     NewTree(),
 		sessions: map[int64]*session{},
+	}
+	if cfg.TxnLog != nil {
+		s.txnLog = &txnLogWriter{w: cfg.TxnLog}
+		s.tree.rec = &s.rec
 	}
 	// Session ids: serverId in the top byte, then the start time in ms shifted
 	// as ZooKeeper does, then a counter (spec §4).
@@ -170,6 +255,17 @@ func (s *Server) Tree() *Tree { return s.tree }
 
 // Zxid returns the last committed transaction id.
 func (s *Server) Zxid() int64 { return s.zxid }
+
+// Stats returns what the server's pipeline has done so far.
+func (s *Server) Stats() ServerStats { return s.stats }
+
+// TxnLogError returns the first error writing the transaction log, if any.
+func (s *Server) TxnLogError() error {
+	if s.txnLog == nil {
+		return nil
+	}
+	return s.txnLog.err
+}
 
 // SessionInfo describes a live session.
 type SessionInfo struct {
@@ -221,6 +317,11 @@ func (s *Server) crash() {
 	}
 	s.conns, s.queue, s.busy, s.ticking = nil, nil, false, false
 	s.dataWatches, s.childWatches = nil, nil
+	// Replies waiting for an fsync are lost with the process. Simplified:
+	// the transactions they answer stay in the tree, as if the log had
+	// reached the disk; no acknowledged write is lost either way.
+	clear(s.out)
+	s.out, s.outHead, s.flushing, s.flushEnd, s.inProcess = s.out[:0], 0, false, 0, 0
 }
 
 func (s *Server) accept(c *sim.Conn) sim.ConnHandler {
@@ -233,10 +334,27 @@ func (s *Server) accept(c *sim.Conn) sim.ConnHandler {
 }
 
 // receive touches the session (every packet counts, pings included) and
-// queues the request for the pipeline.
+// queues the request for the pipeline. A throttled connection is not read:
+// its messages wait, unread, until it is resumed.
 func (s *Server) receive(sc *serverConn, m sim.Message) {
+	if sc.throttled {
+		sc.held = append(sc.held, m)
+		return
+	}
 	if sc.session != nil && sc.session.conn == sc {
 		s.touch(sc.session)
+	}
+	s.inProcess++
+	s.stats.MaxInProcess = max(s.stats.MaxInProcess, s.inProcess)
+	if r, ok := m.(*request); ok && r.xid > 0 {
+		sc.outstanding++
+		if s.shouldThrottle(sc.outstanding) {
+			sc.throttled = true
+			s.stats.Throttles++
+			if s.w.Tracing() {
+				s.w.Emit(KindThrottle, s.id, "stop", fmt.Sprintf("conn=%d outstanding=%d inProcess=%d", sc.c.ID(), sc.outstanding, s.inProcess))
+			}
+		}
 	}
 	s.queue = append(s.queue, queued{sc, m})
 	if !s.busy {
@@ -244,11 +362,32 @@ func (s *Server) receive(sc *serverConn, m sim.Message) {
 	}
 }
 
+// shouldThrottle is ZooKeeperServer.shouldThrottle: over the global limit,
+// every connection with a request outstanding stops being read.
+func (s *Server) shouldThrottle(outstanding int) bool {
+	return s.inProcess > s.cfg.GlobalOutstandingLimit && outstanding > 0
+}
+
+// resume reads a throttled connection again: what waited is read now, in
+// order, until the connection is throttled again.
+func (s *Server) resume(sc *serverConn) {
+	sc.throttled = false
+	if s.w.Tracing() {
+		s.w.Emit(KindThrottle, s.id, "resume", fmt.Sprintf("conn=%d held=%d", sc.c.ID(), len(sc.held)))
+	}
+	for len(sc.held) > 0 && !sc.throttled {
+		m := sc.held[0]
+		sc.held[0] = nil
+		sc.held = sc.held[1:]
+		s.receive(sc, m)
+	}
+}
+
 func (s *Server) cost(m sim.Message) sim.Duration {
 	switch m := m.(type) {
 	case *connectRequest:
 		if m.sessionID == 0 {
-			return s.cfg.WriteCost + s.cfg.FsyncCost // createSession is a txn
+			return s.cfg.WriteCost // createSession is a txn
 		}
 		return s.cfg.ReadCost
 	case *request:
@@ -256,7 +395,7 @@ func (s *Server) cost(m sim.Message) sim.Duration {
 		case m.op == opPing:
 			return 0
 		case m.op.isWrite():
-			return s.cfg.WriteCost + s.cfg.FsyncCost
+			return s.cfg.WriteCost
 		default:
 			return s.cfg.ReadCost
 		}
@@ -282,6 +421,120 @@ func (s *Server) startNext() {
 func (s *Server) send(sc *serverConn, m sim.Message) {
 	if !sc.closed {
 		sc.c.Send(m)
+	}
+}
+
+// emit queues m for sc behind the transactions before it (sent when their
+// fsync is done).
+func (s *Server) emit(sc *serverConn, m sim.Message) {
+	s.out = append(s.out, outItem{kind: outSend, sc: sc, msg: m})
+}
+
+// emitClose queues closing sc, in order with the sends.
+func (s *Server) emitClose(sc *serverConn) {
+	s.out = append(s.out, outItem{kind: outClose, sc: sc})
+}
+
+// finish ends the effects of one request (sc nil: a transaction the server
+// began itself) and hands them to the sync stage, as PrepRequestProcessor
+// hands a request to SyncRequestProcessor (ZooKeeper 3.8
+// SyncRequestProcessor.run): a transaction is appended to the log and
+// fsynced, the fsync covering every request queued behind it, at most
+// MaxBatchSize of them; a request that is not a transaction passes straight
+// on when nothing waits for an fsync, and otherwise waits in order, so a
+// read is never answered before the writes read before it.
+func (s *Server) finish(sc *serverConn, txn, counted bool) {
+	s.out = append(s.out, outItem{kind: outFinish, sc: sc, txn: txn, counted: counted})
+	if s.flushing {
+		return
+	}
+	if !txn {
+		s.release(len(s.out) - s.outHead)
+		return
+	}
+	s.startFlush()
+}
+
+// startFlush starts an fsync covering out's requests up to MaxBatchSize.
+func (s *Server) startFlush() {
+	live := s.out[s.outHead:]
+	n, end, txns := 0, len(live), int64(0)
+	for i := range live {
+		if live[i].kind == outFinish {
+			n++
+			if live[i].txn {
+				txns++
+			}
+			if n == s.cfg.MaxBatchSize {
+				end = i + 1
+				break
+			}
+		}
+	}
+	s.flushing, s.flushEnd = true, end
+	s.stats.Fsyncs++
+	s.stats.FsyncedTxns += txns
+	s.stats.MaxBatch = max(s.stats.MaxBatch, n)
+	s.w.After(s.id, s.cfg.FsyncCost, "zk-fsync", s.flushed)
+}
+
+// flushed releases what the fsync covered; then the requests that were
+// waiting for the sync stage: those before the next transaction pass
+// straight on, and from it on they form the next batch.
+func (s *Server) flushed() {
+	s.flushing = false
+	s.release(s.flushEnd)
+	live := s.out[s.outHead:]
+	i := 0
+	for i < len(live) {
+		j := i
+		for live[j].kind != outFinish {
+			j++
+		}
+		if live[j].txn {
+			break
+		}
+		i = j + 1
+	}
+	s.release(i)
+	if s.outHead < len(s.out) {
+		s.startFlush()
+	}
+}
+
+// release carries out the first n waiting items, in order, and drops them.
+func (s *Server) release(n int) {
+	for i := s.outHead; i < s.outHead+n; i++ {
+		it := s.out[i]
+		switch it.kind {
+		case outSend:
+			s.send(it.sc, it.msg)
+		case outClose:
+			s.closeConn(it.sc)
+		case outFinish:
+			if it.sc == nil {
+				break // a transaction the server began itself was never read
+			}
+			s.inProcess--
+			if it.counted {
+				it.sc.outstanding--
+				if it.sc.throttled && !s.shouldThrottle(it.sc.outstanding) {
+					s.resume(it.sc)
+				}
+			}
+		}
+	}
+	clear(s.out[s.outHead : s.outHead+n])
+	s.outHead += n
+	switch {
+	case s.outHead == len(s.out):
+		s.out, s.outHead = s.out[:0], 0
+	case s.outHead > 1024 && s.outHead > len(s.out)/2:
+		// Move the waiting items down, at most once per half of them
+		// released: O(1) amortized.
+		k := copy(s.out, s.out[s.outHead:])
+		clear(s.out[k:])
+		s.out, s.outHead = s.out[:k], 0
 	}
 }
 
@@ -328,35 +581,42 @@ func removeConn(list []*serverConn, sc *serverConn) []*serverConn {
 	return list
 }
 
+// process runs one request through the request processor and hands its
+// effects to the sync stage.
 func (s *Server) process(sc *serverConn, m sim.Message) {
+	txn, counted := false, false
 	switch m := m.(type) {
 	case *connectRequest:
-		s.connect(sc, m)
+		txn = s.connect(sc, m)
 	case *request:
+		counted = m.xid > 0
 		if sc.session == nil {
 			s.closeConn(sc) // a request before the handshake: protocol error
-			return
+			break
 		}
-		s.handle(sc, m)
+		txn = s.handle(sc, m)
 	default:
 		panic(fmt.Sprintf("fakezk: server got %T", m))
 	}
+	s.finish(sc, txn, counted)
 }
 
 func (s *Server) negotiate(requested sim.Duration) sim.Duration {
 	return min(max(requested, s.cfg.MinSessionTimeout), s.cfg.MaxSessionTimeout)
 }
 
-func (s *Server) connect(sc *serverConn, m *connectRequest) {
+// connect runs a connect request and reports whether it was a transaction
+// (createSession).
+func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 	if sc.session != nil || sc.closed {
 		s.closeConn(sc)
-		return
+		return false
 	}
 	if m.lastZxidSeen > s.zxid {
 		// The client has seen a newer state than ours (spec §4, §6).
 		s.w.Emit(KindSession, s.id, "refused", fmt.Sprintf("session=0x%x lastZxid=0x%x ahead of 0x%x", m.sessionID, m.lastZxidSeen, s.zxid))
-		s.closeConn(sc)
-		return
+		s.emitClose(sc)
+		return false
 	}
 	var ss *session
 	if m.sessionID == 0 {
@@ -368,15 +628,18 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) {
 		}
 		s.sessions[ss.id] = ss
 		s.w.Emit(KindSession, s.id, "create", fmt.Sprintf("session=0x%x timeout=%v zxid=0x%x", ss.id, ss.timeout, s.zxid))
+		if s.txnLog != nil {
+			s.txnLog.session(s.zxid, int64(s.w.Now()), ss.id, TxnCreateSession)
+		}
 	} else {
 		ss = s.sessions[m.sessionID]
 		if ss == nil || !bytes.Equal(ss.passwd[:], m.passwd[:]) {
 			// Expired (or a wrong password): timeout 0 tells the client, then
 			// the server closes the connection (spec §4).
 			s.w.Emit(KindSession, s.id, "expired-on-reconnect", fmt.Sprintf("session=0x%x", m.sessionID))
-			s.send(sc, &connectResponse{})
-			s.closeConn(sc)
-			return
+			s.emit(sc, &connectResponse{})
+			s.emitClose(sc)
+			return false
 		}
 		if old := ss.conn; old != nil && old != sc {
 			// A newer connection for the session closes the older one (SessionMoved, spec §4).
@@ -388,7 +651,8 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) {
 	sc.session = ss
 	s.touch(ss)
 	s.ensureTicking()
-	s.send(sc, &connectResponse{timeout: int32(ss.timeout / sim.Millisecond), sessionID: ss.id, passwd: ss.passwd})
+	s.emit(sc, &connectResponse{timeout: int32(ss.timeout / sim.Millisecond), sessionID: ss.id, passwd: ss.passwd})
+	return m.sessionID == 0
 }
 
 // touch moves the session's expiry to the end of the tick bucket after now +
@@ -417,6 +681,7 @@ func (s *Server) tick() {
 	for _, id := range s.sessionIDs() {
 		if ss := s.sessions[id]; ss != nil && ss.expiresAt <= now {
 			s.closeSession(ss, "expire")
+			s.finish(nil, true, false)
 		}
 	}
 	if now >= s.nextContainerCheck {
@@ -425,7 +690,9 @@ func (s *Server) tick() {
 			s.zxid++
 			changes, err := s.tree.DeleteContainer(s.zxid, p)
 			s.w.Emit(KindTxn, s.id, "deleteContainer", fmt.Sprintf("%s zxid=0x%x err=%v", p, s.zxid, err))
+			s.logTxn(0, false)
 			s.fire(changes)
+			s.finish(nil, true, false)
 		}
 	}
 	s.ensureTicking()
@@ -440,24 +707,29 @@ func (s *Server) Expire(sessionID int64) bool {
 		return false
 	}
 	s.closeSession(ss, "expire")
+	s.finish(nil, true, false)
 	return true
 }
 
 // closeSession commits a closeSession transaction: the session's ephemerals
-// go at one zxid and their watches fire; the server then closes the
-// session's connection.
+// go at one zxid and their watches fire; after an expiry the server then
+// closes the session's connection. The caller finishes the request.
 func (s *Server) closeSession(ss *session, why string) {
 	s.zxid++
+	if s.txnLog != nil {
+		s.txnLog.session(s.zxid, int64(s.w.Now()), ss.id, TxnCloseSession)
+	}
 	var changes []Change
 	if !s.cfg.BugKeepEphemerals {
 		changes = s.tree.CloseSession(s.zxid, ss.id)
 	}
+	s.logTxn(ss.id, false) // the ephemerals it deletes, at its zxid
 	delete(s.sessions, ss.id)
 	s.w.Emit(KindSession, s.id, why, fmt.Sprintf("session=0x%x zxid=0x%x ephemerals=%d", ss.id, s.zxid, countDeletes(changes)))
 	s.traceChanges(changes)
 	s.fire(changes)
 	if ss.conn != nil && why == "expire" {
-		s.closeConn(ss.conn)
+		s.emitClose(ss.conn)
 	}
 }
 
@@ -514,7 +786,7 @@ func (s *Server) sendEvent(sc *serverConn, t EventType, path string) {
 	if s.w.Tracing() {
 		s.w.Emit(KindWatchFire, s.id, path, fmt.Sprintf("%s conn=%d", t, sc.c.ID()))
 	}
-	s.send(sc, &reply{xid: xidWatchEvent, zxid: -1, event: t, path: path})
+	s.emit(sc, &reply{xid: xidWatchEvent, zxid: -1, event: t, path: path})
 }
 
 // takeWatches removes path's watchers from table and appends those not in
@@ -568,33 +840,34 @@ func (s *Server) caller(sc *serverConn) Caller {
 	return Caller{Session: sc.session.id, Identities: sc.identities}
 }
 
-// handle runs one request of an established session.
-func (s *Server) handle(sc *serverConn, m *request) {
+// handle runs one request of an established session and reports whether it
+// was a transaction.
+func (s *Server) handle(sc *serverConn, m *request) bool {
 	rep := &reply{xid: m.xid}
 	if m.op.isWrite() {
 		if m.op != opMulti && m.op != opCloseSession && PacketTooLarge(m.path, m.data) {
 			// jute.maxbuffer: no answer, the connection is closed, nothing applied (spec §1.3).
 			s.w.Emit(KindTxn, s.id, m.op.String(), fmt.Sprintf("%s packet too large, connection closed", m.path))
 			s.closeConn(sc)
-			return
+			return false
 		}
 		if _, alive := s.sessions[sc.session.id]; !alive {
 			rep.err = ErrSessionExpired
 			rep.zxid = s.zxid
-			s.send(sc, rep)
-			return
+			s.emit(sc, rep)
+			return false
 		}
 		if m.op == opCloseSession {
 			s.closeSession(sc.session, "close") // takes its own zxid
 			rep.zxid = s.zxid
-			s.send(sc, rep)
-			s.closeConn(sc)
-			return
+			s.emit(sc, rep)
+			s.emitClose(sc)
+			return true
 		}
 		s.zxid++
 		rep.zxid = s.zxid
 		s.write(sc, m, rep)
-		return
+		return true
 	}
 	rep.zxid = s.zxid
 	c := s.caller(sc)
@@ -637,9 +910,9 @@ func (s *Server) handle(sc *serverConn, m *request) {
 		rep.xid = xidAuth
 		if m.authScheme != "digest" {
 			rep.err = ErrAuthFailed
-			s.send(sc, rep)
-			s.closeConn(sc)
-			return
+			s.emit(sc, rep)
+			s.emitClose(sc)
+			return false
 		}
 		sc.identities = addIdentity(sc.identities, DigestIdentity(m.authData))
 	case opSetWatches:
@@ -648,7 +921,8 @@ func (s *Server) handle(sc *serverConn, m *request) {
 		err = ErrUnimplemented
 	}
 	rep.err = codeOf(err)
-	s.send(sc, rep)
+	s.emit(sc, rep)
+	return false
 }
 
 func codeOf(err error) ErrCode { return ErrCode(CodeOf(err)) }
@@ -693,8 +967,20 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 		s.w.Emit(KindTxn, s.id, m.op.String()+" "+m.path, detail)
 	}
 	s.traceChanges(changes)
+	s.logTxn(sc.session.id, m.op == opMulti)
 	s.fire(changes)
-	s.send(sc, rep)
+	s.emit(sc, rep)
+}
+
+// logTxn writes the changes the tree recorded for the transaction at
+// s.zxid to the log.
+func (s *Server) logTxn(session int64, multi bool) {
+	if s.txnLog == nil {
+		return
+	}
+	s.txnLog.ops(s.zxid, int64(s.w.Now()), session, s.rec, multi)
+	clear(s.rec)
+	s.rec = s.rec[:0]
 }
 
 // setWatches re-arms a reconnected client's watches, firing at once those
