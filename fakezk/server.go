@@ -53,6 +53,10 @@ type ServerConfig struct {
 	ContainerCheckInterval sim.Duration
 	// ServerID goes into the top byte of session ids (default 1).
 	ServerID int64
+	// BugAckBeforeFsync plants a bug: replies to writes leave before the
+	// fsync that makes them durable, so a crash can lose an acknowledged
+	// write. Tests use it to show that the durability check catches it.
+	BugAckBeforeFsync bool
 	// BugKeepEphemerals plants a bug: closing or expiring a session leaves
 	// its ephemerals in place. Tests use it to show that the invariant
 	// "ephemerals belong to live sessions" catches such a server.
@@ -129,7 +133,8 @@ const (
 )
 
 // session is the server's record of a client session. Sessions are durable:
-// they survive a server restart, as ZooKeeper restores them from its log.
+// they are in the log on the server's disk, and a restarted server restores
+// them from it, as ZooKeeper does.
 type session struct {
 	id        int64
 	passwd    [16]byte
@@ -188,7 +193,9 @@ type Server struct {
 	cfg  ServerConfig
 	rand *sim.Rand
 
-	// Durable state (survives a crash): the tree, the last zxid, the sessions.
+	// State rebuilt from the disk's log after a crash: the tree, the last
+	// zxid, the sessions.
+	disk        *sim.Disk
 	tree        *Tree
 	zxid        int64
 	sessions    map[int64]*session
@@ -210,9 +217,16 @@ type Server struct {
 	flushEnd  int // out[outHead:outHead+flushEnd] is covered by the running fsync
 	inProcess int // requests read and not finished (requestsInProcess)
 
-	txnLog *txnLogWriter
-	rec    []logOp // changes of the transaction being committed, for the log
-	stats  ServerStats
+	txnLog   *txnLogWriter
+	rec      []logOp // changes of the transaction being committed, for the logs
+	diskBuf  []byte  // the record being appended to the disk
+	jsonMark int     // how much of the JSON log the running fsync covers
+	// The last zxid the running fsync covers, and the last one durable.
+	syncZxid, durableZxid int64
+	started               bool // start has run once: later starts are restarts
+	// What load found on the disk: the bytes of whole records, of the file.
+	diskWhole, diskLen int
+	stats              ServerStats
 }
 
 // ServerStats counts what the server's pipeline did.
@@ -234,14 +248,16 @@ func NewServer(w *sim.World, name string, cfg ServerConfig) *Server {
 		tree:     NewTree(),
 		sessions: map[int64]*session{},
 	}
+	s.tree.rec = &s.rec
 	if cfg.TxnLog != nil {
 		s.txnLog = &txnLogWriter{w: cfg.TxnLog}
-		s.tree.rec = &s.rec
 	}
 	// Session ids: serverId in the top byte, then the start time in ms shifted
 	// as ZooKeeper does, then a counter (spec §4).
 	s.nextSession = cfg.ServerID<<56 | int64(uint64(w.Now().Millis())<<24>>8) + 1
 	s.id = w.AddProcess(name, sim.ProcessHooks{OnCrash: s.crash, OnRestart: s.start})
+	s.disk = w.Disk(s.id)
+	s.disk.SetSyncCost(sim.Fixed(cfg.FsyncCost))
 	s.start()
 	return s
 }
@@ -253,11 +269,29 @@ func (s *Server) ID() sim.ProcID { return s.id }
 // Tree().Clone() to keep a snapshot.
 func (s *Server) Tree() *Tree { return s.tree }
 
-// Zxid returns the last committed transaction id.
+// Zxid returns the id of the last transaction applied to the tree. Its
+// fsync may still be running: a crash can take it back, and the zxid with it.
 func (s *Server) Zxid() int64 { return s.zxid }
+
+// DurableZxid returns the id of the last transaction known to be on the
+// disk: its fsync completed, or a restart found it there. It never goes
+// back, even across a crash.
+func (s *Server) DurableZxid() int64 { return s.durableZxid }
 
 // Stats returns what the server's pipeline has done so far.
 func (s *Server) Stats() ServerStats { return s.stats }
+
+// FlushTxnLog writes the JSON log's lines of transactions still waiting for
+// their fsync. Lines are held until their transaction is durable, so a
+// crash never shows in the log a transaction it took back; at the end of a
+// run, call FlushTxnLog before taking the dump, so that the log replays to
+// it. A later crash may take back what it wrote.
+func (s *Server) FlushTxnLog() {
+	if s.txnLog != nil {
+		s.txnLog.flush(len(s.txnLog.pending))
+		s.jsonMark = 0
+	}
+}
 
 // TxnLogError returns the first error writing the transaction log, if any.
 func (s *Server) TxnLogError() error {
@@ -298,6 +332,13 @@ func (s *Server) sessionIDs() []int64 {
 }
 
 func (s *Server) start() {
+	if s.started {
+		if s.diskWhole < s.diskLen {
+			s.disk.Truncate(diskLogFile, s.diskWhole) // the torn record
+		}
+		s.w.Emit(KindSession, s.id, "recover", fmt.Sprintf("zxid=0x%x sessions=%d torn=%d", s.zxid, len(s.sessions), s.diskLen-s.diskWhole))
+	}
+	s.started = true
 	s.dataWatches = map[string][]*serverConn{}
 	s.childWatches = map[string][]*serverConn{}
 	// A restarted server gives every restored session a fresh timeout.
@@ -317,11 +358,75 @@ func (s *Server) crash() {
 	}
 	s.conns, s.queue, s.busy, s.ticking = nil, nil, false, false
 	s.dataWatches, s.childWatches = nil, nil
-	// Replies waiting for an fsync are lost with the process. Simplified:
-	// the transactions they answer stay in the tree, as if the log had
-	// reached the disk; no acknowledged write is lost either way.
+	// Replies waiting for an fsync are lost with the process; what their
+	// transactions left on the disk is what the restart recovers.
 	clear(s.out)
 	s.out, s.outHead, s.flushing, s.flushEnd, s.inProcess = s.out[:0], 0, false, 0, 0
+	if s.txnLog != nil {
+		s.txnLog.pending, s.txnLog.marks = s.txnLog.pending[:0], s.txnLog.marks[:0]
+	}
+	s.load()
+}
+
+// load rebuilds the tree, zxid and sessions from what the crash left of the
+// log on the disk, as ZooKeeper's ZKDatabase.loadDataBase does at startup
+// (done at the crash here, so that a View of a crashed server shows what it
+// will restart with); the restart cuts a torn last record off the file. The
+// JSON log gets the transactions that reached the disk without their fsync
+// completing.
+func (s *Server) load() {
+	data, _ := s.disk.Read(diskLogFile)
+	recs, whole, err := readDiskLog(data)
+	if err != nil {
+		panic(err) // the disk loses and tears, it never corrupts: a bug here
+	}
+	s.diskWhole, s.diskLen = whole, len(data)
+	t := NewTree()
+	sessions := map[int64]*session{}
+	var zxid int64
+	for i := range recs {
+		r := &recs[i]
+		zxid = r.zxid
+		switch r.typ {
+		case recCreateSession:
+			sessions[r.session] = &session{id: r.session, passwd: r.passwd, timeout: r.timeout}
+		case recCloseSession:
+			delete(sessions, r.session)
+		}
+		for _, op := range r.ops {
+			if err := t.replayOp(r.zxid, r.tNs/int64(sim.Millisecond), op); err != nil {
+				panic(fmt.Sprintf("fakezk: disk log zxid 0x%x: %v", r.zxid, err))
+			}
+		}
+		if s.txnLog != nil && r.zxid > s.txnLog.written {
+			s.txnLog.record(r)
+		}
+	}
+	if s.txnLog != nil {
+		s.txnLog.flush(len(s.txnLog.pending))
+	}
+	t.rec = &s.rec
+	s.tree, s.zxid, s.durableZxid, s.sessions = t, zxid, zxid, sessions
+	// Simplified: session ids go on from the last one given out, where a
+	// restarted ZooKeeper starts again from the clock
+	// (initializeNextSessionId); either way no id is given out twice.
+}
+
+// commit ends the transaction at s.zxid: its record, with the changes the
+// tree recorded, is appended to the log on the disk (made durable by the
+// next fsync) and to the JSON log.
+func (s *Server) commit(typ byte, session int64, multi bool, ss *session) {
+	r := diskRecord{zxid: s.zxid, tNs: int64(s.w.Now()), typ: typ, session: session, multi: multi, ops: s.rec}
+	if ss != nil {
+		r.timeout, r.passwd = ss.timeout, ss.passwd
+	}
+	s.diskBuf = appendRecord(s.diskBuf[:0], &r)
+	s.disk.Append(diskLogFile, s.diskBuf)
+	if s.txnLog != nil {
+		s.txnLog.record(&r)
+	}
+	clear(s.rec)
+	s.rec = s.rec[:0]
 }
 
 func (s *Server) accept(c *sim.Conn) sim.ConnHandler {
@@ -445,6 +550,16 @@ func (s *Server) emitClose(sc *serverConn) {
 // read is never answered before the writes read before it.
 func (s *Server) finish(sc *serverConn, txn, counted bool) {
 	s.out = append(s.out, outItem{kind: outFinish, sc: sc, txn: txn, counted: counted})
+	if s.cfg.BugAckBeforeFsync {
+		s.release(len(s.out) - s.outHead)
+		if txn {
+			s.disk.Sync(diskLogFile, nil)
+		}
+		if s.txnLog != nil {
+			s.txnLog.flush(len(s.txnLog.pending))
+		}
+		return
+	}
 	if s.flushing {
 		return
 	}
@@ -475,7 +590,13 @@ func (s *Server) startFlush() {
 	s.stats.Fsyncs++
 	s.stats.FsyncedTxns += txns
 	s.stats.MaxBatch = max(s.stats.MaxBatch, n)
-	s.w.After(s.id, s.cfg.FsyncCost, "zk-fsync", s.flushed)
+	if s.txnLog != nil {
+		s.jsonMark = len(s.txnLog.pending)
+	}
+	s.syncZxid = s.zxid
+	// The fsync covers every record appended so far, so also those of
+	// requests past the batch; their replies wait for the next round.
+	s.disk.Sync(diskLogFile, s.flushed)
 }
 
 // flushed releases what the fsync covered; then the requests that were
@@ -483,6 +604,10 @@ func (s *Server) startFlush() {
 // straight on, and from it on they form the next batch.
 func (s *Server) flushed() {
 	s.flushing = false
+	s.durableZxid = s.syncZxid
+	if s.txnLog != nil {
+		s.txnLog.flush(s.jsonMark)
+	}
 	s.release(s.flushEnd)
 	live := s.out[s.outHead:]
 	i := 0
@@ -628,9 +753,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 		}
 		s.sessions[ss.id] = ss
 		s.w.Emit(KindSession, s.id, "create", fmt.Sprintf("session=0x%x timeout=%v zxid=0x%x", ss.id, ss.timeout, s.zxid))
-		if s.txnLog != nil {
-			s.txnLog.session(s.zxid, int64(s.w.Now()), ss.id, TxnCreateSession)
-		}
+		s.commit(recCreateSession, ss.id, false, ss)
 	} else {
 		ss = s.sessions[m.sessionID]
 		if ss == nil || !bytes.Equal(ss.passwd[:], m.passwd[:]) {
@@ -690,7 +813,7 @@ func (s *Server) tick() {
 			s.zxid++
 			changes, err := s.tree.DeleteContainer(s.zxid, p)
 			s.w.Emit(KindTxn, s.id, "deleteContainer", fmt.Sprintf("%s zxid=0x%x err=%v", p, s.zxid, err))
-			s.logTxn(0, false)
+			s.commit(recOps, 0, false, nil)
 			s.fire(changes)
 			s.finish(nil, true, false)
 		}
@@ -716,14 +839,11 @@ func (s *Server) Expire(sessionID int64) bool {
 // closes the session's connection. The caller finishes the request.
 func (s *Server) closeSession(ss *session, why string) {
 	s.zxid++
-	if s.txnLog != nil {
-		s.txnLog.session(s.zxid, int64(s.w.Now()), ss.id, TxnCloseSession)
-	}
 	var changes []Change
 	if !s.cfg.BugKeepEphemerals {
 		changes = s.tree.CloseSession(s.zxid, ss.id)
 	}
-	s.logTxn(ss.id, false) // the ephemerals it deletes, at its zxid
+	s.commit(recCloseSession, ss.id, false, nil) // with the ephemerals it deletes
 	delete(s.sessions, ss.id)
 	s.w.Emit(KindSession, s.id, why, fmt.Sprintf("session=0x%x zxid=0x%x ephemerals=%d", ss.id, s.zxid, countDeletes(changes)))
 	s.traceChanges(changes)
@@ -967,20 +1087,9 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 		s.w.Emit(KindTxn, s.id, m.op.String()+" "+m.path, detail)
 	}
 	s.traceChanges(changes)
-	s.logTxn(sc.session.id, m.op == opMulti)
+	s.commit(recOps, sc.session.id, m.op == opMulti, nil)
 	s.fire(changes)
 	s.emit(sc, rep)
-}
-
-// logTxn writes the changes the tree recorded for the transaction at
-// s.zxid to the log.
-func (s *Server) logTxn(session int64, multi bool) {
-	if s.txnLog == nil {
-		return
-	}
-	s.txnLog.ops(s.zxid, int64(s.w.Now()), session, s.rec, multi)
-	clear(s.rec)
-	s.rec = s.rec[:0]
 }
 
 // setWatches re-arms a reconnected client's watches, firing at once those

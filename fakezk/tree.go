@@ -384,7 +384,7 @@ func (t *Tree) applyCreate(zxid, timeMs int64, p createPlan, changes []Change) [
 	parent.creates++
 	parent.numChildren++
 	parent.pzxid = zxid
-	t.record(logOp{kind: logCreate, path: p.path, data: p.data, owner: p.owner})
+	t.record(logOp{kind: logCreate, path: p.path, data: p.data, acl: p.acl, owner: p.owner})
 	return append(changes,
 		Change{Type: EventNodeCreated, Path: p.path, ACL: p.acl},
 		Change{Type: EventNodeChildrenChanged, Path: p.parentPath, ACL: parent.acl})
@@ -527,10 +527,15 @@ func (t *Tree) SetACL(c Caller, zxid int64, path string, acl []ACL, version int3
 	if version != -1 && version != n.aversion {
 		return Stat{}, ErrBadVersion
 	}
+	return t.applySetACL(n, acl), nil
+}
+
+func (t *Tree) applySetACL(n *znode, acl []ACL) Stat {
 	m := t.mutable(n)
 	m.acl = acl
 	m.aversion++
-	return m.stat(), nil
+	t.record(logOp{kind: logSetACL, path: m.path, acl: acl, version: m.aversion})
+	return m.stat()
 }
 
 // check is a multi's CheckVersion op (spec §3.2): invalid path (ErrBadArguments), node missing

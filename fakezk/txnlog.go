@@ -40,15 +40,17 @@ const (
 	logCreate logKind = iota + 1
 	logSetData
 	logDelete
+	logSetACL // on the server's disk only: the JSON log has no ACLs
 )
 
-// logOp is one change a Tree committed, recorded for the log.
+// logOp is one change a Tree committed, recorded for the logs.
 type logOp struct {
 	kind    logKind
 	path    string
 	data    []byte
+	acl     []ACL
 	owner   int64 // internal owner: a session, containerOwner or 0
-	version int32
+	version int32 // setData: the version after; setACL: the aversion after
 }
 
 func (t *Tree) record(op logOp) {
@@ -71,21 +73,63 @@ func (t *Tree) truncRec(n int) {
 	}
 }
 
-// txnLogWriter turns committed changes into log lines on an io.Writer. It keeps the first write error
-// and writes nothing after it.
+// txnLogWriter turns committed transactions into log lines on an io.Writer. Lines wait in pending
+// until the transaction is durable (its fsync completed, or a restart found it on the disk), so the
+// log never shows a transaction a crash took back. It keeps the first write error and writes nothing
+// after it.
 type txnLogWriter struct {
-	w   io.Writer
-	buf []byte
-	err error
+	w       io.Writer
+	buf     []byte
+	pending []byte
+	marks   []pendingMark
+	written int64 // the zxid of the last transaction written
+	err     error
+}
+
+// pendingMark is where a transaction's lines end in pending.
+type pendingMark struct {
+	end  int
+	zxid int64
+}
+
+// record adds r's lines to pending.
+func (l *txnLogWriter) record(r *diskRecord) {
+	switch r.typ {
+	case recCreateSession:
+		l.session(r.zxid, r.tNs, r.session, TxnCreateSession)
+	case recCloseSession:
+		l.session(r.zxid, r.tNs, r.session, TxnCloseSession)
+	}
+	l.ops(r.zxid, r.tNs, r.session, r.ops, r.multi)
+	l.marks = append(l.marks, pendingMark{end: len(l.pending), zxid: r.zxid})
+}
+
+// flush writes the first n bytes of pending (a transaction boundary) and drops them.
+func (l *txnLogWriter) flush(n int) {
+	if n == 0 {
+		return
+	}
+	if l.err == nil {
+		if _, err := l.w.Write(l.pending[:n]); err != nil {
+			l.err = fmt.Errorf("fakezk: writing the transaction log: %w", err)
+		}
+	}
+	k := 0
+	for k < len(l.marks) && l.marks[k].end <= n {
+		l.written = l.marks[k].zxid
+		k++
+	}
+	rest := copy(l.marks, l.marks[k:])
+	for i := range l.marks[:rest] {
+		l.marks[i].end -= n
+	}
+	l.marks = l.marks[:rest]
+	rest = copy(l.pending, l.pending[n:])
+	l.pending = l.pending[:rest]
 }
 
 func (l *txnLogWriter) write(line []byte) {
-	if l.err != nil {
-		return
-	}
-	if _, err := l.w.Write(line); err != nil {
-		l.err = fmt.Errorf("fakezk: writing the transaction log: %w", err)
-	}
+	l.pending = append(l.pending, line...)
 }
 
 // header starts a line.
@@ -141,6 +185,8 @@ func (l *txnLogWriter) ops(zxid, tNs, session int64, ops []logOp, multi bool) {
 			b = l.header(zxid, tNs, session, TxnDelete)
 			b = append(b, `,"path":`...)
 			b = appendJSONString(b, op.path)
+		default:
+			continue // setACL
 		}
 		l.end(b, multi)
 	}

@@ -260,7 +260,9 @@ func (e *election) checkStep() {
 		e.dualLeaderTime += now.Sub(e.lastStepAt)
 	}
 	e.lastStepAt = now
-	if z := e.srv.Zxid(); z < e.lastZxid {
+	// The durable zxid: a crash may take back transactions that were
+	// applied but not yet fsynced (and not acknowledged), and their zxids.
+	if z := e.srv.DurableZxid(); z < e.lastZxid {
 		e.violate("zxid-monotonic", "zxid went from 0x%x to 0x%x", e.lastZxid, z)
 	} else {
 		e.lastZxid = z
