@@ -21,12 +21,13 @@ type ServerConfig struct {
 	MaxSessionTimeout sim.Duration
 	// ReadCost and WriteCost are how long the server's request processor
 	// spends on a read and on a write (checking it, applying it, appending
-	// it to the log); requests are processed one at a time, in arrival
-	// order. FsyncCost is one fsync of the log, which runs beside the
-	// processor: writes processed while an fsync runs share the next one
-	// (group commit), and every reply waits for the fsync of the writes
-	// before it. Zero takes the default; a server cannot be free (1ns is
-	// the least).
+	// it to the log on the process's disk); requests are processed one at a
+	// time, in arrival order. FsyncCost is one fsync of that log (NewServer
+	// sets it as the disk's sync cost; a slow-disk fault adds to it), which
+	// runs beside the processor: writes processed while an fsync runs share
+	// the next one (group commit), and every reply waits for the fsync of
+	// the writes before it. Zero takes the default; a server cannot be free
+	// (1ns is the least).
 	ReadCost  sim.Duration
 	WriteCost sim.Duration
 	FsyncCost sim.Duration
