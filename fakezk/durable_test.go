@@ -19,7 +19,7 @@ func crashRun(t *testing.T, seed uint64, cfg ServerConfig) (lost []string, acks 
 	cfg.TxnLog, cfg.TickTime = lw.log, 200*sim.Millisecond
 	lw.srv = NewServer(lw.w, "zk", cfg)
 	p := lw.w.AddProcess("client", sim.ProcessHooks{})
-	c := Connect(lw.w, p, lw.srv, ClientConfig{SessionTimeout: 4 * sim.Second})
+	c := Connect(lw.w, p, []sim.ProcID{lw.srv.ID()}, ClientConfig{SessionTimeout: 4 * sim.Second})
 	lw.w.RunFor(20 * sim.Millisecond)
 	require.Equal(t, StateHasSession, c.State())
 
@@ -80,7 +80,7 @@ func TestCrashKeepsTheSyncedPrefixOnly(t *testing.T) {
 	srv := NewServer(w, "zk", ServerConfig{FsyncCost: 10 * sim.Millisecond})
 	w.Disk(srv.ID()).SetLossMode(sim.LossTail)
 	p := w.AddProcess("client", sim.ProcessHooks{})
-	c := Connect(w, p, srv, ClientConfig{SessionTimeout: 4 * sim.Second})
+	c := Connect(w, p, []sim.ProcID{srv.ID()}, ClientConfig{SessionTimeout: 4 * sim.Second})
 	w.RunFor(50 * sim.Millisecond)
 	c.Create("/durable", nil, 0, WorldACL(PermAll), func(string, error) {})
 	w.RunFor(50 * sim.Millisecond)

@@ -27,7 +27,7 @@ func pipelinedWrites(t testing.TB, cfg ServerConfig, n int) pipelineRun {
 	w := sim.New(sim.Options{Seed: 1, NoTrace: true, Latency: sim.Fixed(100 * sim.Microsecond), MaxEvents: 1 << 40, MaxTime: 1 << 62})
 	srv := NewServer(w, "zk", cfg)
 	p := w.AddProcess("client", sim.ProcessHooks{})
-	c := Connect(w, p, srv, ClientConfig{SessionTimeout: 10 * sim.Second})
+	c := Connect(w, p, []sim.ProcID{srv.ID()}, ClientConfig{SessionTimeout: 10 * sim.Second})
 	w.RunFor(100 * sim.Millisecond)
 	require.Equal(t, StateHasSession, c.State())
 	created := false
@@ -128,7 +128,7 @@ func TestOutstandingLimitThrottlesConnections(t *testing.T) {
 		var clients []*Client
 		for i := range 3 {
 			p := w.AddProcess(fmt.Sprintf("c%d", i), sim.ProcessHooks{})
-			clients = append(clients, Connect(w, p, srv, ClientConfig{SessionTimeout: 10 * sim.Second}))
+			clients = append(clients, Connect(w, p, []sim.ProcID{srv.ID()}, ClientConfig{SessionTimeout: 10 * sim.Second}))
 		}
 		w.RunFor(100 * sim.Millisecond)
 		var r pipelineRun

@@ -31,7 +31,7 @@ func newLogWorld(t require.TestingT, cfg ServerConfig, clients int) *logWorld {
 	for i := range clients {
 		p := lw.w.AddProcess(fmt.Sprintf("c%d", i), sim.ProcessHooks{})
 		lw.procs = append(lw.procs, p)
-		lw.clients = append(lw.clients, Connect(lw.w, p, lw.srv, ClientConfig{SessionTimeout: 2 * sim.Second}))
+		lw.clients = append(lw.clients, Connect(lw.w, p, []sim.ProcID{lw.srv.ID()}, ClientConfig{SessionTimeout: 2 * sim.Second}))
 	}
 	lw.w.RunFor(20 * sim.Millisecond)
 	return lw
@@ -222,7 +222,7 @@ func TestReplayOfRandomWorkloadGivesDump(t *testing.T) {
 				i := slot()
 				lw.clients[i].Close()
 				lw.w.RunFor(5 * sim.Millisecond)
-				lw.clients[i] = Connect(lw.w, lw.procs[i], lw.srv, ClientConfig{SessionTimeout: 2 * sim.Second})
+				lw.clients[i] = Connect(lw.w, lw.procs[i], []sim.ProcID{lw.srv.ID()}, ClientConfig{SessionTimeout: 2 * sim.Second})
 			},
 			"expire": func(t *rapid.T) {
 				lw.srv.Expire(lw.clients[slot()].SessionID())

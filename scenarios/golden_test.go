@@ -12,7 +12,7 @@ import (
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
 		"kernel-demo": "ef8532ab03366598",
-		"zk-election": "f0e8395b17df0701",
+		"zk-election": "f6ea0cd3c8502fc4",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]
