@@ -11,8 +11,8 @@ import (
 // say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"kernel-demo": "ef8532ab03366598",
-		"zk-election": "f6ea0cd3c8502fc4",
+		"kernel-demo": "002f56dff8b7ed40",
+		"zk-election": "f0e8395b17df0701",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]

@@ -25,6 +25,11 @@ var (
 var (
 	plantReorder          bool
 	plantDeliverAcrossCut bool
+	// A crash that forgets the accept of a dial in flight to a paused
+	// process (the bug kernel-demo seeds 89 and 156 found), and one that
+	// drops deferred events without a record.
+	plantCrashLosesDeferredAccept bool
+	plantSilentDeferredDrop       bool
 )
 
 // ConnID identifies a connection; both ends share it.

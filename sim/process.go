@@ -83,10 +83,24 @@ func (w *World) Crash(p ProcID) {
 	pr.paused = false
 	// Bumping the incarnation orphans every queued event of the old one.
 	pr.incarnation++
-	for _, it := range pr.deferred {
-		w.release(it.ev)
-	}
+	deferred := pr.deferred
 	pr.deferred = nil
+	for _, it := range deferred {
+		ev := it.ev
+		switch {
+		case ev.kind == evAccept && !plantCrashLosesDeferredAccept:
+			// The SYN reached p while it was paused and p is gone now: the
+			// dialer is refused, as if it had dialled a down process.
+			w.net.refuse(ev.conn)
+		case ev.kind == evAccept:
+			// Planted bug: the dial in flight is forgotten.
+		default:
+			if w.tracing && !plantSilentDeferredDrop {
+				w.recordDropped(ev)
+			}
+		}
+		w.release(ev)
+	}
 	pr.accept = nil
 	conns := pr.conns
 	pr.conns = nil
@@ -142,6 +156,22 @@ func (w *World) Resume(p ProcID) {
 	if len(pr.deferred) > 0 {
 		w.scheduleDrain(pr)
 	}
+}
+
+// recordDropped traces an event that will never run because its process
+// crashed: a message names its connection and itself, so every message sent
+// has an outcome in the trace.
+func (w *World) recordDropped(ev *event) {
+	var peer ProcID
+	var conn ConnID
+	detail := ""
+	if ev.conn != nil {
+		peer, conn = ev.conn.remote, ev.conn.id
+	}
+	if ev.kind == evDeliver {
+		detail = ev.msg.String()
+	}
+	w.record(KindEventDropped, ev.proc, peer, conn, ev.label, detail)
 }
 
 func (w *World) scheduleDrain(pr *process) {

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"pgregory.net/rapid"
 )
 
@@ -88,14 +90,22 @@ type outcome struct {
 	records    []Record
 	delivered  int
 	violations []string
+	// handled counts the messages a handler got, by step and message, so
+	// each msg.deliver record can be matched with a handler call.
+	handled map[string]int
+	// timers are the labels of the timers the program set; ran, those that ran.
+	timers []string
+	ran    map[string]bool
 }
+
+func handledKey(step uint64, msg string) string { return fmt.Sprintf("%d/%s", step, msg) }
 
 // runProgram executes p on a fresh World, checking FIFO, partitions and
 // pauses at every delivery and event.
 func runProgram(p program) outcome {
 	mem := &MemorySink{}
 	w := New(Options{Seed: p.seed, Latency: p.latency, Sinks: []Sink{mem}, MaxEvents: 1_000_000})
-	var out outcome
+	out := outcome{handled: map[string]int{}, ran: map[string]bool{}}
 	fail := func(format string, args ...any) {
 		out.violations = append(out.violations, fmt.Sprintf("%v: ", w.Now())+fmt.Sprintf(format, args...))
 	}
@@ -125,6 +135,7 @@ func runProgram(p program) outcome {
 				}
 				expect[k] = sm.n + 1
 				out.delivered++
+				out.handled[handledKey(w.Steps(), m.String())]++
 			},
 			OnClose: func(c *Conn, err error) {
 				if w.IsPaused(c.Local()) {
@@ -196,10 +207,13 @@ func runProgram(p program) outcome {
 				w.Resume(a)
 			case opTimer:
 				if w.IsUp(a) {
-					w.After(a, Duration(op.n)*Millisecond, "timer", func() {
+					label := fmt.Sprintf("timer#%d", len(out.timers))
+					out.timers = append(out.timers, label)
+					w.After(a, Duration(op.n)*Millisecond, label, func() {
 						if w.IsPaused(a) || !w.IsUp(a) {
 							fail("%s ran a timer while paused or down", w.Name(a))
 						}
+						out.ran[label] = true
 					})
 				}
 			}
@@ -216,6 +230,147 @@ func runProgram(p program) outcome {
 	}
 	out.hash = w.TraceHash()
 	out.records = mem.Records
+	out.violations = append(out.violations, checkDialsResolve(out.records, p.latency.Max, w.opts.ConnBreakDetect)...)
+	out.violations = append(out.violations, checkDeliveriesHandled(out)...)
+	out.violations = append(out.violations, checkDropsRecorded(out)...)
+	return out
+}
+
+// checkDialsResolve: every dial comes up, is refused, or breaks (or its
+// dialer learns it is down) within a bounded virtual time: the SYN's longest
+// trip plus the break detection delay, stretched over any pause of either
+// end (a paused process accepts when it resumes). A dialer that closes its
+// own end first, or crashes, has resolved it too.
+func checkDialsResolve(recs []Record, maxLatency, breakDetect Duration) []string {
+	type span struct{ from, to Time }
+	pauses := map[ProcID][]span{}
+	open := map[ProcID]Time{}
+	endRun := Time(0)
+	for _, r := range recs {
+		endRun = max(endRun, r.At)
+		switch r.Kind {
+		case KindProcPause:
+			open[r.Proc] = r.At
+		case KindProcResume, KindProcCrash:
+			if at, ok := open[r.Proc]; ok {
+				pauses[r.Proc] = append(pauses[r.Proc], span{at, r.At})
+				delete(open, r.Proc)
+			}
+		}
+	}
+	for p, at := range open {
+		pauses[p] = append(pauses[p], span{at, endRun})
+	}
+	type dial struct {
+		at       Time
+		from, to ProcID
+	}
+	dials := map[ConnID]dial{}
+	resolved := map[ConnID]Time{}
+	var order []ConnID
+	for _, r := range recs {
+		switch r.Kind {
+		case KindConnDial:
+			dials[r.Conn] = dial{r.At, r.Proc, r.Peer}
+			order = append(order, r.Conn)
+		case KindConnUp, KindConnRefused, KindConnBreak:
+			if _, ok := resolved[r.Conn]; !ok {
+				resolved[r.Conn] = r.At
+			}
+		case KindConnDown, KindConnClose, KindEventDropped:
+			// The dialer learnt it is gone, closed it itself, or crashed
+			// before it could learn.
+			if d, ok := dials[r.Conn]; ok && d.from == r.Proc {
+				if _, ok := resolved[r.Conn]; !ok {
+					resolved[r.Conn] = r.At
+				}
+			}
+		}
+	}
+	var out []string
+	for _, id := range order {
+		d := dials[id]
+		deadline := d.at.Add(maxLatency + breakDetect)
+		for changed := true; changed; {
+			changed = false
+			for _, p := range []ProcID{d.from, d.to} {
+				for _, s := range pauses[p] {
+					if s.from <= deadline && deadline < s.to {
+						deadline, changed = s.to, true
+					}
+				}
+			}
+		}
+		at, ok := resolved[id]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("dial c%d p%d->p%d at %v never came up, was refused or broke", id, d.from, d.to, d.at))
+		case at > deadline:
+			out = append(out, fmt.Sprintf("dial c%d p%d->p%d at %v resolved at %v, after its deadline %v", id, d.from, d.to, d.at, at, deadline))
+		}
+	}
+	return out
+}
+
+// checkDeliveriesHandled: every msg.deliver record is a message a handler
+// got, in the same step (so never a delivery on an end that nobody handles,
+// nor to a dead process), and every message a handler got was recorded.
+func checkDeliveriesHandled(o outcome) []string {
+	left := map[string]int{}
+	for k, n := range o.handled {
+		left[k] = n
+	}
+	var out []string
+	for _, r := range o.records {
+		if r.Kind != KindMsgDeliver {
+			continue
+		}
+		k := handledKey(r.Step, r.Detail)
+		if left[k] == 0 {
+			out = append(out, fmt.Sprintf("step %d: %s recorded as delivered to p%d, but no handler got it", r.Step, r.Detail, r.Proc))
+			continue
+		}
+		left[k]--
+	}
+	for k, n := range left {
+		if n > 0 {
+			out = append(out, fmt.Sprintf("handler got %s with no msg.deliver record", k))
+		}
+	}
+	return out
+}
+
+// checkDropsRecorded: every message sent has exactly one outcome in the
+// trace (delivered, lost, or dropped with its process's crash), and every
+// timer the program set either ran or was recorded as dropped.
+func checkDropsRecorded(o outcome) []string {
+	var out []string
+	fate := map[string]int{}
+	var sent []string
+	dropped := map[string]bool{}
+	for _, r := range o.records {
+		switch r.Kind {
+		case KindMsgSend:
+			sent = append(sent, r.Detail)
+		case KindMsgDeliver, KindMsgLost:
+			fate[r.Detail]++
+		case KindEventDropped:
+			if r.Detail != "" {
+				fate[r.Detail]++
+			}
+			dropped[r.Label] = true
+		}
+	}
+	for _, m := range sent {
+		if fate[m] != 1 {
+			out = append(out, fmt.Sprintf("message %s was sent and has %d outcomes in the trace (delivered, lost or dropped), not 1", m, fate[m]))
+		}
+	}
+	for _, t := range o.timers {
+		if !o.ran[t] && !dropped[t] {
+			out = append(out, fmt.Sprintf("%s neither ran nor was recorded as dropped", t))
+		}
+	}
 	return out
 }
 
@@ -279,4 +434,70 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// pausedCrashProgram is the bug kernel-demo seeds 89 and 156 found: p1 is
+// paused when p0's dial reaches it, and crashes before it resumes.
+func pausedCrashProgram() program {
+	return program{seed: 1, procs: 2, latency: Fixed(Millisecond), ops: []progOp{
+		{kind: opPause, a: 1},
+		{kind: opDial, a: 0, b: 1},
+		{gap: 5 * Millisecond, kind: opSend, a: 0, n: 2},  // deferred at p1
+		{kind: opTimer, a: 1, n: 1},                       // deferred at p1 too
+		{gap: 10 * Millisecond, kind: opCrash, a: 1},      // drops both
+		{gap: 10 * Millisecond, kind: opRestart, a: 1},    // a new p1 listens
+		{gap: 10 * Millisecond, kind: opSend, a: 0, n: 2}, // only if p0's end still looks open
+	}}
+}
+
+func TestPausedCrashProgramHoldsEveryProperty(t *testing.T) {
+	out := runProgram(pausedCrashProgram())
+	assert.Empty(t, out.violations)
+	var kinds []string
+	for _, r := range out.records {
+		if r.Kind != KindEvent {
+			kinds = append(kinds, r.Kind+" "+r.Label)
+		}
+	}
+	assert.Equal(t, []string{
+		"proc.pause ", "conn.dial ",
+		"event.deferred accept", "msg.send ", "msg.send ", "event.deferred deliver", "event.deferred deliver",
+		"event.deferred timer#0",
+		"proc.crash ", "conn.refused ", "event.dropped deliver", "event.dropped deliver", "event.dropped timer#0",
+		"conn.down ", "proc.restart ",
+	}, kinds, "the crash refuses the deferred dial and records every event it drops")
+}
+
+// TestKernelPropertiesCatchPlantedBugs shows each kernel property failing:
+// a crash that forgets a deferred accept leaves a dial unresolved and records
+// deliveries no handler got; a crash that drops deferred events silently
+// leaves messages and timers without an outcome.
+func TestKernelPropertiesCatchPlantedBugs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant *bool
+		want  []string
+	}{
+		{"crash forgets a deferred accept", &plantCrashLosesDeferredAccept, []string{
+			"dial c1 p1->p2 at 0s never came up, was refused or broke",
+			"recorded as delivered to p2, but no handler got it",
+		}},
+		{"crash drops deferred events silently", &plantSilentDeferredDrop, []string{
+			"message c1/p1#0 was sent and has 0 outcomes",
+			"timer#0 neither ran nor was recorded as dropped",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			*tc.plant = true
+			out := runProgram(pausedCrashProgram())
+			*tc.plant = false
+			for _, want := range tc.want {
+				found := false
+				for _, v := range out.violations {
+					found = found || strings.Contains(v, want)
+				}
+				assert.True(t, found, "no violation says %q; got %v", want, out.violations)
+			}
+		})
+	}
 }

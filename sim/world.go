@@ -385,8 +385,10 @@ func (w *World) dispatch(it item) {
 	ev := it.ev
 	if ev.proc != Kernel {
 		p := w.procs[ev.proc]
-		// A SYN is for whichever incarnation is there when it arrives.
-		stale := ev.inc != p.incarnation && ev.kind != evAccept
+		// A SYN is for whichever incarnation is there when it arrives, and
+		// so are the data and FIN behind it: the state of the connection's
+		// end decides their fate (a crash breaks the ends it owned).
+		stale := ev.inc != p.incarnation && ev.kind != evAccept && ev.kind != evDeliver && ev.kind != evFin
 		if stale || !p.up {
 			if ev.kind == evAccept {
 				w.net.refuse(ev.conn)
@@ -394,7 +396,7 @@ func (w *World) dispatch(it item) {
 				return
 			}
 			if w.tracing {
-				w.record(KindEventDropped, ev.proc, Kernel, 0, ev.label, "")
+				w.recordDropped(ev)
 			}
 			w.release(ev)
 			return
