@@ -229,7 +229,7 @@ func TestShortDisconnectKeepsSessionAndReplaysMissedWatchEvents(t *testing.T) {
 	require.NoError(t, err)
 	e.run(300 * sim.Millisecond)
 	assert.Equal(t, ErrConnectionClosed, inflight, "a request in flight when the connection broke")
-	e.w.Heal()
+	e.w.HealAll()
 	e.run(2 * sim.Second)
 	assert.Equal(t, session, a.SessionID(), "same session")
 	assert.Equal(t, []State{StateDisconnected, StateConnecting, StateConnected, StateHasSession}, sessionStates(a.events))

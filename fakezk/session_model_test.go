@@ -1184,7 +1184,7 @@ func (h *smHarness) drop(slot int, partition bool, d sim.Duration, others []smOt
 	}
 	if partition {
 		h.w.RunUntil(max(h.w.Now(), start.Add(d)))
-		h.w.Heal()
+		h.w.HealAll()
 	}
 	if h.reconnected(cl) {
 		h.fatalf("harness: %s reconnected before the model expected", cl.name)

@@ -11,8 +11,8 @@ import (
 // say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"kernel-demo": "002f56dff8b7ed40",
-		"zk-election": "f0e8395b17df0701",
+		"kernel-demo": "4dc3eae3a0e37159",
+		"zk-election": "f88399ea6befcce1",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]

@@ -197,14 +197,14 @@ func (d *demo) inject(kind string, a, b *demoNode, hold sim.Duration) {
 		}
 		w.Partition([]sim.ProcID{a.id}, []sim.ProcID{b.id})
 		d.narrate("partition %s | %s for %v", w.Name(a.id), w.Name(b.id), hold)
-		w.After(sim.Kernel, hold, "heal", func() { w.Heal(); d.narrate("heal") })
+		w.After(sim.Kernel, hold, "heal", func() { w.HealAll(); d.narrate("heal") })
 	case "one-way":
 		if a == b {
 			return
 		}
 		w.PartitionOneWay([]sim.ProcID{a.id}, []sim.ProcID{b.id})
 		d.narrate("one-way cut %s -> %s for %v", w.Name(a.id), w.Name(b.id), hold)
-		w.After(sim.Kernel, hold, "heal", func() { w.Heal(); d.narrate("heal") })
+		w.After(sim.Kernel, hold, "heal", func() { w.HealAll(); d.narrate("heal") })
 	case "crash":
 		down := 0
 		for _, n := range d.nodes {
@@ -244,7 +244,7 @@ func (d *demo) inject(kind string, a, b *demoNode, hold sim.Duration) {
 // check at the end of the grace period requires full recovery.
 func (d *demo) healAll() {
 	w := d.w
-	w.Heal()
+	w.HealAll()
 	for _, n := range d.nodes {
 		if !w.IsUp(n.id) {
 			w.Restart(n.id)

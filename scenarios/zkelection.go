@@ -312,7 +312,7 @@ func (e *election) inject(kind string, m *member, hold sim.Duration) {
 	case "partition-member":
 		w.Partition([]sim.ProcID{m.id}, []sim.ProcID{e.srv.ID()})
 		e.narrate("partition %s%s from ZooKeeper for %v", m.name, role, hold)
-		w.After(sim.Kernel, hold, "heal", func() { w.Heal(); e.narrate("heal") })
+		w.After(sim.Kernel, hold, "heal", func() { w.HealAll(); e.narrate("heal") })
 	case "crash-member":
 		if !w.IsUp(m.id) {
 			return
@@ -353,7 +353,7 @@ func (e *election) inject(kind string, m *member, hold sim.Duration) {
 
 func (e *election) healAll() {
 	w := e.w
-	w.Heal()
+	w.HealAll()
 	if e.plan.leaveCrashed {
 		w.Crash(e.members[0].id)
 	}

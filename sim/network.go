@@ -82,12 +82,34 @@ func (c *Conn) Open() bool { return c.state != connClosed }
 
 type link struct{ from, to ProcID }
 
+// linkState is what the network keeps per directed link: its latency, its
+// own random stream (so traffic on one link never moves another's arrivals),
+// and how many active cuts cover it.
+type linkState struct {
+	rand    *Rand
+	latency Latency
+	custom  bool // latency set by SetLatency rather than Options.Latency
+	cuts    int  // active cuts covering the link; it is cut while > 0
+}
+
+// CutID names a cut made by Partition or PartitionOneWay, so it can be
+// healed alone.
+type CutID uint64
+
+// cut is one active cut: the directed links it covers (a link may appear
+// more than once; each appearance holds one count) and how it was described.
+type cut struct {
+	id    CutID
+	links []link
+	desc  string
+}
+
 type network struct {
 	w        *World
-	rand     *Rand
 	nextConn ConnID
-	cut      map[link]bool
-	latency  map[link]Latency
+	nextCut  CutID
+	links    map[link]*linkState
+	cuts     []cut   // active cuts in id order
 	conns    []*Conn // dialling ends of live connections, in creation order
 	// compactAt is the length of conns at which Dial drops dead entries, so
 	// the list stays proportional to the live connections.
@@ -96,9 +118,7 @@ type network struct {
 
 func (n *network) init(w *World) {
 	n.w = w
-	n.rand = w.Rand("sim.net")
-	n.cut = map[link]bool{}
-	n.latency = map[link]Latency{}
+	n.links = map[link]*linkState{}
 	n.compactAt = 64
 }
 
@@ -115,23 +135,44 @@ func (n *network) compact() {
 	n.compactAt = max(64, 2*len(live))
 }
 
-func (n *network) delay(from, to ProcID) Duration {
-	l, ok := n.latency[link{from, to}]
+// link returns the state of the link from -> to, creating it on first use.
+func (n *network) link(from, to ProcID) *linkState {
+	k := link{from, to}
+	ls, ok := n.links[k]
 	if !ok {
-		l = n.w.opts.Latency
+		ls = &linkState{latency: n.w.opts.Latency}
+		n.links[k] = ls
 	}
-	return l.Sample(n.rand)
+	return ls
+}
+
+// delay draws a one-way delay for the link from -> to from the link's own
+// stream, "sim.net/<from>-><to>" by process names, so a seed gives each link
+// the same delays whatever the other links carry.
+func (n *network) delay(from, to ProcID) Duration {
+	ls := n.link(from, to)
+	if ls.rand == nil {
+		ls.rand = n.w.Rand("sim.net/" + n.w.procs[from].name + "->" + n.w.procs[to].name)
+	}
+	return ls.latency.Sample(ls.rand)
+}
+
+// isCut reports whether an active cut covers the link from -> to.
+func (n *network) isCut(from, to ProcID) bool {
+	ls, ok := n.links[link{from, to}]
+	return ok && ls.cuts > 0
 }
 
 // connected reports whether packets flow both ways between a and b, which a
 // TCP connection needs.
 func (n *network) connected(a, b ProcID) bool {
-	return !n.cut[link{a, b}] && !n.cut[link{b, a}]
+	return !n.isCut(a, b) && !n.isCut(b, a)
 }
 
 // Listen makes p accept connections: accept runs for each new connection as an
 // event of p and returns the handler for p's end. A crash removes the listener.
 func (w *World) Listen(p ProcID, accept func(c *Conn) ConnHandler) {
+	w.mustChange("Listen")
 	w.proc(p).accept = accept
 }
 
@@ -141,6 +182,7 @@ func (w *World) Listen(p ProcID, accept func(c *Conn) ConnHandler) {
 // ErrRefused after a round trip; if a partition separates them, ErrUnreachable
 // after ConnBreakDetect.
 func (w *World) Dial(from, to ProcID, h ConnHandler) *Conn {
+	w.mustChange("Dial")
 	n := &w.net
 	src := w.proc(from)
 	w.proc(to)
@@ -177,6 +219,7 @@ func (w *World) Dial(from, to ProcID, h ConnHandler) *Conn {
 // process closed is a programming error.
 func (c *Conn) Send(msg Message) {
 	w := c.w
+	w.mustChange("Send")
 	if c.state == connClosed {
 		panic(fmt.Sprintf("sim: send on closed connection %d: %s", c.id, msg))
 	}
@@ -206,6 +249,7 @@ func (c *Conn) Send(msg Message) {
 // OnClose(ErrClosedByPeer). Messages still coming the other way are lost.
 func (c *Conn) Close() {
 	w := c.w
+	w.mustChange("Close")
 	if c.state == connClosed {
 		return
 	}
@@ -347,65 +391,124 @@ func (n *network) tellDown(c *Conn, err error) {
 // SetLatency sets the one-way delay distribution from one process to another
 // (a slow link, say). It applies to messages sent from now on.
 func (w *World) SetLatency(from, to ProcID, l Latency) {
+	w.mustChange("SetLatency")
 	w.checkProc(from)
 	w.checkProc(to)
 	if err := l.Validate(); err != nil {
 		panic("sim: " + err.Error())
 	}
-	w.net.latency[link{from, to}] = l
+	ls := w.net.link(from, to)
+	ls.latency, ls.custom = l, true
 	if w.tracing {
 		w.record(KindNetLatency, from, to, 0, "", l.String())
 	}
 }
 
+// LinkLatency returns the one-way delay distribution from one process to
+// another: the one SetLatency gave it, or Options.Latency.
+func (w *World) LinkLatency(from, to ProcID) Latency {
+	w.checkProc(from)
+	w.checkProc(to)
+	if ls, ok := w.net.links[link{from, to}]; ok && ls.custom {
+		return ls.latency
+	}
+	return w.opts.Latency
+}
+
 // Partition cuts every link between a process of side a and one of side b,
-// both ways. Connections across the cut break; new ones are refused until Heal.
-func (w *World) Partition(a, b []ProcID) {
+// both ways, and returns the cut's id. Connections across the cut break; new
+// ones are refused while any cut covers their link (HealCut, HealAll).
+func (w *World) Partition(a, b []ProcID) CutID {
+	w.mustChange("Partition")
+	var links []link
 	for _, x := range a {
 		for _, y := range b {
-			w.cutLink(x, y)
-			w.cutLink(y, x)
+			links = append(links, w.cutLink(x, y), w.cutLink(y, x))
 		}
 	}
-	if w.tracing {
-		w.record(KindNetPartition, Kernel, Kernel, 0, "", fmt.Sprintf("%v|%v", w.names(a), w.names(b)))
-	}
-	w.net.breakCut()
+	return w.net.addCut(links, fmt.Sprintf("%v|%v", w.names(a), w.names(b)))
 }
 
 // PartitionOneWay cuts the links from each process of from to each of to, one
-// way only. A TCP connection needs both directions, so connections between
-// the two sides break too.
-func (w *World) PartitionOneWay(from, to []ProcID) {
+// way only, and returns the cut's id. A TCP connection needs both directions,
+// so connections between the two sides break too.
+func (w *World) PartitionOneWay(from, to []ProcID) CutID {
+	w.mustChange("PartitionOneWay")
+	var links []link
 	for _, x := range from {
 		for _, y := range to {
-			w.cutLink(x, y)
+			links = append(links, w.cutLink(x, y))
 		}
 	}
-	if w.tracing {
-		w.record(KindNetPartition, Kernel, Kernel, 0, "", fmt.Sprintf("%v->%v", w.names(from), w.names(to)))
-	}
-	w.net.breakCut()
+	return w.net.addCut(links, fmt.Sprintf("%v->%v", w.names(from), w.names(to)))
 }
 
-// Heal removes every cut. Broken connections stay broken; new ones work.
-func (w *World) Heal() {
-	clear(w.net.cut)
-	if w.tracing {
-		w.record(KindNetHeal, Kernel, Kernel, 0, "", "")
+// HealCut removes one cut. A link stays cut while another active cut covers
+// it. Broken connections stay broken; new ones work where nothing is cut. It
+// reports whether the cut was active (false: healed already, or never made).
+func (w *World) HealCut(id CutID) bool {
+	w.mustChange("HealCut")
+	n := &w.net
+	for i, c := range n.cuts {
+		if c.id == id {
+			n.cuts = append(n.cuts[:i], n.cuts[i+1:]...)
+			n.heal(c)
+			return true
+		}
+	}
+	return false
+}
+
+// HealAll removes every cut, oldest first.
+func (w *World) HealAll() {
+	w.mustChange("HealAll")
+	n := &w.net
+	cuts := n.cuts
+	n.cuts = nil
+	for _, c := range cuts {
+		n.heal(c)
 	}
 }
 
 // Reachable reports whether packets flow from a to b.
-func (w *World) Reachable(a, b ProcID) bool { return !w.net.cut[link{a, b}] }
+func (w *World) Reachable(a, b ProcID) bool { return !w.net.isCut(a, b) }
 
-func (w *World) cutLink(a, b ProcID) {
+func (n *network) addCut(links []link, desc string) CutID {
+	w := n.w
+	n.nextCut++
+	c := cut{id: n.nextCut, links: links, desc: desc}
+	for _, l := range links {
+		n.link(l.from, l.to).cuts++
+	}
+	n.cuts = append(n.cuts, c)
+	if w.tracing {
+		w.record(KindNetPartition, Kernel, Kernel, 0, "", fmt.Sprintf("cut=%d %s", c.id, desc))
+	}
+	n.breakCut()
+	return c.id
+}
+
+func (n *network) heal(c cut) {
+	w := n.w
+	for _, l := range c.links {
+		ls := n.links[l]
+		if ls.cuts <= 0 {
+			panic(fmt.Sprintf("sim: cut %d heals link %v, which no cut covers", c.id, l))
+		}
+		ls.cuts--
+	}
+	if w.tracing {
+		w.record(KindNetHeal, Kernel, Kernel, 0, "", fmt.Sprintf("cut=%d %s", c.id, c.desc))
+	}
+}
+
+func (w *World) cutLink(a, b ProcID) link {
 	w.checkProc(a)
 	w.checkProc(b)
 	if a == b {
 		panic("sim: a process cannot be partitioned from itself")
 	}
-	w.net.cut[link{a, b}] = true
+	return link{a, b}
 }
 
 func (w *World) names(ps []ProcID) []string {

@@ -1,6 +1,9 @@
 package sim
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // ProcessHooks are a process's reactions to its lifecycle. Either may be nil.
 type ProcessHooks struct {
@@ -26,16 +29,29 @@ type process struct {
 }
 
 // AddProcess registers a running process and returns its id. Names appear in
-// the trace and must be unique.
+// the trace, name random streams ("sim.net/a->b") and fault schedules: they
+// must be unique, non-empty, and free of "->".
 func (w *World) AddProcess(name string, hooks ProcessHooks) ProcID {
-	for _, p := range w.procs {
-		if p.name == name {
-			panic(fmt.Sprintf("sim: process name %q used twice", name))
-		}
+	w.mustChange("AddProcess")
+	if name == "" || strings.Contains(name, "->") {
+		panic(fmt.Sprintf("sim: process name %q is empty or contains \"->\"", name))
+	}
+	if _, dup := w.ProcByName(name); dup || name == w.procs[Kernel].name {
+		panic(fmt.Sprintf("sim: process name %q used twice", name))
 	}
 	id := ProcID(len(w.procs))
 	w.procs = append(w.procs, &process{id: id, name: name, up: true, incarnation: 1, hooks: hooks})
 	return id
+}
+
+// ProcByName returns the process with the given name (never the kernel).
+func (w *World) ProcByName(name string) (ProcID, bool) {
+	for _, p := range w.procs[1:] {
+		if p.name == name {
+			return p.id, true
+		}
+	}
+	return 0, false
 }
 
 // Processes returns how many processes exist (the kernel not counted).
@@ -72,6 +88,7 @@ func (w *World) proc(p ProcID) *process {
 // gone, and OnCrash drops its volatile state. Crashing a crashed process
 // does nothing.
 func (w *World) Crash(p ProcID) {
+	w.mustChange("Crash")
 	pr := w.proc(p)
 	if !pr.up {
 		return
@@ -115,6 +132,7 @@ func (w *World) Crash(p ProcID) {
 // Restart starts a crashed process again: OnRestart runs as its first event,
 // now. Restarting a running process is a programming error.
 func (w *World) Restart(p ProcID) {
+	w.mustChange("Restart")
 	pr := w.proc(p)
 	if pr.up {
 		panic(fmt.Sprintf("sim: restart of running process %s", pr.name))
@@ -132,6 +150,7 @@ func (w *World) Restart(p ProcID) {
 // events that fall due wait, messages to it queue up, and the world goes on.
 // Pausing a paused or crashed process does nothing.
 func (w *World) Pause(p ProcID) {
+	w.mustChange("Pause")
 	pr := w.proc(p)
 	if !pr.up || pr.paused {
 		return
@@ -145,6 +164,7 @@ func (w *World) Pause(p ProcID) {
 // Resume ends a pause: the events that fell due meanwhile run now, in the
 // order they fell due, before any later event of p.
 func (w *World) Resume(p ProcID) {
+	w.mustChange("Resume")
 	pr := w.proc(p)
 	if !pr.paused {
 		return
@@ -195,4 +215,20 @@ func (w *World) drain(p ProcID) {
 		w.scheduleDrain(pr)
 	}
 	w.run(it.ev)
+}
+
+// observe runs the OnStep observers with the world locked against change.
+func (w *World) observe() {
+	w.observing = true
+	defer func() { w.observing = false }()
+	for _, fn := range w.onStep {
+		fn()
+	}
+}
+
+// mustChange panics when an OnStep observer tries to change the world.
+func (w *World) mustChange(op string) {
+	if w.observing {
+		panic("sim: " + op + " from an OnStep observer: observers must not change the world")
+	}
 }

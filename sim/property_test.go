@@ -116,6 +116,7 @@ func runProgram(p program) outcome {
 	expect := map[stream]int{}
 	sent := map[stream]int{}
 	var conns []*Conn
+	var cuts []CutID
 	procs := make([]ProcID, p.procs)
 	var handler func() ConnHandler
 	handler = func() ConnHandler {
@@ -187,14 +188,19 @@ func runProgram(p program) outcome {
 				}
 			case opPartition:
 				if a != b {
-					w.Partition([]ProcID{a}, []ProcID{b})
+					cuts = append(cuts, w.Partition([]ProcID{a}, []ProcID{b}))
 				}
 			case opOneWay:
 				if a != b {
-					w.PartitionOneWay([]ProcID{a}, []ProcID{b})
+					cuts = append(cuts, w.PartitionOneWay([]ProcID{a}, []ProcID{b}))
 				}
 			case opHeal:
-				w.Heal()
+				// Heal one cut (perhaps one healed already) or all of them.
+				if op.n%2 == 0 || len(cuts) == 0 {
+					w.HealAll()
+				} else {
+					w.HealCut(cuts[op.b%len(cuts)])
+				}
 			case opCrash:
 				w.Crash(a)
 			case opRestart:

@@ -147,7 +147,8 @@ type World struct {
 
 	net network
 
-	onStep []func()
+	onStep    []func()
+	observing bool // OnStep observers are running: the world must not change
 
 	tracing bool
 	hash    traceHash
@@ -263,6 +264,7 @@ func (w *World) release(ev *event) {
 
 // push queues ev at time at for process proc.
 func (w *World) push(at Time, ev *event) TimerID {
+	w.mustChange("scheduling an event")
 	if at < w.now {
 		panic(fmt.Sprintf("sim: event %q scheduled at %v, in the past (now %v)", ev.label, at, w.now))
 	}
@@ -293,6 +295,7 @@ func (w *World) After(p ProcID, d Duration, label string, fn func()) TimerID {
 // Cancel removes a scheduled event. It reports false if the event already
 // ran, was cancelled, or was dropped.
 func (w *World) Cancel(id TimerID) bool {
+	w.mustChange("Cancel")
 	if id.seq == 0 {
 		return false
 	}
@@ -410,14 +413,16 @@ func (w *World) dispatch(it item) {
 		}
 	}
 	w.run(ev)
-	for _, fn := range w.onStep {
-		fn()
+	if len(w.onStep) > 0 {
+		w.observe()
 	}
 }
 
 // OnStep registers fn to run after every event that ran (not after dropped
 // or deferred ones): where safety checks look at the world. fn must not
-// schedule events or change the world.
+// schedule events or change the world: scheduling, sending, dialling,
+// closing, crashing, restarting, pausing, resuming, cutting, healing or
+// setting latency from fn panics.
 func (w *World) OnStep(fn func()) { w.onStep = append(w.onStep, fn) }
 
 // run executes ev and recycles it.

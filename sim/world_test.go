@@ -193,7 +193,7 @@ func TestPartitionBreaksConnectionsAndRefusesNewOnes(t *testing.T) {
 		w.Partition([]ProcID{p.a}, []ProcID{p.b})
 	})
 	w.At(Kernel, Time(20*Millisecond), "redial", func() { w.Dial(p.a, p.b, p.handler()) })
-	w.At(Kernel, Time(300*Millisecond), "heal", func() { w.Heal(); w.Dial(p.a, p.b, p.handler()).Send(note("again")) })
+	w.At(Kernel, Time(300*Millisecond), "heal", func() { w.HealAll(); w.Dial(p.a, p.b, p.handler()).Send(note("again")) })
 	w.Run()
 	assert.Equal(t, []string{
 		"b got hello at 1ms",

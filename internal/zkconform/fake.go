@@ -275,7 +275,7 @@ func (f *FakeTarget) Expire(session int) error {
 	// server expires a session whose connection is already gone.
 	f.w.Partition([]sim.ProcID{fc.proc}, []sim.ProcID{f.srv.ID()})
 	expired := old != 0 && f.srv.Expire(old)
-	f.w.Heal()
+	f.w.HealAll()
 	if !expired {
 		return fmt.Errorf("session s%d has no live server session", session)
 	}
@@ -321,7 +321,7 @@ func (f *FakeTarget) connected(id int64) bool {
 func (f *FakeTarget) Reconnect(session int) error {
 	fc := f.clients[session]
 	id := fc.zk.SessionID()
-	f.w.Heal()
+	f.w.HealAll()
 	if !f.runUntil(func() bool { return fc.zk.State() == fakezk.StateHasSession || fc.zk.SessionID() != id }) {
 		return fmt.Errorf("no session within %v of healing", f.cfg.OpLimit)
 	}
