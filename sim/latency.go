@@ -1,8 +1,12 @@
 package sim
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 )
 
 // LatencyKind names a latency distribution.
@@ -47,6 +51,8 @@ func (l Latency) Validate() error {
 		return fmt.Errorf("latency: negative minimum %v", l.Min)
 	case l.Kind != LatencyFixed && l.Max < l.Min:
 		return fmt.Errorf("latency: maximum %v below minimum %v", l.Max, l.Min)
+	case math.IsNaN(l.Alpha) || math.IsInf(l.Alpha, 0):
+		return fmt.Errorf("latency: alpha %v is not a number", l.Alpha)
 	case l.Kind == LatencyPareto && (l.Alpha <= 0 || l.Scale <= 0):
 		return fmt.Errorf("latency: pareto needs alpha > 0 and scale > 0")
 	case l.Kind > LatencyPareto:
@@ -83,4 +89,46 @@ func (l Latency) String() string {
 		return fmt.Sprintf("pareto(min=%v,scale=%v,alpha=%g,max=%v)", l.Min, l.Scale, l.Alpha, l.Max)
 	}
 	return fmt.Sprintf("latency(%d)", l.Kind)
+}
+
+var latencyKindNames = [...]string{LatencyFixed: "fixed", LatencyUniform: "uniform", LatencyPareto: "pareto"}
+
+// latencyJSON is Latency as JSON: the kind by name, durations in integer
+// nanoseconds. Every field is written, so a round trip is lossless.
+type latencyJSON struct {
+	Kind  string   `json:"kind"`
+	Min   Duration `json:"min_ns"`
+	Max   Duration `json:"max_ns"`
+	Scale Duration `json:"scale_ns"`
+	Alpha float64  `json:"alpha"`
+}
+
+// MarshalJSON encodes l as {"kind": "uniform", "min_ns": ..., "max_ns": ...,
+// "scale_ns": ..., "alpha": ...}.
+func (l Latency) MarshalJSON() ([]byte, error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(latencyJSON{latencyKindNames[l.Kind], l.Min, l.Max, l.Scale, l.Alpha})
+}
+
+// UnmarshalJSON decodes what MarshalJSON writes, refusing unknown fields and
+// kinds and distributions that cannot be sampled.
+func (l *Latency) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var j latencyJSON
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	k := slices.Index(latencyKindNames[:], j.Kind)
+	if k < 0 {
+		return fmt.Errorf("latency: unknown kind %q (known: %s)", j.Kind, strings.Join(latencyKindNames[:], ", "))
+	}
+	v := Latency{Kind: LatencyKind(k), Min: j.Min, Max: j.Max, Scale: j.Scale, Alpha: j.Alpha}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	*l = v
+	return nil
 }

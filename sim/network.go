@@ -30,6 +30,8 @@ var (
 	// drops deferred events without a record.
 	plantCrashLosesDeferredAccept bool
 	plantSilentDeferredDrop       bool
+	// HealCut healing every cut, as Heal once did.
+	plantHealCutEndsAll bool
 )
 
 // ConnID identifies a connection; both ends share it.
@@ -449,6 +451,11 @@ func (w *World) PartitionOneWay(from, to []ProcID) CutID {
 func (w *World) HealCut(id CutID) bool {
 	w.mustChange("HealCut")
 	n := &w.net
+	if plantHealCutEndsAll {
+		active := len(n.cuts) > 0
+		w.HealAll()
+		return active
+	}
 	for i, c := range n.cuts {
 		if c.id == id {
 			n.cuts = append(n.cuts[:i], n.cuts[i+1:]...)
