@@ -11,8 +11,8 @@ import (
 // say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"kernel-demo": "4dc3eae3a0e37159",
-		"zk-election": "f88399ea6befcce1",
+		"kernel-demo": "c6db57e8f4aa8c68",
+		"zk-election": "fda05c3334eb2500",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]

@@ -50,6 +50,7 @@ type demo struct {
 	nodes      []*demoNode
 	counts     kindCounter
 	reconnects int
+	faults     *sim.Injector
 }
 
 type demoNode struct {
@@ -172,91 +173,148 @@ func (n *demoNode) receive(c *sim.Conn, m sim.Message) {
 	n.heard[hb.from] = w.Now()
 }
 
-// scheduleFaults draws the fault schedule of the safety phase. Swarm testing:
-// the seed first picks which fault kinds this run uses at all.
+// scheduleFaults draws the fault schedule of the safety phase from the seed
+// and hands it to an Injector, which applies and heals each fault by id.
 func (d *demo) scheduleFaults() {
 	w := d.w
-	r := w.Rand("faults")
-	enabled := swarm(r, []string{"partition", "one-way", "crash", "pause", "slow-link"}, 0.7)
+	names := make([]string, len(d.nodes))
+	for i, n := range d.nodes {
+		names[i] = w.Name(n.id)
+	}
+	schedule, enabled := demoSchedule(w.Rand("faults"), names)
 	w.At(sim.Kernel, 0, "swarm", func() { d.narrate("fault kinds this run: %v", enabled) })
+	d.faults = sim.NewInjector(w)
+	d.faults.OnApply = d.narrateFault
+	d.faults.OnHeal = d.narrateHeal
+	if err := d.faults.Schedule(schedule); err != nil {
+		panic("kernel-demo: " + err.Error()) // the schedule is built from the world's own names
+	}
+}
+
+// demoSlowLink is the latency of a slow link fault.
+var demoSlowLink = sim.Pareto(sim.Millisecond, 20*sim.Millisecond, 1.1, 2*sim.Second)
+
+// demoSchedule draws the faults of the safety phase. Swarm testing: the seed
+// first picks which fault kinds this run uses at all. Faults that would do
+// nothing (a process cut from itself, a crash of a crashed node or of a third
+// node, a pause of a paused or crashed one) are left out here, where the
+// schedule's own effects are known: only faults change who is down or paused.
+func demoSchedule(r *sim.Rand, names []string) (sim.Schedule, []string) {
+	enabled := swarm(r, []string{"partition", "one-way", "crash", "pause", "slow-link"}, 0.7)
+	var s sim.Schedule
+	type span struct {
+		node     int
+		from, to sim.Time
+	}
+	var crashes, pauses []span
+	// during reports whether a span of node covers t; a fault due at the end
+	// of a span runs before its heal, which was queued later.
+	during := func(spans []span, node int, t sim.Time) bool {
+		for _, sp := range spans {
+			if sp.node == node && sp.from <= t && t <= sp.to {
+				return true
+			}
+		}
+		return false
+	}
 	for at := sim.Time(0).Add(r.DurationBetween(sim.Second, 3*sim.Second)); at < sim.Time(demoSafetyPhase); at = at.Add(r.DurationBetween(500*sim.Millisecond, 3*sim.Second)) {
 		kind := enabled[r.Intn(len(enabled))]
-		a := d.nodes[r.Intn(demoNodes)]
-		b := d.nodes[r.Intn(demoNodes)]
+		a, b := r.Intn(len(names)), r.Intn(len(names))
 		hold := r.DurationBetween(100, 3000) * sim.Millisecond
-		w.At(sim.Kernel, at, kind, func() { d.inject(kind, a, b, hold) })
+		e := sim.Entry{At: at, Duration: hold, Fault: sim.Fault{ID: sim.FaultID(len(s) + 1)}}
+		switch kind {
+		case "partition", "one-way":
+			if a == b {
+				continue
+			}
+			e.Kind, e.A, e.B = sim.FaultPartition, []string{names[a]}, []string{names[b]}
+			if kind == "one-way" {
+				e.Kind = sim.FaultOneWay
+			}
+		case "crash":
+			down := 0
+			for n := range names {
+				if during(crashes, n, at) {
+					down++
+				}
+			}
+			if during(crashes, a, at) || down >= demoMaxCrashed {
+				continue
+			}
+			e.Kind, e.Proc = sim.FaultCrash, names[a]
+			crashes = append(crashes, span{a, at, at.Add(hold)})
+			for i, p := range pauses { // the crash ends a's pause
+				if p.node == a && p.from <= at && at <= p.to {
+					pauses[i].to = at
+				}
+			}
+		case "pause":
+			if during(crashes, a, at) || during(pauses, a, at) {
+				continue
+			}
+			e.Kind, e.Proc = sim.FaultPause, names[a]
+			pauses = append(pauses, span{a, at, at.Add(hold)})
+		case "slow-link":
+			if a == b {
+				continue
+			}
+			e.Kind, e.From, e.To, e.Latency = sim.FaultLatency, names[a], names[b], &demoSlowLink
+		}
+		s = append(s, e)
+	}
+	return s, enabled
+}
+
+// narrateFault tells the timeline about a fault as it applies.
+func (d *demo) narrateFault(e sim.Entry) {
+	switch e.Kind {
+	case sim.FaultPartition:
+		d.narrate("partition %s | %s for %v", e.A[0], e.B[0], e.Duration)
+	case sim.FaultOneWay:
+		d.narrate("one-way cut %s -> %s for %v", e.A[0], e.B[0], e.Duration)
+	case sim.FaultCrash:
+		d.narrate("crash %s for %v", e.Proc, e.Duration)
+	case sim.FaultPause:
+		d.narrate("pause %s for %v (GC)", e.Proc, e.Duration)
+	case sim.FaultLatency:
+		d.narrate("slow link %s -> %s for %v", e.From, e.To, e.Duration)
 	}
 }
 
-func (d *demo) inject(kind string, a, b *demoNode, hold sim.Duration) {
-	w := d.w
-	switch kind {
-	case "partition":
-		if a == b {
-			return
+// narrateHeal tells the timeline that a fault ended, and what ended it if
+// not its own time (the end of the safety phase narrates itself).
+func (d *demo) narrateHeal(f sim.Fault, why string) {
+	if why == "heal-all" {
+		return
+	}
+	early := ""
+	if why != "scheduled" {
+		early = " (" + why + ")"
+	}
+	switch f.Kind {
+	case sim.FaultPartition:
+		d.narrate("heal %s | %s%s", f.A[0], f.B[0], early)
+	case sim.FaultOneWay:
+		d.narrate("heal %s -> %s%s", f.A[0], f.B[0], early)
+	case sim.FaultCrash:
+		d.narrate("restart %s%s", f.Proc, early)
+	case sim.FaultPause:
+		if early != "" {
+			d.narrate("pause of %s ends%s", f.Proc, early)
+		} else {
+			d.narrate("resume %s", f.Proc)
 		}
-		w.Partition([]sim.ProcID{a.id}, []sim.ProcID{b.id})
-		d.narrate("partition %s | %s for %v", w.Name(a.id), w.Name(b.id), hold)
-		w.After(sim.Kernel, hold, "heal", func() { w.HealAll(); d.narrate("heal") })
-	case "one-way":
-		if a == b {
-			return
-		}
-		w.PartitionOneWay([]sim.ProcID{a.id}, []sim.ProcID{b.id})
-		d.narrate("one-way cut %s -> %s for %v", w.Name(a.id), w.Name(b.id), hold)
-		w.After(sim.Kernel, hold, "heal", func() { w.HealAll(); d.narrate("heal") })
-	case "crash":
-		down := 0
-		for _, n := range d.nodes {
-			if !w.IsUp(n.id) {
-				down++
-			}
-		}
-		if !w.IsUp(a.id) || down >= demoMaxCrashed {
-			return
-		}
-		w.Crash(a.id)
-		d.narrate("crash %s for %v", w.Name(a.id), hold)
-		w.After(sim.Kernel, hold, "restart", func() {
-			if !w.IsUp(a.id) {
-				w.Restart(a.id)
-				d.narrate("restart %s", w.Name(a.id))
-			}
-		})
-	case "pause":
-		if !w.IsUp(a.id) || w.IsPaused(a.id) {
-			return
-		}
-		w.Pause(a.id)
-		d.narrate("pause %s for %v (GC)", w.Name(a.id), hold)
-		w.After(sim.Kernel, hold, "resume", func() { w.Resume(a.id); d.narrate("resume %s", w.Name(a.id)) })
-	case "slow-link":
-		if a == b {
-			return
-		}
-		w.SetLatency(a.id, b.id, sim.Pareto(sim.Millisecond, 20*sim.Millisecond, 1.1, 2*sim.Second))
-		d.narrate("slow link %s -> %s for %v", w.Name(a.id), w.Name(b.id), hold)
-		w.After(sim.Kernel, hold, "fast-link", func() { w.SetLatency(a.id, b.id, sim.Uniform(sim.Millisecond, 5*sim.Millisecond)) })
+	case sim.FaultLatency:
+		d.narrate("link %s -> %s fast again%s", f.From, f.To, early)
 	}
 }
 
-// healAll ends the safety phase: every fault is undone, and the liveness
-// check at the end of the grace period requires full recovery.
+// healAll ends the safety phase: every fault still active is undone, and
+// the liveness check at the end of the grace period requires full recovery.
 func (d *demo) healAll() {
-	w := d.w
-	w.HealAll()
-	for _, n := range d.nodes {
-		if !w.IsUp(n.id) {
-			w.Restart(n.id)
-		}
-		w.Resume(n.id)
-		for _, m := range d.nodes {
-			if m != n {
-				w.SetLatency(n.id, m.id, sim.Uniform(sim.Millisecond, 5*sim.Millisecond))
-			}
-		}
-	}
-	d.narrate("heal everything; require recovery within %v", demoGrace)
+	active := len(d.faults.Active())
+	d.faults.HealAll()
+	d.narrate("heal everything (%d %s still active); require recovery within %v", active, plural(active, "fault"), demoGrace)
 }
 
 // checkLiveness: after the grace period every node hears every other.
@@ -272,4 +330,11 @@ func (d *demo) checkLiveness() {
 			}
 		}
 	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

@@ -48,6 +48,7 @@ type election struct {
 	dualLeaderTime sim.Duration
 	elections      int
 	ephemeralSeen  map[string]bool // invariant already reported, to report each once
+	faults         *sim.Injector
 }
 
 type member struct {
@@ -282,91 +283,175 @@ func (e *election) checkStep() {
 	})
 }
 
+// scheduleFaults draws the faults of the safety phase from the seed. The
+// kernel's faults go to an Injector as a Schedule; session expiry is a
+// ZooKeeper fault the kernel does not know, so it stays a scenario event.
 func (e *election) scheduleFaults() {
 	w := e.w
-	r := w.Rand("faults")
-	enabled := swarm(r, []string{"pause-member", "partition-member", "crash-member", "expire-session", "pause-server", "crash-server"}, 0.6)
+	names := make([]string, len(e.members))
+	for i, m := range e.members {
+		names[i] = m.name
+	}
+	schedule, expiries, enabled := electionSchedule(w.Rand("faults"), names, w.Name(e.srv.ID()))
 	w.At(sim.Kernel, 0, "swarm", func() { e.narrate("fault kinds this run: %v", enabled) })
-	for at := sim.Time(0).Add(r.DurationBetween(3, 6) * sim.Second); at < sim.Time(electionSafetyPhase-5*sim.Second); at = at.Add(r.DurationBetween(2000, 8000) * sim.Millisecond) {
-		kind := enabled[r.Intn(len(enabled))]
-		m := e.members[r.Intn(len(e.members))]
-		hold := r.DurationBetween(500, 6000) * sim.Millisecond
-		w.At(sim.Kernel, at, kind, func() { e.inject(kind, m, hold) })
+	for _, x := range expiries {
+		m := e.members[x.member]
+		w.At(sim.Kernel, x.at, "expire-session", func() {
+			role := e.role(m)
+			if m.sessionID != 0 && e.srv.Expire(m.sessionID) {
+				e.narrate("ZooKeeper expires the session of %s%s", m.name, role)
+			}
+		})
+	}
+	e.faults = sim.NewInjector(w)
+	e.faults.OnApply = e.narrateFault
+	e.faults.OnHeal = e.narrateHeal
+	if err := e.faults.Schedule(schedule); err != nil {
+		panic("zk-election: " + err.Error()) // the schedule is built from the world's own names
 	}
 }
 
-func (e *election) inject(kind string, m *member, hold sim.Duration) {
-	w := e.w
-	role := ""
-	if m.leader {
-		role = " (which believes it leads)"
+// expiry is a session expiry the schedule asks for.
+type expiry struct {
+	at     sim.Time
+	member int
+}
+
+// electionSchedule draws the faults of the safety phase. Swarm testing: the
+// seed first picks which fault kinds this run uses. Faults that would do
+// nothing (a crash of a crashed process, a pause of a paused or crashed one)
+// are left out here, where the schedule's own effects are known.
+func electionSchedule(r *sim.Rand, members []string, server string) (sim.Schedule, []expiry, []string) {
+	enabled := swarm(r, []string{"pause-member", "partition-member", "crash-member", "expire-session", "pause-server", "crash-server"}, 0.6)
+	var s sim.Schedule
+	var expiries []expiry
+	type span struct {
+		proc     string
+		from, to sim.Time
 	}
-	switch kind {
-	case "pause-member":
-		if !w.IsUp(m.id) || w.IsPaused(m.id) {
-			return
-		}
-		w.Pause(m.id)
-		e.narrate("GC pause of %s%s for %v", m.name, role, hold)
-		w.After(sim.Kernel, hold, "resume", func() { w.Resume(m.id); e.narrate("%s resumes", m.name) })
-	case "partition-member":
-		w.Partition([]sim.ProcID{m.id}, []sim.ProcID{e.srv.ID()})
-		e.narrate("partition %s%s from ZooKeeper for %v", m.name, role, hold)
-		w.After(sim.Kernel, hold, "heal", func() { w.HealAll(); e.narrate("heal") })
-	case "crash-member":
-		if !w.IsUp(m.id) {
-			return
-		}
-		w.Crash(m.id)
-		e.narrate("crash %s%s for %v", m.name, role, hold)
-		w.After(sim.Kernel, hold, "restart", func() {
-			if !w.IsUp(m.id) {
-				w.Restart(m.id)
-				e.narrate("restart %s", m.name)
+	var crashes, pauses []span
+	during := func(spans []span, proc string, t sim.Time) bool {
+		for _, sp := range spans {
+			if sp.proc == proc && sp.from <= t && t <= sp.to {
+				return true
 			}
-		})
-	case "expire-session":
-		if m.sessionID != 0 && e.srv.Expire(m.sessionID) {
-			e.narrate("ZooKeeper expires the session of %s%s", m.name, role)
 		}
-	case "pause-server":
-		if w.IsPaused(e.srv.ID()) || !w.IsUp(e.srv.ID()) {
-			return
+		return false
+	}
+	for at := sim.Time(0).Add(r.DurationBetween(3, 6) * sim.Second); at < sim.Time(electionSafetyPhase-5*sim.Second); at = at.Add(r.DurationBetween(2000, 8000) * sim.Millisecond) {
+		kind := enabled[r.Intn(len(enabled))]
+		m := r.Intn(len(members))
+		hold := r.DurationBetween(500, 6000) * sim.Millisecond
+		e := sim.Entry{At: at, Duration: hold, Fault: sim.Fault{ID: sim.FaultID(len(s) + 1)}}
+		proc := members[m]
+		switch kind {
+		case "expire-session":
+			expiries = append(expiries, expiry{at, m})
+			continue
+		case "partition-member":
+			e.Kind, e.A, e.B = sim.FaultPartition, []string{proc}, []string{server}
+			s = append(s, e)
+			continue
+		case "pause-server", "crash-server":
+			proc = server
 		}
-		w.Pause(e.srv.ID())
-		e.narrate("ZooKeeper pauses for %v", hold)
-		w.After(sim.Kernel, hold, "resume-zk", func() { w.Resume(e.srv.ID()); e.narrate("ZooKeeper resumes") })
-	case "crash-server":
-		if !w.IsUp(e.srv.ID()) {
-			return
+		if during(crashes, proc, at) {
+			continue
 		}
-		w.Crash(e.srv.ID())
-		e.narrate("ZooKeeper crashes for %v", hold)
-		w.After(sim.Kernel, hold, "restart-zk", func() {
-			if !w.IsUp(e.srv.ID()) {
-				w.Restart(e.srv.ID())
-				e.narrate("ZooKeeper restarts (tree and sessions from disk)")
+		e.Proc = proc
+		switch kind {
+		case "pause-member", "pause-server":
+			if during(pauses, proc, at) {
+				continue
 			}
-		})
+			e.Kind = sim.FaultPause
+			pauses = append(pauses, span{proc, at, at.Add(hold)})
+		case "crash-member", "crash-server":
+			e.Kind = sim.FaultCrash
+			crashes = append(crashes, span{proc, at, at.Add(hold)})
+			for i, p := range pauses { // the crash ends the pause
+				if p.proc == proc && p.from <= at && at <= p.to {
+					pauses[i].to = at
+				}
+			}
+		}
+		s = append(s, e)
+	}
+	return s, expiries, enabled
+}
+
+// role says, for the narration, whether m believes it leads.
+func (e *election) role(m *member) string {
+	if m.leader {
+		return " (which believes it leads)"
+	}
+	return ""
+}
+
+func (e *election) member(name string) *member {
+	for _, m := range e.members {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// narrateFault tells the timeline about a fault as it applies (before it
+// takes effect, so a member's belief is what the fault finds).
+func (e *election) narrateFault(en sim.Entry) {
+	zk := e.w.Name(e.srv.ID())
+	switch {
+	case en.Kind == sim.FaultPartition:
+		m := e.member(en.A[0])
+		e.narrate("partition %s%s from ZooKeeper for %v", m.name, e.role(m), en.Duration)
+	case en.Proc == zk && en.Kind == sim.FaultPause:
+		e.narrate("ZooKeeper pauses for %v", en.Duration)
+	case en.Proc == zk && en.Kind == sim.FaultCrash:
+		e.narrate("ZooKeeper crashes for %v", en.Duration)
+	case en.Kind == sim.FaultPause:
+		m := e.member(en.Proc)
+		e.narrate("GC pause of %s%s for %v", m.name, e.role(m), en.Duration)
+	case en.Kind == sim.FaultCrash:
+		m := e.member(en.Proc)
+		e.narrate("crash %s%s for %v", m.name, e.role(m), en.Duration)
+	}
+}
+
+// narrateHeal tells the timeline that a fault ended, and what ended it if
+// not its own time (the end of the safety phase narrates itself).
+func (e *election) narrateHeal(f sim.Fault, why string) {
+	if why == "heal-all" {
+		return
+	}
+	early := ""
+	if why != "scheduled" {
+		early = " (" + why + ")"
+	}
+	zk := e.w.Name(e.srv.ID())
+	switch {
+	case f.Kind == sim.FaultPartition:
+		e.narrate("heal %s | ZooKeeper%s", f.A[0], early)
+	case f.Kind == sim.FaultPause && early != "":
+		e.narrate("pause of %s ends%s", f.Proc, early)
+	case f.Proc == zk && f.Kind == sim.FaultPause:
+		e.narrate("ZooKeeper resumes")
+	case f.Proc == zk && f.Kind == sim.FaultCrash:
+		e.narrate("ZooKeeper restarts (tree and sessions from disk)%s", early)
+	case f.Kind == sim.FaultPause:
+		e.narrate("%s resumes", f.Proc)
+	case f.Kind == sim.FaultCrash:
+		e.narrate("restart %s%s", f.Proc, early)
 	}
 }
 
 func (e *election) healAll() {
-	w := e.w
-	w.HealAll()
+	active := len(e.faults.Active())
+	e.faults.HealAll()
 	if e.plan.leaveCrashed {
-		w.Crash(e.members[0].id)
+		e.w.Crash(e.members[0].id)
 	}
-	for _, id := range append([]sim.ProcID{e.srv.ID()}, e.memberIDs()...) {
-		if e.plan.leaveCrashed && id == e.members[0].id {
-			continue
-		}
-		if !w.IsUp(id) {
-			w.Restart(id)
-		}
-		w.Resume(id)
-	}
-	e.narrate("heal everything; require one known leader within %v", electionGrace)
+	e.narrate("heal everything (%d %s still active); require one known leader within %v", active, plural(active, "fault"), electionGrace)
 }
 
 func (e *election) memberIDs() []sim.ProcID {
