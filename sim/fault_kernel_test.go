@@ -176,3 +176,20 @@ func TestObserversCannotChangeTheWorld(t *testing.T) {
 	p.w.At(Kernel, 0, "x", func() {})
 	assert.NotPanics(t, func() { p.w.Run() })
 }
+
+// TestSYNAcrossACrashAndRestartBringsItsDataAlong: a dial in flight while
+// its peer crashes and restarts is accepted by the new incarnation, and the
+// messages sent behind the SYN before the crash arrive too, in order.
+func TestSYNAcrossACrashAndRestartBringsItsDataAlong(t *testing.T) {
+	var p *pair
+	p = newPair(t, Options{Latency: Fixed(100 * Millisecond)})
+	w := p.w
+	w.procs[p.b].hooks.OnRestart = func() { w.Listen(p.b, func(c *Conn) ConnHandler { return p.handler() }) }
+	var c *Conn
+	w.At(Kernel, 0, "dial", func() { c = w.Dial(p.a, p.b, p.handler()); c.Send(note("before")) })
+	w.At(Kernel, Time(10*Millisecond), "crash", func() { w.Crash(p.b) })
+	w.At(Kernel, Time(20*Millisecond), "restart", func() { w.Restart(p.b) })
+	w.At(Kernel, Time(30*Millisecond), "send", func() { c.Send(note("after")) })
+	w.Run()
+	assert.Equal(t, []string{"b got before at 100ms", "b got after at 130ms"}, p.log)
+}

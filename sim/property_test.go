@@ -62,11 +62,15 @@ func genProgram(t *rapid.T) program {
 		seed:  rapid.Uint64().Draw(t, "seed"),
 		procs: rapid.IntRange(2, 4).Draw(t, "procs"),
 	}
-	switch rapid.IntRange(0, 2).Draw(t, "latency") {
+	switch rapid.IntRange(0, 3).Draw(t, "latency") {
 	case 0:
 		p.latency = Fixed(Millisecond)
 	case 1:
 		p.latency = Uniform(Millisecond, 20*Millisecond)
+	case 2:
+		// Slower than the gaps between ops: SYNs and data stay in flight
+		// across crashes, restarts and pauses.
+		p.latency = Uniform(50*Millisecond, 150*Millisecond)
 	default:
 		p.latency = Pareto(Millisecond, 2*Millisecond, 1.2, Second)
 	}
