@@ -26,8 +26,8 @@ const (
 //	one-way          A, B     cut the links from each process of A to each of B
 //	isolate          Proc     cut it from every other process, both ways
 //	latency          From, To, Latency   the link From->To draws from Latency; the heal restores what it had
-//	slow-disk        Proc, Extra         every sync of its disk costs Extra more (needs a disk model)
-//	disk-crash-loss  Proc     crash it, its disk losing what was written since the last sync (needs a disk model); the heal restarts it
+//	slow-disk        Proc, Extra         every sync of its disk costs Extra more
+//	disk-crash-loss  Proc     crash it, its disk losing every write since the last sync; the heal restarts it
 type FaultKind string
 
 // Fault kinds.
@@ -244,13 +244,59 @@ func ParseSchedule(data []byte) (Schedule, error) {
 var ErrNoDiskModel = errors.New("no disk model")
 
 // DiskFaults is how an Injector applies disk faults: a disk model provides
-// it. ApplyDiskFault starts a slow-disk fault, or arms the loss of a
+// it (NewInjector wires the World's own disks; tests may plug in another).
+// ApplyDiskFault starts a slow-disk fault, or arms the loss of a
 // disk-crash-loss fault just before the Injector crashes the process;
 // HealDiskFault ends either. Overlapping slow-disk faults on one disk are
 // the model's to combine.
 type DiskFaults interface {
 	ApplyDiskFault(f Fault, p ProcID) error
 	HealDiskFault(f Fault, p ProcID) error
+}
+
+// worldDisks applies disk faults to the World's disks (World.Disk). A
+// process's disk is as slow as the latest active slow-disk fault on it says,
+// and back to normal when none is left; a disk-crash-loss crash loses every
+// unsynced write (LossTail), whatever the disk's own loss mode, which comes
+// back with the heal.
+type worldDisks struct {
+	w     *World
+	slow  map[ProcID][]Fault // active slow-disk faults per process, in order applied
+	modes map[FaultID]LossMode
+}
+
+func (d *worldDisks) ApplyDiskFault(f Fault, p ProcID) error {
+	disk := d.w.Disk(p)
+	switch f.Kind {
+	case FaultSlowDisk:
+		d.slow[p] = append(d.slow[p], f)
+		disk.SetSlow(f.Extra)
+	case FaultDiskCrashLoss:
+		d.modes[f.ID] = disk.loss
+		disk.SetLossMode(LossTail)
+	default:
+		return fmt.Errorf("%s is no disk fault", f.Kind)
+	}
+	return nil
+}
+
+func (d *worldDisks) HealDiskFault(f Fault, p ProcID) error {
+	disk := d.w.Disk(p)
+	switch f.Kind {
+	case FaultSlowDisk:
+		d.slow[p] = slices.DeleteFunc(d.slow[p], func(x Fault) bool { return x.ID == f.ID })
+		if rest := d.slow[p]; len(rest) > 0 {
+			disk.SetSlow(rest[len(rest)-1].Extra)
+		} else {
+			disk.ClearSlow()
+		}
+	case FaultDiskCrashLoss:
+		disk.SetLossMode(d.modes[f.ID])
+		delete(d.modes, f.ID)
+	default:
+		return fmt.Errorf("%s is no disk fault", f.Kind)
+	}
+	return nil
 }
 
 // target is a fault with its process names resolved.
@@ -282,7 +328,8 @@ type activeFault struct {
 // Isolate cuts a process from those that exist when it applies.
 type Injector struct {
 	w *World
-	// Disk applies disk faults; while nil they fail with ErrNoDiskModel.
+	// Disk applies disk faults: the World's disks unless replaced; while
+	// nil, disk faults fail with ErrNoDiskModel.
 	Disk DiskFaults
 	// OnApply, if set, runs as each fault applies, just before it takes
 	// effect (narration reads the world as the fault finds it).
@@ -299,7 +346,11 @@ type Injector struct {
 
 // NewInjector returns an Injector for w with no faults.
 func NewInjector(w *World) *Injector {
-	return &Injector{w: w, known: map[FaultID]bool{}}
+	return &Injector{
+		w:     w,
+		Disk:  &worldDisks{w: w, slow: map[ProcID][]Fault{}, modes: map[FaultID]LossMode{}},
+		known: map[FaultID]bool{},
+	}
 }
 
 // Schedule validates s against the world (process names, ids not used

@@ -285,6 +285,7 @@ func (d *fakeDisk) HealDiskFault(f Fault, p ProcID) error {
 func TestInjectorDiskFaultsGoThroughTheDiskModel(t *testing.T) {
 	w, in, _, p := faultWorld(t)
 	slow := Entry{At: 0, Duration: Second, Fault: Fault{ID: 1, Kind: FaultSlowDisk, Proc: "n1", Extra: 5 * Millisecond}}
+	in.Disk = nil
 	err := in.Schedule(Schedule{slow})
 	require.EqualError(t, err, "schedule entry 0: fault 1 (slow-disk): no disk model")
 	assert.Equal(t, 0, w.Pending(), "nothing is queued from a bad schedule")
@@ -500,4 +501,38 @@ func TestInjectorPropertyCatchesHealThatEndsEveryCut(t *testing.T) {
 	plantHealCutEndsAll = false
 	require.NotEmpty(t, out)
 	assert.Contains(t, out[0], "2s: n0->n1 reachable=true, but active faults cut it: true (active [1])")
+}
+
+// TestInjectorDiskFaultsOnTheWorldsDisks: slow-disk faults make syncs slower
+// (the latest one in force, none left: normal again); a disk-crash-loss
+// crash loses the whole unsynced tail although the disk's own mode would
+// keep some of it, and the mode comes back with the heal.
+func TestInjectorDiskFaultsOnTheWorldsDisks(t *testing.T) {
+	w, in, _, p := faultWorld(t)
+	d := w.Disk(p[1])
+	require.NoError(t, in.Schedule(Schedule{
+		{At: 0, Duration: 3 * Second, Fault: Fault{ID: 1, Kind: FaultSlowDisk, Proc: "n1", Extra: 5 * Millisecond}},
+		{At: Time(Second), Duration: Second, Fault: Fault{ID: 2, Kind: FaultSlowDisk, Proc: "n1", Extra: 50 * Millisecond}},
+	}))
+	at(w, 500*Millisecond, func() { assert.Equal(t, 5*Millisecond, d.Slow()) })
+	at(w, 1500*Millisecond, func() { assert.Equal(t, 50*Millisecond, d.Slow()) })
+	at(w, 2500*Millisecond, func() { assert.Equal(t, 5*Millisecond, d.Slow(), "fault 1 is in force again") })
+	at(w, 3500*Millisecond, func() { assert.Zero(t, d.Slow()) })
+
+	// A prefix-keeping disk would keep some of these on a plain crash for
+	// most seeds; the disk-crash-loss fault keeps none.
+	for seed := uint64(1); seed <= 20; seed++ {
+		w, in, _, p := faultWorld(t)
+		w.seed = seed
+		d := w.Disk(p[2])
+		require.Equal(t, LossPrefix, d.loss)
+		for i := 0; i < 8; i++ {
+			d.Append("log", []byte("abcd"))
+		}
+		require.NoError(t, in.Apply(Fault{ID: 1, Kind: FaultDiskCrashLoss, Proc: "n2"}, Second))
+		assert.False(t, d.Exists("log"), "seed %d: every unsynced write is lost", seed)
+		w.Run()
+		assert.True(t, w.IsUp(p[2]))
+		assert.Equal(t, LossPrefix, d.loss, "the disk's own mode is back")
+	}
 }

@@ -100,6 +100,7 @@ func (w *World) Crash(p ProcID) {
 	pr.paused = false
 	// Bumping the incarnation orphans every queued event of the old one.
 	pr.incarnation++
+	w.crashDisk(p) // what was not synced is lost now, recorded beside the crash
 	deferred := pr.deferred
 	pr.deferred = nil
 	for _, it := range deferred {
