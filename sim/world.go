@@ -422,7 +422,8 @@ func (w *World) dispatch(it item) {
 // or deferred ones): where safety checks look at the world. fn must not
 // schedule events or change the world: scheduling, sending, dialling,
 // closing, crashing, restarting, pausing, resuming, cutting, healing or
-// setting latency from fn panics.
+// setting latency from fn panics. (Drawing from a random stream is a change
+// too, which is not checked: observers must not do it.)
 func (w *World) OnStep(fn func()) { w.onStep = append(w.onStep, fn) }
 
 // run executes ev and recycles it.
