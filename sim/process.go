@@ -83,10 +83,12 @@ func (w *World) proc(p ProcID) *process {
 	return w.procs[p]
 }
 
-// Crash stops p at once: its pending and deferred events are dropped, its
-// connections break (peers learn after ConnBreakDetect), its listener is
-// gone, and OnCrash drops its volatile state. Crashing a crashed process
-// does nothing.
+// Crash stops p at once: its pending and deferred events are dropped (each
+// recorded as event.dropped; a dial that reached p while it was paused is
+// refused, as a dial to a down process is), its connections break (peers
+// learn after ConnBreakDetect), its listener is gone, its disk loses what
+// was not synced, and OnCrash drops its volatile state. Crashing a crashed
+// process does nothing.
 func (w *World) Crash(p ProcID) {
 	w.mustChange("Crash")
 	pr := w.proc(p)
