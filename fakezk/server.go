@@ -228,6 +228,8 @@ type Server struct {
 	// What load found on the disk: the bytes of whole records, of the file.
 	diskWhole, diskLen int
 	stats              ServerStats
+
+	observers []func(Commit) // OnCommit
 }
 
 // ServerStats counts what the server's pipeline did.
@@ -755,6 +757,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 		s.sessions[ss.id] = ss
 		s.w.Emit(KindSession, s.id, "create", fmt.Sprintf("session=0x%x timeout=%v zxid=0x%x", ss.id, ss.timeout, s.zxid))
 		s.commit(recCreateSession, ss.id, false, ss)
+		s.committed(Commit{Kind: CommitCreateSession, Zxid: s.zxid, Session: ss.id})
 	} else {
 		ss = s.sessions[m.sessionID]
 		if ss == nil || !bytes.Equal(ss.passwd[:], m.passwd[:]) {
@@ -815,6 +818,7 @@ func (s *Server) tick() {
 			changes, err := s.tree.DeleteContainer(s.zxid, p)
 			s.w.Emit(KindTxn, s.id, "deleteContainer", fmt.Sprintf("%s zxid=0x%x err=%v", p, s.zxid, err))
 			s.commit(recOps, 0, false, nil)
+			s.committed(Commit{Kind: CommitWrite, Zxid: s.zxid, Changes: changes})
 			s.fire(changes)
 			s.finish(nil, true, false)
 		}
@@ -848,6 +852,7 @@ func (s *Server) closeSession(ss *session, why string) {
 	delete(s.sessions, ss.id)
 	s.w.Emit(KindSession, s.id, why, fmt.Sprintf("session=0x%x zxid=0x%x ephemerals=%d", ss.id, s.zxid, countDeletes(changes)))
 	s.traceChanges(changes)
+	s.committed(Commit{Kind: CommitCloseSession, Zxid: s.zxid, Session: ss.id, Changes: changes})
 	s.fire(changes)
 	if ss.conn != nil && why == "expire" {
 		s.emitClose(ss.conn)
@@ -1089,6 +1094,7 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 	}
 	s.traceChanges(changes)
 	s.commit(recOps, sc.session.id, m.op == opMulti, nil)
+	s.committed(Commit{Kind: CommitWrite, Zxid: rep.zxid, Session: sc.session.id, Changes: changes})
 	s.fire(changes)
 	s.emit(sc, rep)
 }

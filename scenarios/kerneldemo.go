@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 
+	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -10,7 +11,7 @@ func init() {
 	register(Scenario{
 		Name:    "kernel-demo",
 		Summary: "5 processes heartbeat over a lossy, partitioned, pausing network; FIFO, partition and pause checks, then heal and require every link to carry heartbeats again",
-		Run:     func(cfg Config) *Result { return runKernelDemo(cfg, demoPlan{}) },
+		Run:     func(cfg Config) *invariants.Result { return runKernelDemo(cfg, demoPlan{}) },
 	})
 }
 
@@ -64,16 +65,17 @@ type demoNode struct {
 	heard  []sim.Time // when each peer's heartbeat last arrived
 }
 
-func runKernelDemo(cfg Config, plan demoPlan) *Result {
+func runKernelDemo(cfg Config, plan demoPlan) *invariants.Result {
 	counts := kindCounter{}
 	w := sim.New(sim.Options{
 		Seed:            cfg.Seed,
 		Latency:         sim.Uniform(sim.Millisecond, 5*sim.Millisecond),
 		ConnBreakDetect: 200 * sim.Millisecond,
 		MaxTime:         demoSafetyPhase + demoGrace,
+		MaxEvents:       maxEvents(cfg, 0),
 		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
 	})
-	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg.Seed), plan: plan, counts: counts}
+	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg), plan: plan, counts: counts}
 	for i := 0; i < demoNodes; i++ {
 		n := &demoNode{d: d, index: i, rand: w.Rand(fmt.Sprintf("node%d", i))}
 		n.id = w.AddProcess(fmt.Sprintf("n%d", i), sim.ProcessHooks{OnCrash: n.crash, OnRestart: n.start})
@@ -161,13 +163,13 @@ func (n *demoNode) receive(c *sim.Conn, m sim.Message) {
 	hb := m.(heartbeat)
 	from := d.nodes[hb.from].id
 	if w.IsPaused(n.id) {
-		d.violate("paused-runs-nothing", "%s handled %s while paused", w.Name(n.id), hb)
+		d.safety("paused-runs-nothing", "%s handled %s while paused", w.Name(n.id), hb)
 	}
 	if !w.Reachable(from, n.id) || !w.Reachable(n.id, from) {
-		d.violate("no-delivery-across-partition", "%s got %s across a cut link", w.Name(n.id), hb)
+		d.safety("no-delivery-across-partition", "%s got %s across a cut link", w.Name(n.id), hb)
 	}
 	if want := n.expect[c.ID()]; hb.n != want {
-		d.violate("fifo-per-connection", "%s got %s, expected #%d", w.Name(n.id), hb, want)
+		d.safety("fifo-per-connection", "%s got %s, expected #%d", w.Name(n.id), hb, want)
 	}
 	n.expect[c.ID()] = hb.n + 1
 	n.heard[hb.from] = w.Now()
@@ -326,7 +328,7 @@ func (d *demo) checkLiveness() {
 				continue
 			}
 			if age := w.Now().Sub(at); age > demoFreshness {
-				d.violate("links-recover", "%s last heard n%d %v ago", w.Name(n.id), peer, age)
+				d.liveness("links-recover", "%s last heard n%d %v ago", w.Name(n.id), peer, age)
 			}
 		}
 	}

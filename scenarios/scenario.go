@@ -1,13 +1,15 @@
 // Package scenarios builds simulated systems, drives their workloads and
-// faults from a seed, checks them, and returns a Result. It holds the named
-// catalogue that cmd/simrun lists and runs.
+// faults from a seed, checks them, and returns an invariants.Result. It holds
+// the named catalogue that cmd/simrun lists and runs.
 package scenarios
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 
+	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -15,44 +17,32 @@ import (
 type Config struct {
 	// Seed fixes every choice of the run.
 	Seed uint64
+	// MaxEvents bounds the run's events (0: the scenario's own budget). A run
+	// that uses them all fails with invariants.BudgetExhausted.
+	MaxEvents int64
 	// Sinks receive the trace (the trace hash is computed either way).
 	Sinks []sim.Sink
-}
 
-// Violation is a check that failed: which one, when, and what it saw.
-type Violation struct {
-	Invariant string   `json:"invariant"`
-	At        sim.Time `json:"t_ns"`
-	Step      uint64   `json:"step"`
-	Message   string   `json:"message"`
+	run *runState // set by the catalogue's runner, for panic recovery
 }
-
-func (v Violation) String() string {
-	return fmt.Sprintf("%s at %v (step %d): %s", v.Invariant, v.At, v.Step, v.Message)
-}
-
-// Result is the outcome of one run.
-type Result struct {
-	Scenario   string             `json:"scenario"`
-	Seed       uint64             `json:"seed"`
-	Status     string             `json:"status"`
-	TraceHash  string             `json:"trace_hash"`
-	Events     uint64             `json:"events"`
-	SimTimeNs  int64              `json:"sim_time_ns"`
-	Violations []Violation        `json:"violations"`
-	Metrics    map[string]float64 `json:"metrics"`
-	// Timeline is a short narration of what happened, for people.
-	Timeline []string `json:"-"`
-}
-
-// OK reports whether every check held.
-func (r *Result) OK() bool { return len(r.Violations) == 0 }
 
 // Scenario is a named, runnable experiment.
 type Scenario struct {
 	Name    string
 	Summary string
-	Run     func(cfg Config) *Result
+	// Run runs the scenario once. A panic of the simulated code is recovered
+	// and returned as an invariants.Panic violation.
+	Run func(cfg Config) *invariants.Result
+}
+
+// ReplayCommand returns the simrun command line that replays a run of the
+// named scenario with cfg.
+func ReplayCommand(name string, cfg Config) string {
+	s := fmt.Sprintf("simrun run --scenario %s --seed %d", name, cfg.Seed)
+	if cfg.MaxEvents != 0 {
+		s += fmt.Sprintf(" --max-events %d", cfg.MaxEvents)
+	}
+	return s
 }
 
 var catalogue = map[string]Scenario{}
@@ -61,7 +51,41 @@ func register(s Scenario) {
 	if _, dup := catalogue[s.Name]; dup {
 		panic("scenarios: duplicate name " + s.Name)
 	}
+	s.Run = guarded(s.Name, s.Run)
 	catalogue[s.Name] = s
+}
+
+// runState is what the runner needs to report a panic: the recorder of the
+// run, once the scenario has made it.
+type runState struct {
+	rec *recorder
+}
+
+// guarded wraps a scenario's run so that a panic in simulated code (an event,
+// a hook, a check) ends the run with a Panic violation that names the seed
+// and the replay command, instead of crashing the program.
+func guarded(name string, run func(Config) *invariants.Result) func(Config) *invariants.Result {
+	return func(cfg Config) (res *invariants.Result) {
+		st := &runState{}
+		cfg.run = st
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			stack := debug.Stack()
+			if st.rec == nil { // before the world existed
+				res = &invariants.Result{Scenario: name, Seed: cfg.Seed, Status: "panic", Replay: ReplayCommand(name, cfg),
+					Violations: []invariants.Violation{{Invariant: invariants.NoPanic, Class: invariants.Panic,
+						Message: fmt.Sprintf("panic: %v (replay: %s)", p, ReplayCommand(name, cfg)), Stack: string(stack)}},
+					Metrics: map[string]float64{}}
+				return
+			}
+			st.rec.check.Panicked(p, stack, st.rec.result.Replay)
+			res = st.rec.end("panic", nil)
+		}()
+		return run(cfg)
+	}
 }
 
 // All returns every scenario, sorted by name.
@@ -90,6 +114,15 @@ func Lookup(name string) (Scenario, error) {
 // Default is the scenario simrun runs with no arguments.
 const Default = "kernel-demo"
 
+// maxEvents returns the event budget of a run: cfg's if set, else the
+// scenario's own.
+func maxEvents(cfg Config, own int64) int64 {
+	if cfg.MaxEvents != 0 {
+		return cfg.MaxEvents
+	}
+	return own
+}
+
 // kindCounter is a sink that counts trace records by kind, for metrics.
 type kindCounter map[string]float64
 
@@ -102,18 +135,28 @@ func (k kindCounter) Write(r *sim.Record) error {
 // scenarios embed it.
 type recorder struct {
 	w      *sim.World
-	result *Result
+	check  *invariants.Checker
+	result *invariants.Result
 }
 
-func newRecorder(w *sim.World, scenario string, seed uint64) recorder {
-	return recorder{w: w, result: &Result{Scenario: scenario, Seed: seed}}
+func newRecorder(w *sim.World, scenario string, cfg Config) recorder {
+	r := recorder{w: w, check: invariants.NewChecker(w),
+		result: &invariants.Result{Scenario: scenario, Seed: cfg.Seed, Replay: ReplayCommand(scenario, cfg)}}
+	if cfg.run != nil {
+		cp := r // shares the checker and result with r
+		cfg.run.rec = &cp
+	}
+	return r
 }
 
-// violate records that a check failed now.
-func (r *recorder) violate(invariant, format string, args ...any) {
-	r.result.Violations = append(r.result.Violations, Violation{
-		Invariant: invariant, At: r.w.Now(), Step: r.w.Steps(), Message: fmt.Sprintf(format, args...),
-	})
+// safety records that a safety check failed now.
+func (r *recorder) safety(invariant, format string, args ...any) {
+	r.check.Safety(invariant, format, args...)
+}
+
+// liveness records that a liveness check failed now.
+func (r *recorder) liveness(invariant, format string, args ...any) {
+	r.check.Liveness(invariant, format, args...)
 }
 
 // narrate adds a line to the timeline people read, and a note to the trace.
@@ -123,17 +166,24 @@ func (r *recorder) narrate(format string, args ...any) {
 	r.w.Emit(sim.KindNote, sim.Kernel, "narration", msg)
 }
 
-// finish fills in how the run ended and returns the result.
-func (r *recorder) finish(status sim.Status, metrics map[string]float64) *Result {
+// finish fills in how the run ended (an exhausted event budget is a
+// violation) and returns the result.
+func (r *recorder) finish(status sim.Status, metrics map[string]float64) *invariants.Result {
+	r.check.Finish(status)
+	return r.end(status.String(), metrics)
+}
+
+func (r *recorder) end(status string, metrics map[string]float64) *invariants.Result {
 	res := r.result
-	res.Status = status.String()
+	res.Status = status
 	res.TraceHash = r.w.TraceHash()
 	res.Events = r.w.Steps()
 	res.SimTimeNs = int64(r.w.Now())
-	res.Metrics = metrics
-	if res.Violations == nil {
-		res.Violations = []Violation{} // JSON shows [] rather than null
+	if metrics == nil {
+		metrics = map[string]float64{}
 	}
+	res.Metrics = metrics
+	res.Violations = r.check.Violations() // never nil: JSON shows [] rather than null
 	return res
 }
 

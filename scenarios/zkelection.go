@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -12,7 +13,7 @@ func init() {
 	register(Scenario{
 		Name:    "zk-election",
 		Summary: "4 clients elect a leader with an ephemeral /leader on a fake ZooKeeper while pauses, partitions, crashes and session expiries hit them; ephemerals must belong to live sessions, and after healing exactly one leader must be known",
-		Run:     func(cfg Config) *Result { return runZKElection(cfg, electionPlan{}) },
+		Run:     func(cfg Config) *invariants.Result { return runZKElection(cfg, electionPlan{}) },
 	})
 }
 
@@ -43,11 +44,9 @@ type election struct {
 	members []*member
 	plan    electionPlan
 
-	lastZxid       int64
 	lastStepAt     sim.Time
 	dualLeaderTime sim.Duration
 	elections      int
-	ephemeralSeen  map[string]bool // invariant already reported, to report each once
 	faults         *sim.Injector
 }
 
@@ -61,16 +60,17 @@ type member struct {
 	work      int
 }
 
-func runZKElection(cfg Config, plan electionPlan) *Result {
+func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	counts := kindCounter{}
 	w := sim.New(sim.Options{
 		Seed:            cfg.Seed,
 		Latency:         sim.Uniform(200*sim.Microsecond, 2*sim.Millisecond),
 		ConnBreakDetect: 500 * sim.Millisecond,
 		MaxTime:         electionSafetyPhase + electionGrace,
+		MaxEvents:       maxEvents(cfg, 0),
 		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
 	})
-	e := &election{recorder: newRecorder(w, "zk-election", cfg.Seed), plan: plan, ephemeralSeen: map[string]bool{}}
+	e := &election{recorder: newRecorder(w, "zk-election", cfg), plan: plan}
 	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: electionTick, BugKeepEphemerals: plan.serverBugKeepEphemerals})
 	for i := 0; i < electionMembers; i++ {
 		m := &member{e: e, name: fmt.Sprintf("m%d", i)}
@@ -78,6 +78,7 @@ func runZKElection(cfg Config, plan electionPlan) *Result {
 		e.members = append(e.members, m)
 		w.At(m.id, sim.Time(sim.Duration(i)*10*sim.Millisecond), "start", m.start)
 	}
+	invariants.WatchZooKeeper(e.check, e.srv)
 	w.OnStep(e.checkStep)
 	e.scheduleFaults()
 	w.At(sim.Kernel, sim.Time(electionSafetyPhase), "heal-all", e.healAll)
@@ -246,9 +247,10 @@ func (m *member) scheduleWork() {
 	})
 }
 
-// checkStep holds after every event: ephemerals belong to live sessions, the
-// zxid never goes back; and it measures how long two members both believed
-// they led (the known hazard of this recipe without fencing).
+// checkStep measures, after every event, how long two members both believed
+// they led (the known hazard of this recipe without fencing). The safety
+// checks (ephemerals belong to live sessions, zxids only grow) are
+// invariants.WatchZooKeeper's.
 func (e *election) checkStep() {
 	now := e.w.Now()
 	believers := 0
@@ -261,26 +263,6 @@ func (e *election) checkStep() {
 		e.dualLeaderTime += now.Sub(e.lastStepAt)
 	}
 	e.lastStepAt = now
-	// The durable zxid: a crash may take back transactions that were
-	// applied but not yet fsynced (and not acknowledged), and their zxids.
-	if z := e.srv.DurableZxid(); z < e.lastZxid {
-		e.violate("zxid-monotonic", "zxid went from 0x%x to 0x%x", e.lastZxid, z)
-	} else {
-		e.lastZxid = z
-	}
-	if !e.w.IsUp(e.srv.ID()) {
-		return
-	}
-	e.srv.Tree().Walk(func(path string, _ []byte, st fakezk.Stat) bool {
-		if st.EphemeralOwner != 0 && !e.srv.SessionAlive(st.EphemeralOwner) {
-			key := fmt.Sprintf("%s/%x", path, st.EphemeralOwner)
-			if !e.ephemeralSeen[key] {
-				e.ephemeralSeen[key] = true
-				e.violate("ephemerals-belong-to-live-sessions", "%s is owned by session 0x%x, which the server no longer has", path, st.EphemeralOwner)
-			}
-		}
-		return true
-	})
 }
 
 // scheduleFaults draws the faults of the safety phase from the seed. The
@@ -469,7 +451,7 @@ func (e *election) checkConverged() {
 	tree := e.srv.Tree()
 	leaderStat, ok := tree.Exists("/leader")
 	if !ok {
-		e.violate("one-leader-after-heal", "/leader does not exist")
+		e.liveness("one-leader-after-heal", "/leader does not exist")
 	}
 	for _, m := range e.members {
 		if ok && m.sessionID == leaderStat.EphemeralOwner {
@@ -478,15 +460,15 @@ func (e *election) checkConverged() {
 	}
 	for _, m := range e.members {
 		if m.zk == nil || m.zk.State() != fakezk.StateHasSession {
-			e.violate("sessions-recover", "%s has no session after healing", m.name)
+			e.liveness("sessions-recover", "%s has no session after healing", m.name)
 			continue
 		}
 		if st, ok := tree.Exists("/members/" + m.name); !ok || st.EphemeralOwner != m.sessionID {
-			e.violate("members-registered", "%s is not registered under its session 0x%x", m.name, m.sessionID)
+			e.liveness("members-registered", "%s is not registered under its session 0x%x", m.name, m.sessionID)
 		}
 		holds := ok && leaderStat.EphemeralOwner == m.sessionID
 		if holds != m.leader {
-			e.violate("one-leader-after-heal", "%s believes leader=%v but /leader is owned by 0x%x (its session 0x%x)", m.name, m.leader, leaderStat.EphemeralOwner, m.sessionID)
+			e.liveness("one-leader-after-heal", "%s believes leader=%v but /leader is owned by 0x%x (its session 0x%x)", m.name, m.leader, leaderStat.EphemeralOwner, m.sessionID)
 		}
 	}
 }

@@ -6,8 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kzsim/kzsim/fakezk"
-	"github.com/kzsim/kzsim/sim"
+	"github.com/kzsim/kzsim/invariants"
 )
 
 func TestZKElectionHoldsAndReplays(t *testing.T) {
@@ -28,7 +27,7 @@ func TestZKElectionChecksCatchPlantedBugs(t *testing.T) {
 		plan      electionPlan
 		invariant string
 	}{
-		{electionPlan{serverBugKeepEphemerals: true}, "ephemerals-belong-to-live-sessions"},
+		{electionPlan{serverBugKeepEphemerals: true}, invariants.EphemeralsBelongToLiveSessions},
 		{electionPlan{keepBeliefOnExpiry: true}, "one-leader-after-heal"},
 		{electionPlan{noRegisterWait: true}, "members-registered"},
 		{electionPlan{leaveCrashed: true}, "sessions-recover"},
@@ -44,13 +43,19 @@ func TestZKElectionChecksCatchPlantedBugs(t *testing.T) {
 	}
 }
 
-func TestZKElectionZxidCheckCatchesAGoingBack(t *testing.T) {
-	e := &election{ephemeralSeen: map[string]bool{}}
-	w := sim.New(sim.Options{})
-	e.recorder = newRecorder(w, "zk-election", 0)
-	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{})
-	e.lastZxid = 5 // as if the server had been at 5 and came back at 0
-	e.checkStep()
-	require.Len(t, e.result.Violations, 1)
-	assert.Equal(t, "zxid-monotonic", e.result.Violations[0].Invariant)
+// The ZooKeeper invariants see every commit of the run, and report the
+// planted server bug at the step of the expiry that left an ephemeral behind.
+func TestZKElectionReportsKeptEphemeralsAsSafety(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		r := runZKElection(Config{Seed: seed}, electionPlan{serverBugKeepEphemerals: true})
+		for _, v := range r.Violations {
+			if v.Invariant == invariants.EphemeralsBelongToLiveSessions {
+				assert.Equal(t, invariants.Safety, v.Class)
+				assert.Positive(t, v.Step)
+				assert.Contains(t, v.Message, "closed but its ephemeral")
+				return
+			}
+		}
+	}
+	t.Fatal("no seed of 1-20 caught the kept ephemerals")
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/scenarios"
 	"github.com/kzsim/kzsim/sim"
 )
@@ -211,7 +212,7 @@ func runDefault(stdout io.Writer) (int, error) {
 	return exitOK, nil
 }
 
-func printSummary(w io.Writer, r *scenarios.Result, timeline bool) {
+func printSummary(w io.Writer, r *invariants.Result, timeline bool) {
 	fmt.Fprintf(w, "scenario %s, seed %d: %s after %v of virtual time, %d events, trace %s\n",
 		r.Scenario, r.Seed, r.Status, sim.Duration(r.SimTimeNs), r.Events, r.TraceHash)
 	if timeline && len(r.Timeline) > 0 {

@@ -1,0 +1,77 @@
+package scenarios
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/sim"
+)
+
+// A panic in an event of the simulated system ends the run with a Panic
+// violation at the step it happened, naming the replay command; the program
+// goes on.
+func TestPanicInSimulatedCodeIsRecovered(t *testing.T) {
+	run := guarded("panicky", func(cfg Config) *invariants.Result {
+		w := sim.New(sim.Options{Seed: cfg.Seed})
+		rec := newRecorder(w, "panicky", cfg)
+		w.At(sim.Kernel, sim.Time(3*sim.Millisecond), "calm", func() {})
+		w.At(sim.Kernel, sim.Time(5*sim.Millisecond), "boom", func() { panic("planted") })
+		return rec.finish(w.Run(), nil)
+	})
+	r := run(Config{Seed: 9})
+	assert.Equal(t, "panic", r.Status)
+	require.Len(t, r.Violations, 1)
+	v := r.Violations[0]
+	assert.Equal(t, invariants.Panic, v.Class)
+	assert.Equal(t, invariants.NoPanic, v.Invariant)
+	assert.Equal(t, "panic: planted (replay: simrun run --scenario panicky --seed 9)", v.Message)
+	assert.Equal(t, sim.Time(5*sim.Millisecond), v.At)
+	assert.Equal(t, uint64(2), v.Step)
+	assert.Contains(t, v.Stack, "scenario_test.go")
+	assert.Equal(t, uint64(2), r.Events)
+	assert.NotEmpty(t, r.TraceHash)
+	assert.Equal(t, "simrun run --scenario panicky --seed 9", r.Replay)
+	assert.Equal(t, invariants.Panic, r.Worst())
+}
+
+func TestPanicBeforeTheWorldIsRecovered(t *testing.T) {
+	r := guarded("early", func(Config) *invariants.Result { panic("in setup") })(Config{Seed: 4})
+	require.Len(t, r.Violations, 1)
+	assert.Equal(t, invariants.Panic, r.Violations[0].Class)
+	assert.Contains(t, r.Violations[0].Message, "simrun run --scenario early --seed 4")
+	assert.NotNil(t, r.Metrics)
+}
+
+// Every scenario of the catalogue recovers panics: register wraps it.
+func TestCatalogueRunsAreGuarded(t *testing.T) {
+	for _, sc := range All() {
+		r := sc.Run(Config{Seed: 1, Sinks: []sim.Sink{panicSink{}}})
+		assert.Equal(t, "panic", r.Status, sc.Name)
+		assert.Equal(t, invariants.Panic, r.Worst(), sc.Name)
+	}
+}
+
+type panicSink struct{}
+
+func (panicSink) Write(r *sim.Record) error {
+	if r.Step >= 100 {
+		panic("sink planted")
+	}
+	return nil
+}
+
+// A run that uses its whole event budget fails with its own class, and its
+// replay command carries the budget.
+func TestExhaustedBudgetIsAFailure(t *testing.T) {
+	for _, sc := range All() {
+		r := sc.Run(Config{Seed: 1, MaxEvents: 500})
+		assert.Equal(t, "event-budget", r.Status, sc.Name)
+		assert.True(t, r.Has(invariants.BudgetExhausted), sc.Name)
+		assert.Equal(t, invariants.BudgetExhausted, r.Worst(), sc.Name)
+		assert.Equal(t, uint64(500), r.Events, sc.Name)
+		assert.Equal(t, "simrun run --scenario "+sc.Name+" --seed 1 --max-events 500", r.Replay)
+	}
+}
