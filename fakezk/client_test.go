@@ -142,8 +142,9 @@ func TestSessionExpiryDeletesEphemeralsAndClientLearnsOnReconnect(t *testing.T) 
 	_, err := e.create(owner, "/eph", FlagEphemeral)
 	require.NoError(t, err)
 	var deleted []Event
+	var deletedAt sim.Time
 	e.await(func(done func()) {
-		watcher.ExistsW("/eph", func(bool, *Stat, error) { done() }, func(ev Event) { deleted = append(deleted, ev) })
+		watcher.ExistsW("/eph", func(bool, *Stat, error) { done() }, func(ev Event) { deleted, deletedAt = append(deleted, ev), e.w.Now() })
 	})
 	var ownerWatch []Event
 	e.await(func(done func()) {
@@ -167,7 +168,11 @@ func TestSessionExpiryDeletesEphemeralsAndClientLearnsOnReconnect(t *testing.T) 
 	e.run(pausedAt.Add(1300 * sim.Millisecond).Sub(e.w.Now()))
 	require.Len(t, deleted, 1, "the other client saw the ephemeral go")
 	assert.Equal(t, EventNodeDeleted, deleted[0].Type)
-	// Expiry comes timeout to timeout+tick after the last packet.
+	// Expiry comes timeout to timeout+tick after the last packet, which was
+	// at most timeout/3 (a ping) before the pause; the event takes 1ms more.
+	gone := deletedAt.Sub(pausedAt)
+	assert.GreaterOrEqual(t, gone, sim.Second-sim.Second/3, "expired too early after the pause")
+	assert.LessOrEqual(t, gone, sim.Second+200*sim.Millisecond+sim.Millisecond, "expired too late after the pause")
 	assert.Equal(t, []State(nil), sessionStates(owner.events), "a paused client notices nothing")
 
 	e.w.Resume(owner.id)
