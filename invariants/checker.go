@@ -20,6 +20,7 @@ type Checker struct {
 	kept       map[string]int // violations kept, per invariant
 	dropped    map[string]int // ... and not kept
 	once       map[string]bool
+	finished   bool
 }
 
 // NewChecker returns a Checker for the run of w.
@@ -61,10 +62,14 @@ func (c *Checker) add(v Violation) {
 
 // Finish records how the run ended: an exhausted event budget is a
 // BudgetExhausted violation (a livelock: events kept coming and the time
-// limit was never reached).
+// limit was never reached). Only its first call counts.
 func (c *Checker) Finish(status sim.Status) {
+	if c.finished {
+		return
+	}
+	c.finished = true
 	if status == sim.StatusEventBudget {
-		c.report(BudgetExhausted, EventBudget, "the run used its whole budget of %d events at %v, before its time limit: a livelock", c.w.Steps(), c.w.Now())
+		c.report(BudgetExhausted, EventBudget, "the run used its whole budget of %d events before its time limit: a livelock", c.w.Steps())
 	}
 }
 

@@ -202,3 +202,10 @@ func TestResultWorst(t *testing.T) {
 	r.Violations = append(r.Violations, Violation{Class: Panic})
 	assert.Equal(t, Panic, r.Worst())
 }
+
+func TestFinishCountsOnce(t *testing.T) {
+	c := NewChecker(sim.New(sim.Options{}))
+	c.Finish(sim.StatusEventBudget)
+	c.Finish(sim.StatusEventBudget)
+	assert.Len(t, c.Violations(), 1)
+}

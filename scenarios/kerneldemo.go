@@ -92,7 +92,9 @@ func runKernelDemo(cfg Config, plan demoPlan) *invariants.Result {
 		w.At(sim.Kernel, sim.Time(demoSafetyPhase), "pause-forever", func() { d.w.Pause(d.nodes[0].id) })
 	}
 	status := w.Run()
-	d.checkLiveness()
+	if d.ranToEnd(status) {
+		d.checkLiveness()
+	}
 	return d.finish(status, map[string]float64{
 		"messages_sent":      counts[sim.KindMsgSend],
 		"messages_delivered": counts[sim.KindMsgDeliver],

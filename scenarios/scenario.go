@@ -166,8 +166,16 @@ func (r *recorder) narrate(format string, args ...any) {
 	r.w.Emit(sim.KindNote, sim.Kernel, "narration", msg)
 }
 
-// finish fills in how the run ended (an exhausted event budget is a
-// violation) and returns the result.
+// ranToEnd records how the run ended (an exhausted event budget is a
+// violation) and reports whether it got to its end, so that the checks made
+// at the end apply; after a run cut short they would report false alarms.
+func (r *recorder) ranToEnd(status sim.Status) bool {
+	r.check.Finish(status)
+	return status != sim.StatusEventBudget
+}
+
+// finish fills in the result and returns it (recording the status, if
+// ranToEnd has not).
 func (r *recorder) finish(status sim.Status, metrics map[string]float64) *invariants.Result {
 	r.check.Finish(status)
 	return r.end(status.String(), metrics)

@@ -83,7 +83,9 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	e.scheduleFaults()
 	w.At(sim.Kernel, sim.Time(electionSafetyPhase), "heal-all", e.healAll)
 	status := w.Run()
-	e.checkConverged()
+	if e.ranToEnd(status) {
+		e.checkConverged()
+	}
 	return e.finish(status, map[string]float64{
 		"zk_transactions":       float64(e.srv.Zxid()),
 		"session_events":        counts[fakezk.KindSession],

@@ -5,9 +5,14 @@
 //
 //	simrun                       run the default scenario and narrate it
 //	simrun list [--json]         the scenarios it knows
-//	simrun run --scenario NAME --seed N [--json] [--trace FILE [--force]]
+//	simrun run --scenario NAME --seed N [--json] [--max-events N] [--trace FILE|- [--force]]
+//	simrun help                  usage (also -h on any command)
 //
-// Exit status: 0 all checks held, 1 a check failed, 2 bad usage or input.
+// Exit status, the first that applies in this order: 2 bad usage or input
+// (nothing ran), 4 an output could not be written, 6 simulated code
+// panicked, 5 the run used its whole event budget (a livelock), 1 a safety
+// or liveness check failed, 0 all checks held. 3 is kept for a replay that
+// diverges from its recorded trace hash.
 package main
 
 import (
@@ -17,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,15 +34,46 @@ import (
 
 // Exit statuses.
 const (
-	exitOK        = 0
-	exitViolation = 1
-	exitUsage     = 2
+	exitOK        = 0 // every check held
+	exitViolation = 1 // a safety or liveness check failed
+	exitUsage     = 2 // bad usage or input; nothing ran
+	_             = 3 // reserved: a replay diverged from its recorded trace hash
+	exitOutput    = 4 // an output (trace, summary) could not be created or written
+	exitBudget    = 5 // the run used its whole event budget: a livelock
+	exitPanic     = 6 // simulated code panicked (recovered; the run is reported)
 )
 
 const usage = `usage:
-  simrun                                  run the default scenario and narrate it
-  simrun list [--json]                    list the scenarios
-  simrun run --scenario NAME --seed N [--json] [--trace FILE [--force]]
+  simrun                       run the default scenario (seed 1) and narrate it
+  simrun list [--json]         list the scenarios
+  simrun run --scenario NAME --seed N [flags]
+                               run one scenario once
+  simrun help                  this text (also -h or --help after any command)
+
+run flags:
+  --scenario NAME    the scenario (simrun list shows them)
+  --seed N           the seed, a decimal number from 0 to 2^64-1
+  --json             print the result as one JSON object instead of a summary
+  --max-events N     the run's event budget (default: the scenario's own); a run
+                     that uses it all fails with status 5
+  --trace FILE       write the trace as JSON lines to FILE; an existing FILE is
+                     refused unless --force. --trace - writes it to standard
+                     output, and the summary (or --json result) goes to
+                     standard error instead
+  --force            overwrite an existing output file
+
+A flag's value may not start with '-' (except "-" and negative numbers):
+write ./-name for a file called -name.
+
+exit status (the first that applies, in this order):
+  2  bad usage or input, with a one-line error; nothing ran
+  4  an output could not be created or written (the run's result is still printed)
+  6  simulated code panicked: the run stopped there; the summary shows the
+     panic, its stack and the replay command
+  5  the run used its whole event budget before its time limit (a livelock)
+  1  a safety or liveness check failed
+  0  every check held
+  3  reserved for a replay that diverges from its recorded trace hash
 `
 
 func main() {
@@ -51,20 +89,44 @@ func badUsage(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
+// outputError is an output that could not be created or written: exit
+// status 4.
+type outputError struct{ err error }
+
+func (e outputError) Error() string { return e.err.Error() }
+func (e outputError) Unwrap() error { return e.err }
+
+// errHelp asks for the usage text on stdout and exit status 0.
+var errHelp = errors.New("help requested")
+
+// lookup finds a scenario; tests replace it to run planted ones.
+var lookup = scenarios.Lookup
+
 func run(args []string, stdout, stderr io.Writer) int {
-	code, err := dispatch(args, stdout)
+	code, err := dispatch(args, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		if _, werr := fmt.Fprint(stdout, usage); werr != nil {
+			return exitOutput
+		}
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simrun: %v\n", err)
 		var u usageError
-		if errors.As(err, &u) {
+		var o outputError
+		switch {
+		case errors.As(err, &u):
 			return exitUsage
+		case errors.As(err, &o):
+			return exitOutput
 		}
-		return exitViolation
+		return exitUsage // every error dispatch returns is one of the two; be safe
+
 	}
 	return code
 }
 
-func dispatch(args []string, stdout io.Writer) (int, error) {
+func dispatch(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
 		return runDefault(stdout)
 	}
@@ -72,12 +134,11 @@ func dispatch(args []string, stdout io.Writer) (int, error) {
 	case "list":
 		return cmdList(args[1:], stdout)
 	case "run":
-		return cmdRun(args[1:], stdout)
+		return cmdRun(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, usage)
-		return exitOK, nil
+		return exitOK, errHelp
 	}
-	return 0, badUsage("unknown command %q (commands: list, run)", args[0])
+	return 0, badUsage("unknown command %q (commands: list, run, help)", args[0])
 }
 
 // newFlags returns a flag set that reports errors as values, not on stderr.
@@ -87,14 +148,38 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
+// parse parses args; -h asks for help, a flag's value that looks like another
+// flag (run --scenario --seed 1) is an error naming the flag, and so is an
+// argument that is not a flag.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
 		return badUsage("%s: %v", fs.Name(), err)
+	}
+	var bad error
+	fs.Visit(func(f *flag.Flag) {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); bad != nil || (ok && b.IsBoolFlag()) {
+			return
+		}
+		if v := f.Value.String(); looksLikeFlag(v) {
+			bad = badUsage("%s: --%s needs a value, but got the flag %q", fs.Name(), f.Name, v)
+		}
+	})
+	if bad != nil {
+		return bad
 	}
 	if fs.NArg() > 0 {
 		return badUsage("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// looksLikeFlag reports whether a flag's value is probably the next flag,
+// its own value missing: "-x", "--x", but not "-" (standard output) or "-3".
+func looksLikeFlag(v string) bool {
+	return len(v) > 1 && v[0] == '-' && (v[1] < '0' || v[1] > '9')
 }
 
 func cmdList(args []string, stdout io.Writer) (int, error) {
@@ -114,24 +199,32 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		for _, s := range all {
 			out = append(out, entry{s.Name, s.Summary, s.Name == scenarios.Default})
 		}
-		return exitOK, json.NewEncoder(stdout).Encode(out)
+		if err := json.NewEncoder(stdout).Encode(out); err != nil {
+			return 0, outputError{fmt.Errorf("writing the list: %w", err)}
+		}
+		return exitOK, nil
 	}
 	for _, s := range all {
-		fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
+		if _, err := fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary); err != nil {
+			return 0, outputError{fmt.Errorf("writing the list: %w", err)}
+		}
 	}
 	return exitOK, nil
 }
 
-func cmdRun(args []string, stdout io.Writer) (int, error) {
+func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("run")
 	name := fs.String("scenario", "", "scenario name (simrun list)")
 	seedText := fs.String("seed", "", "seed, a decimal number")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
-	tracePath := fs.String("trace", "", "write the trace as JSON lines to this file")
-	force := fs.Bool("force", false, "overwrite an existing trace file")
+	maxEventsText := fs.String("max-events", "", "event budget")
+	tracePath := fs.String("trace", "", "write the trace as JSON lines to this file (- for stdout)")
+	force := fs.Bool("force", false, "overwrite existing output files")
 	if err := parse(fs, args); err != nil {
 		return 0, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *name == "" {
 		return 0, badUsage("run: --scenario is required (simrun list shows them)")
 	}
@@ -142,111 +235,256 @@ func cmdRun(args []string, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 0, badUsage("run: --seed %q is not a decimal number from 0 to 2^64-1", *seedText)
 	}
-	sc, err := scenarios.Lookup(*name)
+	cfg := scenarios.Config{Seed: seed}
+	if set["max-events"] {
+		n, err := strconv.ParseInt(*maxEventsText, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, badUsage("run: --max-events %q is not a positive decimal number", *maxEventsText)
+		}
+		cfg.MaxEvents = n
+	}
+	sc, err := lookup(*name)
 	if err != nil {
 		return 0, badUsage("run: %v", err)
 	}
-	cfg := scenarios.Config{Seed: seed}
-	var finish func() error
-	if *tracePath != "" {
-		sink, closeFn, err := openTrace(*tracePath, *force)
-		if err != nil {
+
+	outs := &outputs{stdout: stdout, force: *force}
+	var trace *output
+	if set["trace"] {
+		if trace, err = outs.add("trace", *tracePath); err != nil {
 			return 0, err
 		}
-		cfg.Sinks = append(cfg.Sinks, sink)
-		finish = closeFn
 	}
+	if err := outs.open(); err != nil {
+		return 0, err
+	}
+	var sink *sim.JSONSink
+	if trace != nil {
+		sink = sim.NewJSONSink(trace.w)
+		cfg.Sinks = append(cfg.Sinks, sink)
+	}
+
 	res := sc.Run(cfg)
-	if finish != nil {
-		if err := finish(); err != nil {
-			return 0, fmt.Errorf("writing trace: %w", err)
+
+	var writeErr error
+	if sink != nil {
+		if err := sink.Flush(); err != nil {
+			writeErr = outputError{fmt.Errorf("writing trace %s: %w", trace.name(), err)}
 		}
+	}
+	if err := outs.close(); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	summary := stdout
+	if outs.usesStdout() {
+		summary = stderr // stdout carries the trace
 	}
 	if *asJSON {
-		if err := json.NewEncoder(stdout).Encode(res); err != nil {
-			return 0, err
+		if err := json.NewEncoder(summary).Encode(res); err != nil && writeErr == nil {
+			writeErr = outputError{fmt.Errorf("writing the result: %w", err)}
 		}
-	} else {
-		printSummary(stdout, res, true)
+	} else if err := printSummary(summary, res, true); err != nil && writeErr == nil {
+		writeErr = outputError{fmt.Errorf("writing the summary: %w", err)}
 	}
-	if !res.OK() {
-		return exitViolation, nil
+	if writeErr != nil {
+		return 0, writeErr
 	}
-	return exitOK, nil
+	return exitFor(res), nil
 }
 
-// openTrace creates the trace file, refusing to overwrite one unless forced.
-func openTrace(path string, force bool) (sim.Sink, func() error, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+// exitFor maps a run's result to its exit status.
+func exitFor(r *invariants.Result) int {
+	switch r.Worst() {
+	case "":
+		return exitOK
+	case invariants.Panic:
+		return exitPanic
+	case invariants.BudgetExhausted:
+		return exitBudget
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		return nil, nil, badUsage("run: trace file %s exists; remove it or pass --force", path)
+	return exitViolation
+}
+
+// output is one file (or standard output) a run writes.
+type output struct {
+	flag    string // the flag that named it, without dashes
+	path    string // "-" for standard output
+	w       io.Writer
+	f       *os.File
+	created bool // made by us (removed again if the run cannot start)
+}
+
+func (o *output) name() string {
+	if o.path == "-" {
+		return "to standard output"
 	}
-	if err != nil {
-		return nil, nil, badUsage("run: cannot create trace file: %v", err)
-	}
-	sink := sim.NewJSONSink(f)
-	return sink, func() error {
-		if err := sink.Flush(); err != nil {
-			f.Close()
-			return err
+	return o.path
+}
+
+// outputs are the files a run writes, checked together before any is
+// created: nothing a user gave is overwritten silently.
+type outputs struct {
+	stdout io.Writer
+	force  bool
+	list   []*output
+}
+
+func (all *outputs) usesStdout() bool {
+	for _, o := range all.list {
+		if o.path == "-" {
+			return true
 		}
-		return f.Close()
-	}, nil
+	}
+	return false
+}
+
+// add checks an output's path: given, not a directory, not existing unless
+// forced, not the same as another output's.
+func (all *outputs) add(flagName, path string) (*output, error) {
+	if path == "" {
+		return nil, badUsage("run: --%s needs a file name (or - for standard output)", flagName)
+	}
+	for _, o := range all.list {
+		if o.path == path {
+			if path == "-" {
+				return nil, badUsage("run: --%s and --%s both write to standard output; only one may", o.flag, flagName)
+			}
+			return nil, badUsage("run: --%s and --%s both name %s", o.flag, flagName, path)
+		}
+	}
+	o := &output{flag: flagName, path: path}
+	if path != "-" {
+		st, err := os.Stat(path)
+		switch {
+		case err == nil && st.IsDir():
+			return nil, badUsage("run: --%s %s is a directory; name a file, e.g. %s", flagName, path, filepath.Join(path, flagName+".jsonl"))
+		case err == nil && !all.force:
+			return nil, badUsage("run: --%s file %s exists; remove it or pass --force", flagName, path)
+		}
+	}
+	all.list = append(all.list, o)
+	return o, nil
+}
+
+// open creates every output; if one fails, those already created are removed.
+func (all *outputs) open() error {
+	for _, o := range all.list {
+		if o.path == "-" {
+			o.w = all.stdout
+			continue
+		}
+		flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+		if all.force {
+			flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		}
+		_, statErr := os.Stat(o.path)
+		f, err := os.OpenFile(o.path, flags, 0o644)
+		if err != nil {
+			all.abandon()
+			if errors.Is(err, os.ErrExist) {
+				return badUsage("run: --%s file %s exists; remove it or pass --force", o.flag, o.path)
+			}
+			return outputError{fmt.Errorf("run: cannot create --%s file: %w", o.flag, err)}
+		}
+		o.f, o.w, o.created = f, f, statErr != nil
+	}
+	return nil
+}
+
+// abandon closes the outputs opened so far and removes those it created.
+func (all *outputs) abandon() {
+	for _, o := range all.list {
+		if o.f == nil {
+			continue
+		}
+		o.f.Close()
+		if o.created {
+			os.Remove(o.path)
+		}
+		o.f = nil
+	}
+}
+
+// close closes every file, returning the first error.
+func (all *outputs) close() error {
+	var first error
+	for _, o := range all.list {
+		if o.f == nil {
+			continue
+		}
+		if err := o.f.Close(); err != nil && first == nil {
+			first = outputError{fmt.Errorf("writing --%s file %s: %w", o.flag, o.path, err)}
+		}
+		o.f = nil
+	}
+	return first
 }
 
 func runDefault(stdout io.Writer) (int, error) {
-	sc, err := scenarios.Lookup(scenarios.Default)
+	sc, err := lookup(scenarios.Default)
 	if err != nil {
 		return 0, err
 	}
 	res := sc.Run(scenarios.Config{Seed: 1})
-	printSummary(stdout, res, true)
-	fmt.Fprintf(stdout, "\nreplay: simrun run --scenario %s --seed %d\nmore:   simrun list; simrun run --scenario NAME --seed N --json\n", res.Scenario, res.Seed)
-	if !res.OK() {
-		return exitViolation, nil
+	if err := printSummary(stdout, res, true); err != nil {
+		return 0, outputError{fmt.Errorf("writing the summary: %w", err)}
 	}
-	return exitOK, nil
+	if _, err := fmt.Fprintf(stdout, "\nreplay: %s\nmore:   simrun list; simrun run --scenario NAME --seed N --json; simrun help\n", res.Replay); err != nil {
+		return 0, outputError{fmt.Errorf("writing the summary: %w", err)}
+	}
+	return exitFor(res), nil
 }
 
-func printSummary(w io.Writer, r *invariants.Result, timeline bool) {
-	fmt.Fprintf(w, "scenario %s, seed %d: %s after %v of virtual time, %d events, trace %s\n",
+// printSummary writes the result for people; it returns the first write error.
+func printSummary(w io.Writer, r *invariants.Result, timeline bool) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "scenario %s, seed %d: %s after %v of virtual time, %d events, trace %s\n",
 		r.Scenario, r.Seed, r.Status, sim.Duration(r.SimTimeNs), r.Events, r.TraceHash)
 	if timeline && len(r.Timeline) > 0 {
-		fmt.Fprintln(w, "\ntimeline:")
+		fmt.Fprintln(ew, "\ntimeline:")
 		for _, l := range r.Timeline {
-			fmt.Fprintln(w, "  "+l)
+			fmt.Fprintln(ew, "  "+l)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintln(ew)
 	}
 	keys := make([]string, 0, len(r.Metrics))
 	for k := range r.Metrics {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s=%g", k, r.Metrics[k]))
 	}
-	fmt.Fprintf(w, "metrics: %s\n", strings.Join(parts, " "))
+	fmt.Fprintf(ew, "metrics: %s\n", strings.Join(parts, " "))
 	if r.OK() {
-		fmt.Fprintln(w, "checks: all held")
-		return
+		fmt.Fprintln(ew, "checks: all held")
+		return ew.err
 	}
-	fmt.Fprintf(w, "checks: %d violations\n", len(r.Violations))
+	fmt.Fprintf(ew, "checks: %d violations (%s)\n", len(r.Violations), r.Worst())
 	for _, v := range r.Violations {
-		fmt.Fprintf(w, "  %s\n", v)
-	}
-	fmt.Fprintf(w, "replay: simrun run --scenario %s --seed %d\n", r.Scenario, r.Seed)
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
+		fmt.Fprintf(ew, "  %s\n", v)
+		if v.Stack != "" {
+			for _, l := range strings.Split(strings.TrimRight(v.Stack, "\n"), "\n") {
+				fmt.Fprintf(ew, "      %s\n", l)
+			}
 		}
 	}
+	fmt.Fprintf(ew, "replay: %s\n", r.Replay)
+	return ew.err
+}
+
+// errWriter keeps the first write error and drops later writes.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return len(p), nil
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }

@@ -3,13 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/scenarios"
+	"github.com/kzsim/kzsim/sim"
 )
 
 func simrun(args ...string) (code int, stdout, stderr string) {
@@ -90,4 +98,218 @@ func TestTraceFileIsWrittenAndNeverOverwrittenSilently(t *testing.T) {
 
 	code, _, _ = simrun("run", "--scenario", "kernel-demo", "--seed", "3", "--trace", path, "--force")
 	assert.Equal(t, 0, code)
+}
+
+func TestHelpPrintsUsageAndExits0(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"run", "-h"}, {"run", "--help"}, {"list", "-h"}, {"run", "--scenario", "kernel-demo", "-h"}} {
+		code, out, errOut := simrun(args...)
+		assert.Equal(t, 0, code, "%v", args)
+		assert.Empty(t, errOut, "%v", args)
+		assert.True(t, strings.HasPrefix(out, "usage:\n"), "%v: %q", args, out)
+		assert.Contains(t, out, "--trace FILE", "%v", args)
+	}
+}
+
+// Every exit status is documented in the usage text and in the README.
+func TestExitStatusesAreDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, code := range []int{exitOK, exitViolation, exitUsage, 3, exitOutput, exitBudget, exitPanic} {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^  %d  \S`, code), usage, "usage documents status %d", code)
+		assert.True(t, regexp.MustCompile(fmt.Sprintf(`(?m)^\| %d \| \S`, code)).Match(readme), "README documents status %d in its table", code)
+	}
+}
+
+// A flag whose value is missing must not swallow the next flag.
+func TestFlagValueThatIsAFlagIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"run", "--scenario", "--seed", "1"}, `run: --scenario needs a value, but got the flag "--seed"`},
+		{[]string{"run", "--scenario", "kernel-demo", "--seed", "--json"}, `run: --seed needs a value, but got the flag "--json"`},
+		{[]string{"run", "--scenario", "kernel-demo", "--seed", "1", "--trace", "-x"}, `run: --trace needs a value, but got the flag "-x"`},
+	} {
+		code, out, errOut := simrun(tc.args...)
+		assert.Equal(t, 2, code, "%v", tc.args)
+		assert.Empty(t, out)
+		assert.Equal(t, "simrun: "+tc.msg+"\n", errOut, "%v", tc.args)
+	}
+	// A negative number is a value, refused for what it is.
+	_, _, errOut := simrun("run", "--scenario", "kernel-demo", "--seed", "-3")
+	assert.Contains(t, errOut, `--seed "-3" is not a decimal number`)
+}
+
+func TestTraceToADirectoryIsRefusedForWhatItIs(t *testing.T) {
+	dir := t.TempDir()
+	for _, extra := range [][]string{nil, {"--force"}} {
+		args := append([]string{"run", "--scenario", "kernel-demo", "--seed", "1", "--trace", dir}, extra...)
+		code, out, errOut := simrun(args...)
+		assert.Equal(t, 2, code, "%v", args)
+		assert.Empty(t, out)
+		assert.Equal(t, fmt.Sprintf("simrun: run: --trace %s is a directory; name a file, e.g. %s/trace.jsonl\n", dir, dir), errOut)
+		assert.NotContains(t, errOut, "--force")
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+// --trace - puts the trace, and only the trace, on standard output; the
+// summary (or the --json result) goes to standard error.
+func TestTraceDashIsStdout(t *testing.T) {
+	code, out, errOut := simrun("run", "--scenario", "kernel-demo", "--seed", "2", "--trace", "-")
+	require.Equal(t, 0, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Greater(t, len(lines), 1000)
+	for _, l := range lines {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &rec), l)
+		require.Contains(t, rec, "kind")
+	}
+	assert.Contains(t, errOut, "scenario kernel-demo, seed 2:")
+	assert.Contains(t, errOut, "checks: all held")
+
+	code, out2, errOut := simrun("run", "--scenario", "kernel-demo", "--seed", "2", "--trace", "-", "--json")
+	require.Equal(t, 0, code)
+	assert.Equal(t, out, out2, "the same trace")
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(errOut), &res))
+	assert.Equal(t, "kernel-demo", res["scenario"])
+}
+
+// failingWriter fails every write after the first n bytes.
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errors.New("no space left on device")
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// A trace that cannot be written is status 4, not 1 (a failed check).
+func TestTraceWriteErrorIsExit4(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err == nil {
+		code, out, errOut := simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--trace", "/dev/full", "--force")
+		assert.Equal(t, 4, code)
+		assert.Contains(t, out, "checks: all held", "the result is still printed")
+		assert.Equal(t, "simrun: writing trace /dev/full: write /dev/full: no space left on device\n", errOut)
+	}
+	var errOut bytes.Buffer
+	code := run([]string{"run", "--scenario", "kernel-demo", "--seed", "1", "--trace", "-"}, &failingWriter{n: 10_000}, &errOut)
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errOut.String(), "simrun: writing trace to standard output: no space left on device\n")
+
+	code, _, errOut2 := simrunTo(&failingWriter{n: 10}, "run", "--scenario", "kernel-demo", "--seed", "1", "--json")
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errOut2, "simrun: writing the result: no space left on device")
+}
+
+func simrunTo(stdout io.Writer, args ...string) (code int, _ io.Writer, stderr string) {
+	var e bytes.Buffer
+	code = run(args, stdout, &e)
+	return code, stdout, e.String()
+}
+
+func TestTraceFileInAMissingDirectoryIsExit4(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "such", "trace.jsonl")
+	code, out, errOut := simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--trace", path)
+	assert.Equal(t, 4, code)
+	assert.Empty(t, out, "nothing ran")
+	assert.Contains(t, errOut, "simrun: run: cannot create --trace file: open "+path)
+}
+
+// plant registers a scenario for one test, replacing lookup.
+func plant(t *testing.T, run func(cfg scenarios.Config) *invariants.Result) {
+	old := lookup
+	lookup = func(name string) (scenarios.Scenario, error) {
+		if name == "planted" || name == scenarios.Default {
+			return scenarios.Scenario{Name: "planted", Run: run}, nil
+		}
+		return old(name)
+	}
+	t.Cleanup(func() { lookup = old })
+}
+
+func failing(classes ...invariants.Class) func(scenarios.Config) *invariants.Result {
+	return func(cfg scenarios.Config) *invariants.Result {
+		r := &invariants.Result{Scenario: "planted", Seed: cfg.Seed, Status: "deadline", Replay: "simrun run --scenario planted --seed 1", Violations: []invariants.Violation{}}
+		for _, c := range classes {
+			r.Violations = append(r.Violations, invariants.Violation{Invariant: "planted-" + string(c), Class: c, Message: "planted"})
+		}
+		return r
+	}
+}
+
+func TestExitStatusFollowsTheWorstFailure(t *testing.T) {
+	for _, tc := range []struct {
+		classes []invariants.Class
+		code    int
+	}{
+		{nil, 0},
+		{[]invariants.Class{invariants.Liveness}, 1},
+		{[]invariants.Class{invariants.Safety, invariants.Liveness}, 1},
+		{[]invariants.Class{invariants.Liveness, invariants.BudgetExhausted}, 5},
+		{[]invariants.Class{invariants.Safety, invariants.Panic}, 6},
+		{[]invariants.Class{invariants.BudgetExhausted, invariants.Panic}, 6},
+	} {
+		plant(t, failing(tc.classes...))
+		code, out, errOut := simrun("run", "--scenario", "planted", "--seed", "1")
+		assert.Equal(t, tc.code, code, "%v", tc.classes)
+		assert.Empty(t, errOut)
+		if tc.code != 0 {
+			assert.Contains(t, out, "replay: simrun run --scenario planted --seed 1")
+		}
+		code, _, _ = simrun()
+		assert.Equal(t, tc.code, code, "default run, %v", tc.classes)
+	}
+	// An output error beats a failed check.
+	plant(t, failing(invariants.Safety))
+	code, _, _ := simrunTo(&failingWriter{}, "run", "--scenario", "planted", "--seed", "1")
+	assert.Equal(t, 4, code)
+}
+
+// A real run that exhausts its budget exits 5 and says how to replay it.
+func TestExhaustedBudgetIsExit5(t *testing.T) {
+	code, out, _ := simrun("run", "--scenario", "zk-election", "--seed", "1", "--max-events", "400")
+	assert.Equal(t, 5, code)
+	assert.Contains(t, out, "event-budget [budget-exhausted]")
+	assert.Contains(t, out, "replay: simrun run --scenario zk-election --seed 1 --max-events 400")
+	for _, bad := range []string{"0", "-1", "x", ""} {
+		code, _, errOut := simrun("run", "--scenario", "zk-election", "--seed", "1", "--max-events", bad)
+		assert.Equal(t, 2, code, bad)
+		assert.Contains(t, errOut, "--max-events", bad)
+	}
+}
+
+// A panic in simulated code is reported, with its stack and replay, as
+// status 6; simrun itself does not crash.
+func TestPanicIsExit6(t *testing.T) {
+	plant(t, func(cfg scenarios.Config) *invariants.Result {
+		sc, err := scenarios.Lookup("kernel-demo")
+		require.NoError(t, err)
+		cfg.Sinks = append(cfg.Sinks, panicAt{step: 50})
+		return sc.Run(cfg)
+	})
+	code, out, errOut := simrun("run", "--scenario", "planted", "--seed", "3")
+	assert.Equal(t, 6, code)
+	assert.Empty(t, errOut)
+	assert.Contains(t, out, "kernel-demo, seed 3: panic after")
+	assert.Contains(t, out, "no-panic [panic] at")
+	assert.Contains(t, out, "(step 50): panic: planted at step 50 (replay: simrun run --scenario kernel-demo --seed 3)")
+	assert.Contains(t, out, "goroutine ")
+	assert.Contains(t, out, "replay: simrun run --scenario kernel-demo --seed 3")
+}
+
+type panicAt struct{ step uint64 }
+
+func (p panicAt) Write(r *sim.Record) error {
+	if r.Step == p.step {
+		panic(fmt.Sprintf("planted at step %d", p.step))
+	}
+	return nil
 }
