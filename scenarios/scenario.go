@@ -5,6 +5,7 @@ package scenarios
 
 import (
 	"fmt"
+	"io"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -22,6 +23,12 @@ type Config struct {
 	MaxEvents int64
 	// Sinks receive the trace (the trace hash is computed either way).
 	Sinks []sim.Sink
+	// ZKDump, if set, receives the final ZooKeeper tree at the end of the run
+	// as one JSON object, {"<path>": {"data": "<utf-8 text>", "ephemeral_owner":
+	// <session id or 0>, "version": <n>}, ...} (data_b64 instead of data for
+	// data that is not UTF-8). Only for scenarios with Scenario.ZooKeeper.
+	// Write errors are the writer's to keep; the run goes on.
+	ZKDump io.Writer
 
 	run *runState // set by the catalogue's runner, for panic recovery
 }
@@ -30,6 +37,9 @@ type Config struct {
 type Scenario struct {
 	Name    string
 	Summary string
+	// ZooKeeper says the scenario runs a fakezk server, so it can write
+	// Config.ZKDump.
+	ZooKeeper bool
 	// Run runs the scenario once. A panic of the simulated code is recovered
 	// and returned as an invariants.Panic violation.
 	Run func(cfg Config) *invariants.Result
@@ -51,7 +61,7 @@ func register(s Scenario) {
 	if _, dup := catalogue[s.Name]; dup {
 		panic("scenarios: duplicate name " + s.Name)
 	}
-	s.Run = guarded(s.Name, s.Run)
+	s.Run = guarded(s.Name, s.ZooKeeper, s.Run)
 	catalogue[s.Name] = s
 }
 
@@ -64,8 +74,11 @@ type runState struct {
 // guarded wraps a scenario's run so that a panic in simulated code (an event,
 // a hook, a check) ends the run with a Panic violation that names the seed
 // and the replay command, instead of crashing the program.
-func guarded(name string, run func(Config) *invariants.Result) func(Config) *invariants.Result {
+func guarded(name string, zk bool, run func(Config) *invariants.Result) func(Config) *invariants.Result {
 	return func(cfg Config) (res *invariants.Result) {
+		if !zk && cfg.ZKDump != nil {
+			panic(fmt.Sprintf("scenarios: %s has no ZooKeeper to dump (Config.ZKDump)", name))
+		}
 		st := &runState{}
 		cfg.run = st
 		defer func() {

@@ -1,11 +1,16 @@
 package scenarios
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/sim"
 )
@@ -14,7 +19,7 @@ import (
 // violation at the step it happened, naming the replay command; the program
 // goes on.
 func TestPanicInSimulatedCodeIsRecovered(t *testing.T) {
-	run := guarded("panicky", func(cfg Config) *invariants.Result {
+	run := guarded("panicky", false, func(cfg Config) *invariants.Result {
 		w := sim.New(sim.Options{Seed: cfg.Seed})
 		rec := newRecorder(w, "panicky", cfg)
 		w.At(sim.Kernel, sim.Time(3*sim.Millisecond), "calm", func() {})
@@ -38,7 +43,7 @@ func TestPanicInSimulatedCodeIsRecovered(t *testing.T) {
 }
 
 func TestPanicBeforeTheWorldIsRecovered(t *testing.T) {
-	r := guarded("early", func(Config) *invariants.Result { panic("in setup") })(Config{Seed: 4})
+	r := guarded("early", false, func(Config) *invariants.Result { panic("in setup") })(Config{Seed: 4})
 	require.Len(t, r.Violations, 1)
 	assert.Equal(t, invariants.Panic, r.Violations[0].Class)
 	assert.Contains(t, r.Violations[0].Message, "simrun run --scenario early --seed 4")
@@ -75,4 +80,54 @@ func TestExhaustedBudgetIsAFailure(t *testing.T) {
 		assert.Equal(t, uint64(500), r.Events, sc.Name)
 		assert.Equal(t, "simrun run --scenario "+sc.Name+" --seed 1 --max-events 500", r.Replay)
 	}
+}
+
+// --zk-dump's writer: the final tree, every node, as one JSON object.
+func TestZKElectionDumpsItsFinalTree(t *testing.T) {
+	sc, err := Lookup("zk-election")
+	require.NoError(t, err)
+	require.True(t, sc.ZooKeeper)
+	var buf bytes.Buffer
+	r := sc.Run(Config{Seed: 1, ZKDump: &buf})
+	require.True(t, r.OK(), "%v", r.Violations)
+	var dump map[string]map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &dump), buf.String())
+	for _, p := range []string{"/", "/zookeeper", "/leader", "/members", "/members/m0", "/members/m3", "/load/m2"} {
+		assert.Contains(t, dump, p)
+	}
+	assert.NotZero(t, dump["/leader"]["ephemeral_owner"])
+	assert.Contains(t, []any{"m0", "m1", "m2", "m3"}, dump["/leader"]["data"])
+	assert.Positive(t, dump["/load/m2"]["version"])
+	assert.Equal(t, r.TraceHash, sc.Run(Config{Seed: 1}).TraceHash, "dumping changes nothing")
+
+	kd, err := Lookup("kernel-demo")
+	require.NoError(t, err)
+	assert.False(t, kd.ZooKeeper)
+	assert.PanicsWithValue(t, "scenarios: kernel-demo has no ZooKeeper to dump (Config.ZKDump)", func() { kd.Run(Config{Seed: 1, ZKDump: &buf}) })
+}
+
+func TestZKDumpPutsNonUTF8DataInBase64(t *testing.T) {
+	w := sim.New(sim.Options{})
+	srv := fakezk.NewServer(w, "zk", fakezk.ServerConfig{})
+	_, _, err := srv.Tree().Create(fakezk.Caller{}, 1, 0, "/bin", []byte{0xff, 0x00}, fakezk.WorldACL(fakezk.PermAll), 0)
+	require.NoError(t, err)
+	_, _, err = srv.Tree().Create(fakezk.Caller{}, 2, 0, "/text", []byte("héllo \"q\""), fakezk.WorldACL(fakezk.PermAll), 0)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, writeZKDump(&buf, srv))
+	assert.Contains(t, buf.String(), `"/bin": {"data_b64":"/wA=","ephemeral_owner":0,"version":0}`)
+	assert.Contains(t, buf.String(), `"/text": {"data":"héllo \"q\"","ephemeral_owner":0,"version":0}`)
+	assert.True(t, strings.HasPrefix(buf.String(), "{\n\"/\": {"), buf.String())
+	assert.True(t, strings.HasSuffix(buf.String(), "}\n}\n"))
+	assert.Error(t, writeZKDump(&failAfter{n: 10}, srv))
+}
+
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		return 0, errors.New("disk full")
+	}
+	f.n -= len(p)
+	return len(p), nil
 }

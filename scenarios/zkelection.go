@@ -11,9 +11,10 @@ import (
 
 func init() {
 	register(Scenario{
-		Name:    "zk-election",
-		Summary: "4 clients elect a leader with an ephemeral /leader on a fake ZooKeeper while pauses, partitions, crashes and session expiries hit them; ephemerals must belong to live sessions, and after healing exactly one leader must be known",
-		Run:     func(cfg Config) *invariants.Result { return runZKElection(cfg, electionPlan{}) },
+		Name:      "zk-election",
+		ZooKeeper: true,
+		Summary:   "4 clients elect a leader with an ephemeral /leader on a fake ZooKeeper while pauses, partitions, crashes and session expiries hit them; ephemerals must belong to live sessions, and after healing exactly one leader must be known",
+		Run:       func(cfg Config) *invariants.Result { return runZKElection(cfg, electionPlan{}) },
 	})
 }
 
@@ -85,6 +86,9 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	status := w.Run()
 	if e.ranToEnd(status) {
 		e.checkConverged()
+	}
+	if cfg.ZKDump != nil {
+		_ = writeZKDump(cfg.ZKDump, e.srv) // the writer keeps its error (Config.ZKDump)
 	}
 	return e.finish(status, map[string]float64{
 		"zk_transactions":       float64(e.srv.Zxid()),

@@ -60,7 +60,11 @@ run flags:
                      refused unless --force. --trace - writes it to standard
                      output, and the summary (or --json result) goes to
                      standard error instead
-  --force            overwrite an existing output file
+  --zk-dump FILE     write the final ZooKeeper tree to FILE as one JSON object,
+                     {"<path>": {"data": "<utf-8 text>", "ephemeral_owner": <session
+                     or 0>, "version": <n>}, ...} (data_b64 for data that is not
+                     UTF-8); scenarios with a ZooKeeper only. - is standard output
+  --force            overwrite existing output files
 
 A flag's value may not start with '-' (except "-" and negative numbers):
 write ./-name for a file called -name.
@@ -219,6 +223,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	maxEventsText := fs.String("max-events", "", "event budget")
 	tracePath := fs.String("trace", "", "write the trace as JSON lines to this file (- for stdout)")
+	zkDumpPath := fs.String("zk-dump", "", "write the final ZooKeeper tree as JSON to this file (- for stdout)")
 	force := fs.Bool("force", false, "overwrite existing output files")
 	if err := parse(fs, args); err != nil {
 		return 0, err
@@ -248,10 +253,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, badUsage("run: %v", err)
 	}
 
+	if set["zk-dump"] && !sc.ZooKeeper {
+		return 0, badUsage("run: --zk-dump: scenario %s has no ZooKeeper (these have: %s)", sc.Name, strings.Join(zkScenarios(), ", "))
+	}
 	outs := &outputs{stdout: stdout, force: *force}
-	var trace *output
+	var trace, zkDump *output
 	if set["trace"] {
 		if trace, err = outs.add("trace", *tracePath); err != nil {
+			return 0, err
+		}
+	}
+	if set["zk-dump"] {
+		if zkDump, err = outs.add("zk-dump", *zkDumpPath); err != nil {
 			return 0, err
 		}
 	}
@@ -263,6 +276,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		sink = sim.NewJSONSink(trace.w)
 		cfg.Sinks = append(cfg.Sinks, sink)
 	}
+	if zkDump != nil {
+		cfg.ZKDump = zkDump.w
+	}
 
 	res := sc.Run(cfg)
 
@@ -273,7 +289,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	if err := outs.close(); err != nil && writeErr == nil {
-		writeErr = err
+		writeErr = err // the first write error of an output, or its close
 	}
 	summary := stdout
 	if outs.usesStdout() {
@@ -309,7 +325,7 @@ func exitFor(r *invariants.Result) int {
 type output struct {
 	flag    string // the flag that named it, without dashes
 	path    string // "-" for standard output
-	w       io.Writer
+	w       *errWriter
 	f       *os.File
 	created bool // made by us (removed again if the run cannot start)
 }
@@ -338,6 +354,9 @@ func (all *outputs) usesStdout() bool {
 	return false
 }
 
+// exampleName is a file name to suggest for each output flag.
+var exampleName = map[string]string{"trace": "trace.jsonl", "zk-dump": "zk-dump.json"}
+
 // add checks an output's path: given, not a directory, not existing unless
 // forced, not the same as another output's.
 func (all *outputs) add(flagName, path string) (*output, error) {
@@ -357,7 +376,7 @@ func (all *outputs) add(flagName, path string) (*output, error) {
 		st, err := os.Stat(path)
 		switch {
 		case err == nil && st.IsDir():
-			return nil, badUsage("run: --%s %s is a directory; name a file, e.g. %s", flagName, path, filepath.Join(path, flagName+".jsonl"))
+			return nil, badUsage("run: --%s %s is a directory; name a file, e.g. %s", flagName, path, filepath.Join(path, exampleName[flagName]))
 		case err == nil && !all.force:
 			return nil, badUsage("run: --%s file %s exists; remove it or pass --force", flagName, path)
 		}
@@ -370,7 +389,7 @@ func (all *outputs) add(flagName, path string) (*output, error) {
 func (all *outputs) open() error {
 	for _, o := range all.list {
 		if o.path == "-" {
-			o.w = all.stdout
+			o.w = &errWriter{w: all.stdout}
 			continue
 		}
 		flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
@@ -386,7 +405,7 @@ func (all *outputs) open() error {
 			}
 			return outputError{fmt.Errorf("run: cannot create --%s file: %w", o.flag, err)}
 		}
-		o.f, o.w, o.created = f, f, statErr != nil
+		o.f, o.w, o.created = f, &errWriter{w: f}, statErr != nil
 	}
 	return nil
 }
@@ -405,19 +424,34 @@ func (all *outputs) abandon() {
 	}
 }
 
-// close closes every file, returning the first error.
+// close closes every file, returning the first error that writing or
+// closing an output met.
 func (all *outputs) close() error {
 	var first error
 	for _, o := range all.list {
+		if o.w != nil && o.w.err != nil && first == nil {
+			first = outputError{fmt.Errorf("writing --%s %s: %w", o.flag, o.name(), o.w.err)}
+		}
 		if o.f == nil {
 			continue
 		}
 		if err := o.f.Close(); err != nil && first == nil {
-			first = outputError{fmt.Errorf("writing --%s file %s: %w", o.flag, o.path, err)}
+			first = outputError{fmt.Errorf("writing --%s %s: %w", o.flag, o.name(), err)}
 		}
 		o.f = nil
 	}
 	return first
+}
+
+// zkScenarios names the scenarios that have a ZooKeeper.
+func zkScenarios() []string {
+	var names []string
+	for _, s := range scenarios.All() {
+		if s.ZooKeeper {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 func runDefault(stdout io.Writer) (int, error) {
@@ -474,7 +508,7 @@ func printSummary(w io.Writer, r *invariants.Result, timeline bool) error {
 	return ew.err
 }
 
-// errWriter keeps the first write error and drops later writes.
+// errWriter keeps the first write error and fails every later write with it.
 type errWriter struct {
 	w   io.Writer
 	err error
@@ -482,7 +516,7 @@ type errWriter struct {
 
 func (e *errWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
-		return len(p), nil
+		return 0, e.err
 	}
 	n, err := e.w.Write(p)
 	e.err = err

@@ -313,3 +313,68 @@ func (p panicAt) Write(r *sim.Record) error {
 	}
 	return nil
 }
+
+func TestZKDump(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tree.json")
+	code, out, errOut := simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-dump", path)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "checks: all held")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var dump map[string]map[string]any
+	require.NoError(t, json.Unmarshal(data, &dump))
+	assert.Contains(t, dump, "/leader")
+
+	code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "2", "--zk-dump", path)
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "simrun: run: --zk-dump file "+path+" exists; remove it or pass --force\n", errOut)
+	after, _ := os.ReadFile(path)
+	assert.Equal(t, data, after, "the user's file is untouched")
+	code, _, _ = simrun("run", "--scenario", "zk-election", "--seed", "2", "--zk-dump", path, "--force")
+	assert.Equal(t, 0, code)
+
+	code, stdout, errOut := simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-dump", "-")
+	require.Equal(t, 0, code)
+	assert.JSONEq(t, string(data), stdout, "the same tree on standard output")
+	assert.Contains(t, errOut, "checks: all held", "the summary moves to stderr")
+
+	if _, err := os.Stat("/dev/full"); err == nil {
+		code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-dump", "/dev/full", "--force")
+		assert.Equal(t, 4, code)
+		assert.Equal(t, "simrun: writing --zk-dump /dev/full: write /dev/full: no space left on device\n", errOut)
+	}
+}
+
+func TestOutputsAreCheckedTogether(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "x")
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: zk-election)\n"},
+		{[]string{"--scenario", "zk-election", "--trace", "-", "--zk-dump", "-"}, "simrun: run: --trace and --zk-dump both write to standard output; only one may\n"},
+		{[]string{"--scenario", "zk-election", "--trace", x, "--zk-dump", x}, "simrun: run: --trace and --zk-dump both name " + x + "\n"},
+		{[]string{"--scenario", "zk-election", "--zk-dump", dir}, "simrun: run: --zk-dump " + dir + " is a directory; name a file, e.g. " + dir + "/zk-dump.json\n"},
+		{[]string{"--scenario", "zk-election", "--trace", ""}, "simrun: run: --trace needs a file name (or - for standard output)\n"},
+	} {
+		code, out, errOut := simrun(append([]string{"run", "--seed", "1"}, tc.args...)...)
+		assert.Equal(t, 2, code, "%v", tc.args)
+		assert.Empty(t, out)
+		assert.Equal(t, tc.msg, errOut, "%v", tc.args)
+	}
+	_, err := os.Stat(x)
+	assert.True(t, os.IsNotExist(err), "nothing created")
+}
+
+// An output that cannot be created leaves none of the others behind.
+func TestAFailedOutputRemovesTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "trace.jsonl")
+	code, _, errOut := simrun("run", "--scenario", "zk-election", "--seed", "1", "--trace", trace, "--zk-dump", filepath.Join(dir, "no", "tree.json"))
+	assert.Equal(t, 4, code)
+	assert.Contains(t, errOut, "cannot create --zk-dump file")
+	_, err := os.Stat(trace)
+	assert.True(t, os.IsNotExist(err), "the trace file we created is gone again")
+}
