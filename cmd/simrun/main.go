@@ -116,15 +116,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simrun: %v\n", err)
-		var u usageError
-		var o outputError
-		switch {
-		case errors.As(err, &u):
-			return exitUsage
-		case errors.As(err, &o):
+		if o := (outputError{}); errors.As(err, &o) {
 			return exitOutput
 		}
-		return exitUsage // every error dispatch returns is one of the two; be safe
+		return exitUsage // every other error dispatch returns is a usageError
 
 	}
 	return code
