@@ -24,11 +24,14 @@ type Config struct {
 	// Sinks receive the trace (the trace hash is computed either way).
 	Sinks []sim.Sink
 	// ZKDump, if set, receives the final ZooKeeper tree at the end of the run
-	// as one JSON object, {"<path>": {"data": "<utf-8 text>", "ephemeral_owner":
-	// <session id or 0>, "version": <n>}, ...} (data_b64 instead of data for
-	// data that is not UTF-8). Only for scenarios with Scenario.ZooKeeper.
+	// as one JSON object (fakezk.WriteDump), {"<path>": {"data": "<utf-8
+	// text>", "ephemeral_owner": <session id or 0>, "version": <n>}, ...}.
+	// ZKLog, if set, receives ZooKeeper's transaction log as JSON lines
+	// (fakezk's ServerConfig.TxnLog) as the run goes; replayed from an empty
+	// tree it gives the dump. Only for scenarios with Scenario.ZooKeeper.
 	// Write errors are the writer's to keep; the run goes on.
 	ZKDump io.Writer
+	ZKLog  io.Writer
 
 	run *runState // set by the catalogue's runner, for panic recovery
 }
@@ -38,7 +41,7 @@ type Scenario struct {
 	Name    string
 	Summary string
 	// ZooKeeper says the scenario runs a fakezk server, so it can write
-	// Config.ZKDump.
+	// Config.ZKDump and Config.ZKLog.
 	ZooKeeper bool
 	// Run runs the scenario once. A panic of the simulated code is recovered
 	// and returned as an invariants.Panic violation.
@@ -76,8 +79,8 @@ type runState struct {
 // and the replay command, instead of crashing the program.
 func guarded(name string, zk bool, run func(Config) *invariants.Result) func(Config) *invariants.Result {
 	return func(cfg Config) (res *invariants.Result) {
-		if !zk && cfg.ZKDump != nil {
-			panic(fmt.Sprintf("scenarios: %s has no ZooKeeper to dump (Config.ZKDump)", name))
+		if !zk && (cfg.ZKDump != nil || cfg.ZKLog != nil) {
+			panic(fmt.Sprintf("scenarios: %s has no ZooKeeper for Config.ZKDump or ZKLog", name))
 		}
 		st := &runState{}
 		cfg.run = st

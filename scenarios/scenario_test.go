@@ -2,9 +2,6 @@ package scenarios
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,52 +79,32 @@ func TestExhaustedBudgetIsAFailure(t *testing.T) {
 	}
 }
 
-// --zk-dump's writer: the final tree, every node, as one JSON object.
-func TestZKElectionDumpsItsFinalTree(t *testing.T) {
+// --zk-dump and --zk-log: the final tree, and a log that replays to it;
+// neither changes the run.
+func TestZKElectionDumpsItsTreeAndLog(t *testing.T) {
 	sc, err := Lookup("zk-election")
 	require.NoError(t, err)
 	require.True(t, sc.ZooKeeper)
-	var buf bytes.Buffer
-	r := sc.Run(Config{Seed: 1, ZKDump: &buf})
-	require.True(t, r.OK(), "%v", r.Violations)
-	var dump map[string]map[string]any
-	require.NoError(t, json.Unmarshal(buf.Bytes(), &dump), buf.String())
-	for _, p := range []string{"/", "/zookeeper", "/leader", "/members", "/members/m0", "/members/m3", "/load/m2"} {
-		assert.Contains(t, dump, p)
+	for seed := uint64(1); seed <= 5; seed++ {
+		var dump, log bytes.Buffer
+		r := sc.Run(Config{Seed: seed, ZKDump: &dump, ZKLog: &log})
+		require.True(t, r.OK(), "%v", r.Violations)
+		assert.Equal(t, sc.Run(Config{Seed: seed}).TraceHash, r.TraceHash, "seed %d: the outputs change nothing", seed)
+		nodes, err := fakezk.ReadDump(bytes.NewReader(dump.Bytes()))
+		require.NoError(t, err)
+		for _, p := range []string{"/", "/zookeeper", "/leader", "/members/m0", "/members/m3", "/load/m2"} {
+			assert.Contains(t, nodes, p, "seed %d", seed)
+		}
+		assert.NotZero(t, nodes["/leader"].EphemeralOwner)
+		replayed, err := fakezk.ReplayTxnLog(bytes.NewReader(log.Bytes()))
+		require.NoError(t, err, "seed %d", seed)
+		var again bytes.Buffer
+		require.NoError(t, fakezk.WriteDump(&again, fakezk.ViewOf(replayed)))
+		assert.Equal(t, dump.String(), again.String(), "seed %d: the log replays to the dump", seed)
 	}
-	assert.NotZero(t, dump["/leader"]["ephemeral_owner"])
-	assert.Contains(t, []any{"m0", "m1", "m2", "m3"}, dump["/leader"]["data"])
-	assert.Positive(t, dump["/load/m2"]["version"])
-	assert.Equal(t, r.TraceHash, sc.Run(Config{Seed: 1}).TraceHash, "dumping changes nothing")
 
 	kd, err := Lookup("kernel-demo")
 	require.NoError(t, err)
 	assert.False(t, kd.ZooKeeper)
-	assert.PanicsWithValue(t, "scenarios: kernel-demo has no ZooKeeper to dump (Config.ZKDump)", func() { kd.Run(Config{Seed: 1, ZKDump: &buf}) })
-}
-
-func TestZKDumpPutsNonUTF8DataInBase64(t *testing.T) {
-	w := sim.New(sim.Options{})
-	srv := fakezk.NewServer(w, "zk", fakezk.ServerConfig{})
-	_, _, err := srv.Tree().Create(fakezk.Caller{}, 1, 0, "/bin", []byte{0xff, 0x00}, fakezk.WorldACL(fakezk.PermAll), 0)
-	require.NoError(t, err)
-	_, _, err = srv.Tree().Create(fakezk.Caller{}, 2, 0, "/text", []byte("héllo \"q\""), fakezk.WorldACL(fakezk.PermAll), 0)
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	require.NoError(t, writeZKDump(&buf, srv))
-	assert.Contains(t, buf.String(), `"/bin": {"data_b64":"/wA=","ephemeral_owner":0,"version":0}`)
-	assert.Contains(t, buf.String(), `"/text": {"data":"héllo \"q\"","ephemeral_owner":0,"version":0}`)
-	assert.True(t, strings.HasPrefix(buf.String(), "{\n\"/\": {"), buf.String())
-	assert.True(t, strings.HasSuffix(buf.String(), "}\n}\n"))
-	assert.Error(t, writeZKDump(&failAfter{n: 10}, srv))
-}
-
-type failAfter struct{ n int }
-
-func (f *failAfter) Write(p []byte) (int, error) {
-	if len(p) > f.n {
-		return 0, errors.New("disk full")
-	}
-	f.n -= len(p)
-	return len(p), nil
+	assert.PanicsWithValue(t, "scenarios: kernel-demo has no ZooKeeper for Config.ZKDump or ZKLog", func() { kd.Run(Config{Seed: 1, ZKLog: &bytes.Buffer{}}) })
 }

@@ -72,7 +72,7 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
 	})
 	e := &election{recorder: newRecorder(w, "zk-election", cfg), plan: plan}
-	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: electionTick, BugKeepEphemerals: plan.serverBugKeepEphemerals})
+	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: electionTick, BugKeepEphemerals: plan.serverBugKeepEphemerals, TxnLog: cfg.ZKLog})
 	for i := 0; i < electionMembers; i++ {
 		m := &member{e: e, name: fmt.Sprintf("m%d", i)}
 		m.id = w.AddProcess(m.name, sim.ProcessHooks{OnCrash: m.crash, OnRestart: m.start})
@@ -87,8 +87,11 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	if e.ranToEnd(status) {
 		e.checkConverged()
 	}
+	if cfg.ZKLog != nil {
+		e.srv.FlushTxnLog() // what waits for an fsync, so that the log replays to the dump
+	}
 	if cfg.ZKDump != nil {
-		_ = writeZKDump(cfg.ZKDump, e.srv) // the writer keeps its error (Config.ZKDump)
+		_ = fakezk.WriteDump(cfg.ZKDump, e.srv.View()) // the writer keeps its error (Config.ZKDump)
 	}
 	return e.finish(status, map[string]float64{
 		"zk_transactions":       float64(e.srv.Zxid()),

@@ -5,7 +5,8 @@
 //
 //	simrun                       run the default scenario and narrate it
 //	simrun list [--json]         the scenarios it knows
-//	simrun run --scenario NAME --seed N [--json] [--max-events N] [--trace FILE|- [--force]]
+//	simrun run --scenario NAME --seed N [--json] [--max-events N] [--trace FILE|-]
+//	             [--zk-dump FILE|-] [--zk-log FILE|-] [--force]
 //	simrun help                  usage (also -h on any command)
 //
 // Exit status, the first that applies in this order: 2 bad usage or input
@@ -64,6 +65,10 @@ run flags:
                      {"<path>": {"data": "<utf-8 text>", "ephemeral_owner": <session
                      or 0>, "version": <n>}, ...} (data_b64 for data that is not
                      UTF-8); scenarios with a ZooKeeper only. - is standard output
+  --zk-log FILE      write ZooKeeper's transaction log to FILE as JSON lines, one per
+                     committed change in zxid order: {"zxid", "t_ns", "session",
+                     "type", ...}, type createSession, closeSession, create, setData
+                     or delete; replayed from an empty tree it gives the --zk-dump
   --force            overwrite existing output files
 
 A flag's value may not start with '-' (except "-" and negative numbers):
@@ -219,6 +224,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	maxEventsText := fs.String("max-events", "", "event budget")
 	tracePath := fs.String("trace", "", "write the trace as JSON lines to this file (- for stdout)")
 	zkDumpPath := fs.String("zk-dump", "", "write the final ZooKeeper tree as JSON to this file (- for stdout)")
+	zkLogPath := fs.String("zk-log", "", "write ZooKeeper's transaction log as JSON lines to this file (- for stdout)")
 	force := fs.Bool("force", false, "overwrite existing output files")
 	if err := parse(fs, args); err != nil {
 		return 0, err
@@ -248,19 +254,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, badUsage("run: %v", err)
 	}
 
-	if set["zk-dump"] && !sc.ZooKeeper {
-		return 0, badUsage("run: --zk-dump: scenario %s has no ZooKeeper (these have: %s)", sc.Name, strings.Join(zkScenarios(), ", "))
-	}
-	outs := &outputs{stdout: stdout, force: *force}
-	var trace, zkDump *output
-	if set["trace"] {
-		if trace, err = outs.add("trace", *tracePath); err != nil {
-			return 0, err
+	for _, f := range []string{"zk-dump", "zk-log"} {
+		if set[f] && !sc.ZooKeeper {
+			return 0, badUsage("run: --%s: scenario %s has no ZooKeeper (these have: %s)", f, sc.Name, strings.Join(zkScenarios(), ", "))
 		}
 	}
-	if set["zk-dump"] {
-		if zkDump, err = outs.add("zk-dump", *zkDumpPath); err != nil {
-			return 0, err
+	outs := &outputs{stdout: stdout, force: *force}
+	var trace, zkDump, zkLog *output
+	for _, o := range []struct {
+		flag string
+		path string
+		out  **output
+	}{{"trace", *tracePath, &trace}, {"zk-dump", *zkDumpPath, &zkDump}, {"zk-log", *zkLogPath, &zkLog}} {
+		if set[o.flag] {
+			if *o.out, err = outs.add(o.flag, o.path); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if err := outs.open(); err != nil {
@@ -273,6 +282,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if zkDump != nil {
 		cfg.ZKDump = zkDump.w
+	}
+	if zkLog != nil {
+		cfg.ZKLog = zkLog.w
 	}
 
 	res := sc.Run(cfg)
@@ -350,7 +362,7 @@ func (all *outputs) usesStdout() bool {
 }
 
 // exampleName is a file name to suggest for each output flag.
-var exampleName = map[string]string{"trace": "trace.jsonl", "zk-dump": "zk-dump.json"}
+var exampleName = map[string]string{"trace": "trace.jsonl", "zk-dump": "zk-dump.json", "zk-log": "zk-log.jsonl"}
 
 // add checks an output's path: given, not a directory, not existing unless
 // forced, not the same as another output's.

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/scenarios"
 	"github.com/kzsim/kzsim/sim"
@@ -377,4 +378,37 @@ func TestAFailedOutputRemovesTheOthers(t *testing.T) {
 	assert.Contains(t, errOut, "cannot create --zk-dump file")
 	_, err := os.Stat(trace)
 	assert.True(t, os.IsNotExist(err), "the trace file we created is gone again")
+}
+
+// --zk-log and --zk-dump together: the log replays to the dump.
+func TestZKLogReplaysToTheDump(t *testing.T) {
+	dir := t.TempDir()
+	logPath, dumpPath := filepath.Join(dir, "zk.jsonl"), filepath.Join(dir, "zk.json")
+	code, _, errOut := simrun("run", "--scenario", "zk-election", "--seed", "4", "--zk-log", logPath, "--zk-dump", dumpPath)
+	require.Equal(t, 0, code, errOut)
+	log, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	dump, err := os.ReadFile(dumpPath)
+	require.NoError(t, err)
+	recs, err := fakezk.ReadTxnLog(bytes.NewReader(log))
+	require.NoError(t, err)
+	assert.Greater(t, len(recs), 20)
+	assert.Equal(t, fakezk.TxnCreateSession, recs[0].Type)
+	replayed, err := fakezk.ReplayTxnLog(bytes.NewReader(log))
+	require.NoError(t, err)
+	var again bytes.Buffer
+	require.NoError(t, fakezk.WriteDump(&again, fakezk.ViewOf(replayed)))
+	assert.Equal(t, string(dump), again.String())
+
+	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--zk-log", filepath.Join(dir, "x"))
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: zk-election)\n", errOut)
+	code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-log", logPath)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "--zk-log file "+logPath+" exists; remove it or pass --force")
+	if _, err := os.Stat("/dev/full"); err == nil {
+		code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-log", "/dev/full", "--force")
+		assert.Equal(t, 4, code)
+		assert.Equal(t, "simrun: writing --zk-log /dev/full: write /dev/full: no space left on device\n", errOut)
+	}
 }
