@@ -76,7 +76,8 @@ write ./-name for a file called -name.
 
 exit status (the first that applies, in this order):
   2  bad usage or input, with a one-line error; nothing ran
-  4  an output could not be created or written (the run's result is still printed)
+  4  an output could not be created (nothing ran) or written (the run's
+     result is still printed)
   6  simulated code panicked: the run stopped there; the summary shows the
      panic, its stack and the replay command
   5  the run used its whole event budget before its time limit (a livelock)
