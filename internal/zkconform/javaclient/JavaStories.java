@@ -109,7 +109,7 @@ public class JavaStories {
         Log a = new Log();
         ZooKeeper za = connect(a);
         za.close();
-        Thread.sleep(200);
+        a.await("event Closed", 2000);
         print("connect", a);
 
         // close: a request sent before close() completes; then Closed; a call on the
@@ -146,6 +146,9 @@ public class JavaStories {
         d.add("reconnect 1.0-2.2s after Disconnected: " + (ms >= 1000 && ms <= 2200));
         d.add("same session: " + (zd.getSessionId() == session));
         zd.close();
+        // Closed comes from the event thread after close() returns: wait for it, or
+        // the story races the print.
+        d.await("event Closed", 2000);
         print("drop", d);
 
         // expire: another handle takes the session over and closes it; this one hears
