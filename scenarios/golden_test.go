@@ -12,7 +12,7 @@ import (
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
 		"kernel-demo": "c6db57e8f4aa8c68",
-		"zk-election": "c09125759e6b2b82",
+		"zk-election": "23f7619fd89795ab",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]

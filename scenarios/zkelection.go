@@ -1,11 +1,11 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/nodes/node"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -51,14 +51,34 @@ type election struct {
 	faults         *sim.Injector
 }
 
+// member is the scenario's handle on one member process: its shell, which
+// runs an electionMember for each incarnation.
 type member struct {
-	e         *election
-	name      string
-	id        sim.ProcID
-	zk        *fakezk.Client
-	sessionID int64 // the session under which it registered and campaigns
-	leader    bool  // what it believes
-	work      int
+	e     *election
+	name  string
+	id    sim.ProcID
+	shell *node.Shell[*electionMember]
+}
+
+// view returns what the member believes (the zero view while it is down).
+func (m *member) view() memberView {
+	if mm, ok := m.shell.Machine(); ok {
+		return mm.View()
+	}
+	return memberView{}
+}
+
+// report narrates and counts the member's role changes.
+func (m *member) report(r node.Effect) {
+	switch r := r.(type) {
+	case becameLeader:
+		m.e.elections++
+		m.e.narrate("%s becomes leader (session 0x%x)", m.name, r.Session)
+	case resigned:
+		m.e.narrate("%s learns %s: no longer leader (led for %v)", m.name, r.Why, r.LedFor)
+	default:
+		panic(fmt.Sprintf("zk-election: unknown report %T", r))
+	}
 }
 
 func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
@@ -75,9 +95,17 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: electionTick, BugKeepEphemerals: plan.serverBugKeepEphemerals, TxnLog: cfg.ZKLog})
 	for i := 0; i < electionMembers; i++ {
 		m := &member{e: e, name: fmt.Sprintf("m%d", i)}
-		m.id = w.AddProcess(m.name, sim.ProcessHooks{OnCrash: m.crash, OnRestart: m.start})
+		bugs := memberBugs{keepBeliefOnExpiry: plan.keepBeliefOnExpiry, noRegisterWait: plan.noRegisterWait}
+		m.shell = node.NewShell(w, node.Config[*electionMember]{
+			Name:      m.name,
+			New:       func() *electionMember { return newElectionMember(m.name, bugs) },
+			ZooKeeper: []sim.ProcID{e.srv.ID()},
+			Client:    fakezk.ClientConfig{SessionTimeout: electionSessionTimeout},
+			OnReport:  m.report,
+		})
+		m.id = m.shell.ID()
 		e.members = append(e.members, m)
-		w.At(m.id, sim.Time(sim.Duration(i)*10*sim.Millisecond), "start", m.start)
+		w.At(m.id, sim.Time(sim.Duration(i)*10*sim.Millisecond), "start", m.shell.Start)
 	}
 	invariants.WatchZooKeeper(e.check, e.srv)
 	w.OnStep(e.checkStep)
@@ -106,156 +134,6 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	})
 }
 
-func (m *member) start() {
-	e := m.e
-	m.sessionID, m.leader = 0, false
-	m.zk = fakezk.Connect(e.w, m.id, []sim.ProcID{e.srv.ID()}, fakezk.ClientConfig{
-		SessionTimeout: electionSessionTimeout,
-		EventCallback:  m.onEvent,
-	})
-	m.scheduleWork()
-}
-
-// crash: the client library and everything the member believed are memory.
-func (m *member) crash() {
-	m.zk, m.sessionID, m.leader = nil, 0, false
-}
-
-func (m *member) onEvent(ev fakezk.Event) {
-	if ev.Type != fakezk.EventSession {
-		return
-	}
-	switch ev.State {
-	case fakezk.StateExpired:
-		if m.e.plan.keepBeliefOnExpiry {
-			return
-		}
-		if m.leader {
-			m.e.narrate("%s learns its session expired: no longer leader", m.name)
-		}
-		m.leader = false
-	case fakezk.StateHasSession:
-		if id := m.zk.SessionID(); id != m.sessionID {
-			m.sessionID = id
-			m.register()
-			if m.e.plan.keepBeliefOnExpiry && m.leader {
-				return
-			}
-			m.campaign()
-		}
-	}
-}
-
-func (m *member) register() {
-	acl := fakezk.WorldACL(fakezk.PermAll)
-	m.zk.Create("/members", nil, 0, acl, func(string, error) {})
-	m.zk.Create("/load", nil, 0, acl, func(string, error) {})
-	m.zk.Create("/load/"+m.name, nil, 0, acl, func(string, error) {})
-	m.registerMember(m.sessionID)
-}
-
-// registerMember creates /members/<name>. After a quick restart the znode of
-// the previous session may still be there until that session expires (the
-// trap Kafka brokers met re-registering under /brokers/ids): wait for it to
-// go, then create ours.
-func (m *member) registerMember(session int64) {
-	path := "/members/" + m.name
-	m.zk.Create(path, nil, fakezk.FlagEphemeral, fakezk.WorldACL(fakezk.PermAll), func(_ string, err error) {
-		if m.sessionID != session || err == nil || m.e.plan.noRegisterWait {
-			return
-		}
-		m.zk.ExistsW(path, func(ok bool, st *fakezk.Stat, err error) {
-			if m.sessionID != session {
-				return
-			}
-			if err != nil || !ok {
-				m.e.w.After(m.id, electionRetry, "register-retry", func() {
-					if m.sessionID == session {
-						m.registerMember(session)
-					}
-				})
-			}
-		}, func(ev fakezk.Event) {
-			if m.sessionID == session && ev.Type == fakezk.EventNodeDeleted {
-				m.registerMember(session)
-			}
-		})
-	})
-}
-
-// campaign tries to create the ephemeral /leader; if someone holds it, it
-// watches it and tries again when it changes.
-func (m *member) campaign() {
-	session := m.sessionID
-	if session == 0 || m.zk == nil {
-		return
-	}
-	m.zk.Create("/leader", []byte(m.name), fakezk.FlagEphemeral, fakezk.WorldACL(fakezk.PermAll), func(_ string, err error) {
-		if m.sessionID != session {
-			return
-		}
-		switch {
-		case err == nil:
-			m.becomeLeader()
-		case errors.Is(err, fakezk.ErrNodeExists):
-			m.follow(session)
-		default:
-			m.retry(session)
-		}
-	})
-}
-
-// follow reads /leader with a watch. It may be ours: a create that failed
-// with a connection loss may have been applied.
-func (m *member) follow(session int64) {
-	m.zk.GetW("/leader", func(data []byte, st *fakezk.Stat, err error) {
-		if m.sessionID != session {
-			return
-		}
-		switch {
-		case err == nil && st.EphemeralOwner == session:
-			m.becomeLeader()
-		case err == nil:
-			m.leader = false
-		case errors.Is(err, fakezk.ErrNoNode):
-			m.campaign()
-		default:
-			m.retry(session)
-		}
-	}, func(ev fakezk.Event) {
-		if m.sessionID == session && ev.Type != fakezk.EventNotWatching {
-			m.campaign()
-		}
-	})
-}
-
-func (m *member) retry(session int64) {
-	m.e.w.After(m.id, electionRetry, "campaign-retry", func() {
-		if m.sessionID == session {
-			m.campaign()
-		}
-	})
-}
-
-func (m *member) becomeLeader() {
-	if !m.leader {
-		m.e.elections++
-		m.e.narrate("%s becomes leader (session 0x%x)", m.name, m.sessionID)
-	}
-	m.leader = true
-}
-
-// scheduleWork: each member writes its load counter every second.
-func (m *member) scheduleWork() {
-	m.e.w.After(m.id, electionWorkInterval, "work", func() {
-		if m.zk != nil && m.sessionID != 0 {
-			m.work++
-			m.zk.Set("/load/"+m.name, []byte(fmt.Sprint(m.work)), -1, func(*fakezk.Stat, error) {})
-		}
-		m.scheduleWork()
-	})
-}
-
 // checkStep measures, after every event, how long two members both believed
 // they led (the known hazard of this recipe without fencing). The safety
 // checks (ephemerals belong to live sessions, zxids only grow) are
@@ -264,7 +142,7 @@ func (e *election) checkStep() {
 	now := e.w.Now()
 	believers := 0
 	for _, m := range e.members {
-		if m.leader && e.w.IsUp(m.id) {
+		if m.view().Leader && e.w.IsUp(m.id) {
 			believers++
 		}
 	}
@@ -289,7 +167,7 @@ func (e *election) scheduleFaults() {
 		m := e.members[x.member]
 		w.At(sim.Kernel, x.at, "expire-session", func() {
 			role := e.role(m)
-			if m.sessionID != 0 && e.srv.Expire(m.sessionID) {
+			if s := m.view().Session; s != 0 && e.srv.Expire(s) {
 				e.narrate("ZooKeeper expires the session of %s%s", m.name, role)
 			}
 		})
@@ -373,7 +251,7 @@ func electionSchedule(r *sim.Rand, members []string, server string) (sim.Schedul
 
 // role says, for the narration, whether m believes it leads.
 func (e *election) role(m *member) string {
-	if m.leader {
+	if m.view().Leader {
 		return " (which believes it leads)"
 	}
 	return ""
@@ -463,21 +341,22 @@ func (e *election) checkConverged() {
 		e.liveness("one-leader-after-heal", "/leader does not exist")
 	}
 	for _, m := range e.members {
-		if ok && m.sessionID == leaderStat.EphemeralOwner {
+		if ok && m.view().Session == leaderStat.EphemeralOwner {
 			e.narrate("end: %s holds /leader", m.name)
 		}
 	}
 	for _, m := range e.members {
-		if m.zk == nil || m.zk.State() != fakezk.StateHasSession {
+		if state, _ := m.shell.Session(); state != fakezk.StateHasSession {
 			e.liveness("sessions-recover", "%s has no session after healing", m.name)
 			continue
 		}
-		if st, ok := tree.Exists("/members/" + m.name); !ok || st.EphemeralOwner != m.sessionID {
-			e.liveness("members-registered", "%s is not registered under its session 0x%x", m.name, m.sessionID)
+		v := m.view()
+		if st, ok := tree.Exists("/members/" + m.name); !ok || st.EphemeralOwner != v.Session {
+			e.liveness("members-registered", "%s is not registered under its session 0x%x", m.name, v.Session)
 		}
-		holds := ok && leaderStat.EphemeralOwner == m.sessionID
-		if holds != m.leader {
-			e.liveness("one-leader-after-heal", "%s believes leader=%v but /leader is owned by 0x%x (its session 0x%x)", m.name, m.leader, leaderStat.EphemeralOwner, m.sessionID)
+		holds := ok && leaderStat.EphemeralOwner == v.Session
+		if holds != v.Leader {
+			e.liveness("one-leader-after-heal", "%s believes leader=%v but /leader is owned by 0x%x (its session 0x%x)", m.name, v.Leader, leaderStat.EphemeralOwner, v.Session)
 		}
 	}
 }
