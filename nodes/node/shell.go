@@ -24,6 +24,10 @@ type Config[M Machine] struct {
 	// in order, as they are carried out. It runs inside the process's
 	// event and may narrate or count; nil means the machine makes none.
 	OnReport func(Effect)
+	// OnInput, if set, sees every input just before the machine steps on
+	// it, for metrics (counting the watch events that reached the machine,
+	// say). It only reads: it must not change the world or the machine.
+	OnInput func(Input)
 }
 
 // maxTimers bounds the named timers a machine holds at once.
@@ -131,6 +135,9 @@ func (s *Shell[M]) feed(inc *incarnation[M], in Input) {
 		panic(fmt.Sprintf("node: %s: %v arrived while the machine was stepping (a re-entrant callback)", s.cfg.Name, in))
 	}
 	inc.stepping = true
+	if s.cfg.OnInput != nil {
+		s.cfg.OnInput(in)
+	}
 	for _, e := range inc.m.Step(s.w.Now(), in) {
 		s.apply(inc, e)
 	}

@@ -34,6 +34,7 @@ type harness struct {
 	log   []string
 	made  int
 	reps  []string
+	seen  []string // inputs OnInput saw
 }
 
 func newHarness(t *testing.T, script func(m *scripted, in Input) []Effect) *harness {
@@ -49,6 +50,7 @@ func newHarness(t *testing.T, script func(m *scripted, in Input) []Effect) *harn
 		ZooKeeper: []sim.ProcID{h.zk.ID()},
 		Client:    fakezk.ClientConfig{SessionTimeout: 3 * sim.Second},
 		OnReport:  func(e Effect) { h.reps = append(h.reps, fmt.Sprint(e)) },
+		OnInput:   func(in Input) { h.seen = append(h.seen, fmt.Sprintf("#%d %v", h.made, in)) },
 	})
 	h.w.At(h.shell.ID(), 0, "start", h.shell.Start)
 	return h
@@ -99,6 +101,7 @@ func TestShellRequestsRepliesAndWatches(t *testing.T) {
 		"#1 zk-reply 10 owner=0x0 version=1",
 	}
 	assert.Equal(t, want, withoutTimes(h.log))
+	assert.Equal(t, want, h.seen, "OnInput sees every input the machine gets")
 	m, ok := h.shell.Machine()
 	require.True(t, ok)
 	assert.Equal(t, len(want), m.inputs)
