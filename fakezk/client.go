@@ -346,7 +346,7 @@ func (c *Client) Mode() ClientMode { return c.cfg.Mode }
 func (c *Client) setQuietState(s State) {
 	c.state = s
 	if c.w.Tracing() {
-		c.w.Emit(KindClient, c.self, s.String(), fmt.Sprintf("session=0x%x", c.sessionID))
+		c.w.Emit(KindClient, c.self, s.String(), sim.Hex("session", c.sessionID))
 	}
 }
 
@@ -641,7 +641,7 @@ func (c *Client) invalidateWatches(err error) {
 func (c *Client) deliver(t EventType, path string) {
 	ev := Event{Type: t, State: StateSyncConnected, Path: path}
 	if c.w.Tracing() {
-		c.w.Emit(KindWatchEvent, c.self, path, t.String())
+		c.w.Emit(KindWatchEvent, c.self, t.String(), sim.Str("path", path))
 	}
 	c.event(ev)
 	var kinds []watchKind

@@ -11,7 +11,7 @@ import (
 // kernel network, server pipeline, tree — on an 80/20 get/set mix over 16
 // znodes, with 64 requests outstanding. One op is one request and its reply.
 func BenchmarkClientPipelined64(b *testing.B) {
-	w := sim.New(sim.Options{Seed: 1, NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
+	w := sim.New(sim.Options{Seed: 1, Trace: sim.TraceOff, MaxEvents: 1 << 62, MaxTime: 1 << 62})
 	srv := NewServer(w, "zk", ServerConfig{})
 	p := w.AddProcess("client", sim.ProcessHooks{})
 	c := Connect(w, p, []sim.ProcID{srv.ID()}, ClientConfig{SessionTimeout: 10 * sim.Second})

@@ -361,7 +361,7 @@ func TestServerTraceHasZnodeSessionAndWatchRecords(t *testing.T) {
 	_, err := e.create(c, "/x", 0)
 	require.NoError(t, err)
 	kinds := map[string]int{}
-	for _, r := range mem.Records {
+	for _, r := range mem.All() {
 		kinds[r.Kind]++
 	}
 	for _, k := range []string{KindZnode, KindTxn, KindSession, KindWatchFire, KindWatchEvent, KindClient} {

@@ -232,8 +232,17 @@ type Server struct {
 	observers []func(Commit) // OnCommit
 }
 
-// ServerStats counts what the server's pipeline did.
+// ServerStats counts what the server's pipeline did, and what it did with
+// sessions, whatever the trace level: metrics read these, not the trace.
 type ServerStats struct {
+	SessionsCreated     int // new sessions
+	SessionsRevalidated int // reconnects to a live session
+	SessionsRefused     int // connects from a client that saw a newer zxid
+	ExpiredOnReconnect  int // reconnects to a session that is gone
+	SessionsExpired     int // expiries (timeouts and Expire)
+	SessionsClosed      int // closes asked by clients
+	Recoveries          int // restarts that reloaded the sessions from disk
+
 	Fsyncs       int64 // fsyncs of the log
 	FsyncedTxns  int64 // transactions those fsyncs covered
 	MaxBatch     int   // most requests one fsync covered
@@ -283,6 +292,12 @@ func (s *Server) DurableZxid() int64 { return s.durableZxid }
 
 // Stats returns what the server's pipeline has done so far.
 func (s *Server) Stats() ServerStats { return s.stats }
+
+// SessionEvents returns the number of session events of every kind (the
+// zk.session records), recoveries included.
+func (st ServerStats) SessionEvents() int {
+	return st.SessionsCreated + st.SessionsRevalidated + st.SessionsRefused + st.ExpiredOnReconnect + st.SessionsExpired + st.SessionsClosed + st.Recoveries
+}
 
 // FlushTxnLog writes the JSON log's lines of transactions still waiting for
 // their fsync. Lines are held until their transaction is durable, so a
@@ -339,7 +354,8 @@ func (s *Server) start() {
 		if s.diskWhole < s.diskLen {
 			s.disk.Truncate(diskLogFile, s.diskWhole) // the torn record
 		}
-		s.w.Emit(KindSession, s.id, "recover", fmt.Sprintf("zxid=0x%x sessions=%d torn=%d", s.zxid, len(s.sessions), s.diskLen-s.diskWhole))
+		s.stats.Recoveries++
+		s.w.Emit(KindSession, s.id, "recover", sim.Hex("zxid", s.zxid), sim.Int("sessions", len(s.sessions)), sim.Int("torn", s.diskLen-s.diskWhole))
 	}
 	s.started = true
 	s.dataWatches = map[string][]*serverConn{}
@@ -460,7 +476,7 @@ func (s *Server) receive(sc *serverConn, m sim.Message) {
 			sc.throttled = true
 			s.stats.Throttles++
 			if s.w.Tracing() {
-				s.w.Emit(KindThrottle, s.id, "stop", fmt.Sprintf("conn=%d outstanding=%d inProcess=%d", sc.c.ID(), sc.outstanding, s.inProcess))
+				s.w.EmitConn(KindThrottle, sc.c, "stop", sim.Int("outstanding", sc.outstanding), sim.Int("in_process", s.inProcess))
 			}
 		}
 	}
@@ -481,7 +497,7 @@ func (s *Server) shouldThrottle(outstanding int) bool {
 func (s *Server) resume(sc *serverConn) {
 	sc.throttled = false
 	if s.w.Tracing() {
-		s.w.Emit(KindThrottle, s.id, "resume", fmt.Sprintf("conn=%d held=%d", sc.c.ID(), len(sc.held)))
+		s.w.EmitConn(KindThrottle, sc.c, "resume", sim.Int("held", len(sc.held)))
 	}
 	for len(sc.held) > 0 && !sc.throttled {
 		m := sc.held[0]
@@ -742,7 +758,8 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 	}
 	if m.lastZxidSeen > s.zxid {
 		// The client has seen a newer state than ours (spec §4, §6).
-		s.w.Emit(KindSession, s.id, "refused", fmt.Sprintf("session=0x%x lastZxid=0x%x ahead of 0x%x", m.sessionID, m.lastZxidSeen, s.zxid))
+		s.stats.SessionsRefused++
+		s.w.Emit(KindSession, s.id, "refused", sim.Hex("session", m.sessionID), sim.Hex("last_zxid_seen", m.lastZxidSeen), sim.Hex("zxid", s.zxid))
 		s.emitClose(sc)
 		return false
 	}
@@ -755,7 +772,8 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 			ss.passwd[i] = byte(s.rand.Uint64())
 		}
 		s.sessions[ss.id] = ss
-		s.w.Emit(KindSession, s.id, "create", fmt.Sprintf("session=0x%x timeout=%v zxid=0x%x", ss.id, ss.timeout, s.zxid))
+		s.stats.SessionsCreated++
+		s.w.Emit(KindSession, s.id, "create", sim.Hex("session", ss.id), sim.Dur("timeout", ss.timeout), sim.Hex("zxid", s.zxid))
 		s.commit(recCreateSession, ss.id, false, ss)
 		s.committed(Commit{Kind: CommitCreateSession, Zxid: s.zxid, Session: ss.id})
 	} else {
@@ -763,7 +781,8 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 		if ss == nil || !bytes.Equal(ss.passwd[:], m.passwd[:]) {
 			// Expired (or a wrong password): timeout 0 tells the client, then
 			// the server closes the connection (spec §4).
-			s.w.Emit(KindSession, s.id, "expired-on-reconnect", fmt.Sprintf("session=0x%x", m.sessionID))
+			s.stats.ExpiredOnReconnect++
+			s.w.Emit(KindSession, s.id, "expired-on-reconnect", sim.Hex("session", m.sessionID))
 			s.emit(sc, &connectResponse{})
 			s.emitClose(sc)
 			return false
@@ -772,7 +791,8 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 			// A newer connection for the session closes the older one (SessionMoved, spec §4).
 			s.closeConn(old)
 		}
-		s.w.Emit(KindSession, s.id, "revalidate", fmt.Sprintf("session=0x%x", ss.id))
+		s.stats.SessionsRevalidated++
+		s.w.Emit(KindSession, s.id, "revalidate", sim.Hex("session", ss.id))
 	}
 	ss.conn = sc
 	sc.session = ss
@@ -816,7 +836,7 @@ func (s *Server) tick() {
 		for _, p := range s.tree.EmptyContainers() {
 			s.zxid++
 			changes, err := s.tree.DeleteContainer(s.zxid, p)
-			s.w.Emit(KindTxn, s.id, "deleteContainer", fmt.Sprintf("%s zxid=0x%x err=%v", p, s.zxid, err))
+			s.emitTxn("deleteContainer", p, s.zxid, 0, err)
 			s.commit(recOps, 0, false, nil)
 			s.committed(Commit{Kind: CommitWrite, Zxid: s.zxid, Changes: changes})
 			s.fire(changes)
@@ -850,13 +870,33 @@ func (s *Server) closeSession(ss *session, why string) {
 	}
 	s.commit(recCloseSession, ss.id, false, nil) // with the ephemerals it deletes
 	delete(s.sessions, ss.id)
-	s.w.Emit(KindSession, s.id, why, fmt.Sprintf("session=0x%x zxid=0x%x ephemerals=%d", ss.id, s.zxid, countDeletes(changes)))
+	if why == "expire" {
+		s.stats.SessionsExpired++
+	} else {
+		s.stats.SessionsClosed++
+	}
+	if s.w.Tracing() {
+		s.w.Emit(KindSession, s.id, why, sim.Hex("session", ss.id), sim.Hex("zxid", s.zxid), sim.Int("ephemerals", countDeletes(changes)))
+	}
 	s.traceChanges(changes)
 	s.committed(Commit{Kind: CommitCloseSession, Zxid: s.zxid, Session: ss.id, Changes: changes})
 	s.fire(changes)
 	if ss.conn != nil && why == "expire" {
 		s.emitClose(ss.conn)
 	}
+}
+
+// emitTxn traces a write's result: its op as the label, path, zxid, the
+// session that asked (0 for the server's own), and the error if it failed.
+func (s *Server) emitTxn(op, path string, zxid, session int64, err error) {
+	if !s.w.Tracing() {
+		return
+	}
+	if err != nil {
+		s.w.Emit(KindTxn, s.id, op, sim.Str("path", path), sim.Hex("zxid", zxid), sim.Hex("session", session), sim.Str("err", err.Error()))
+		return
+	}
+	s.w.Emit(KindTxn, s.id, op, sim.Str("path", path), sim.Hex("zxid", zxid), sim.Hex("session", session))
 }
 
 func countDeletes(changes []Change) int {
@@ -875,7 +915,7 @@ func (s *Server) traceChanges(changes []Change) {
 	}
 	for _, c := range changes {
 		if c.Type != EventNodeChildrenChanged {
-			s.w.Emit(KindZnode, s.id, c.Path, fmt.Sprintf("%s zxid=0x%x", c.Type, s.zxid))
+			s.w.Emit(KindZnode, s.id, c.Type.String(), sim.Str("path", c.Path), sim.Hex("zxid", s.zxid))
 		}
 	}
 }
@@ -902,7 +942,7 @@ func (s *Server) fire(changes []Change) {
 			if allowed(ch.ACL, PermRead, sc.identities) {
 				s.sendEvent(sc, ch.Type, ch.Path)
 			} else if s.w.Tracing() {
-				s.w.Emit(KindWatchFire, s.id, ch.Path, fmt.Sprintf("%s conn=%d suppressed: no READ", ch.Type, sc.c.ID()))
+				s.w.EmitConn(KindWatchFire, sc.c, ch.Type.String(), sim.Str("path", ch.Path), sim.Str("suppressed", "no READ"))
 			}
 		}
 	}
@@ -910,7 +950,7 @@ func (s *Server) fire(changes []Change) {
 
 func (s *Server) sendEvent(sc *serverConn, t EventType, path string) {
 	if s.w.Tracing() {
-		s.w.Emit(KindWatchFire, s.id, path, fmt.Sprintf("%s conn=%d", t, sc.c.ID()))
+		s.w.EmitConn(KindWatchFire, sc.c, t.String(), sim.Str("path", path))
 	}
 	s.emit(sc, &reply{xid: xidWatchEvent, zxid: -1, event: t, path: path})
 }
@@ -973,7 +1013,7 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 	if m.op.isWrite() {
 		if m.op != opMulti && m.op != opCloseSession && PacketTooLarge(m.path, m.data) {
 			// jute.maxbuffer: no answer, the connection is closed, nothing applied (spec §1.3).
-			s.w.Emit(KindTxn, s.id, m.op.String(), fmt.Sprintf("%s packet too large, connection closed", m.path))
+			s.w.Emit(KindTxn, s.id, m.op.String(), sim.Str("path", m.path), sim.Str("err", "packet too large, connection closed"))
 			s.closeConn(sc)
 			return false
 		}
@@ -1085,13 +1125,7 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 		err = nil // the reply header of a multi is always OK (spec §3.2)
 	}
 	rep.err = codeOf(err)
-	if s.w.Tracing() {
-		detail := fmt.Sprintf("zxid=0x%x session=0x%x", rep.zxid, sc.session.id)
-		if err != nil {
-			detail += " err=" + err.Error()
-		}
-		s.w.Emit(KindTxn, s.id, m.op.String()+" "+m.path, detail)
-	}
+	s.emitTxn(m.op.String(), m.path, rep.zxid, sc.session.id, err)
 	s.traceChanges(changes)
 	s.commit(recOps, sc.session.id, m.op == opMulti, nil)
 	s.committed(Commit{Kind: CommitWrite, Zxid: rep.zxid, Session: sc.session.id, Changes: changes})

@@ -24,7 +24,7 @@ const pipelineWindow = 4000
 // them in flight at a time, and runs until every reply is in.
 func pipelinedWrites(t testing.TB, cfg ServerConfig, n int) pipelineRun {
 	t.Helper()
-	w := sim.New(sim.Options{Seed: 1, NoTrace: true, Latency: sim.Fixed(100 * sim.Microsecond), MaxEvents: 1 << 40, MaxTime: 1 << 62})
+	w := sim.New(sim.Options{Seed: 1, Trace: sim.TraceOff, Latency: sim.Fixed(100 * sim.Microsecond), MaxEvents: 1 << 40, MaxTime: 1 << 62})
 	srv := NewServer(w, "zk", cfg)
 	p := w.AddProcess("client", sim.ProcessHooks{})
 	c := Connect(w, p, []sim.ProcID{srv.ID()}, ClientConfig{SessionTimeout: 10 * sim.Second})

@@ -249,7 +249,7 @@ type smConfig struct {
 }
 
 func newSMHarness(t smTB, cfg smConfig) *smHarness {
-	w := sim.New(sim.Options{Seed: cfg.seed, Latency: cfg.latency, ConnBreakDetect: 100 * sim.Millisecond, NoTrace: true})
+	w := sim.New(sim.Options{Seed: cfg.seed, Latency: cfg.latency, ConnBreakDetect: 100 * sim.Millisecond, Trace: sim.TraceOff})
 	h := &smHarness{
 		t:     t,
 		w:     w,

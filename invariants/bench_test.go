@@ -11,7 +11,7 @@ import (
 // benchServer returns a server whose tree holds n persistent znodes and n/10
 // ephemerals of one live session, with the ZooKeeper invariants watching it.
 func benchServer(b *testing.B, n int) (*zkWatch, *fakezk.Server, int64) {
-	w := sim.New(sim.Options{NoTrace: true, Latency: sim.Fixed(sim.Millisecond)})
+	w := sim.New(sim.Options{Trace: sim.TraceOff, Latency: sim.Fixed(sim.Millisecond)})
 	srv := fakezk.NewServer(w, "zk", fakezk.ServerConfig{})
 	id := w.AddProcess("c", sim.ProcessHooks{})
 	client := fakezk.Connect(w, id, []sim.ProcID{srv.ID()}, fakezk.ClientConfig{SessionTimeout: 10 * sim.Second})

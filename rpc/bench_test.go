@@ -11,7 +11,7 @@ import (
 // request's send and delivery, the server's dispatch and Respond (copy), the
 // response's send and delivery, and the callback.
 func BenchmarkRPCRoundTrip(b *testing.B) {
-	w := sim.New(sim.Options{NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
+	w := sim.New(sim.Options{Trace: sim.TraceOff, MaxEvents: 1 << 62, MaxTime: 1 << 62})
 	client, server := w.AddProcess("client", sim.ProcessHooks{}), w.AddProcess("server", sim.ProcessHooks{})
 	srv := NewServer(w, server, ServerConfig{})
 	srv.Handle("echo", func(req *Request) { req.Respond(req.Payload()) })

@@ -105,16 +105,17 @@ func (c *Client) checkIncarnation() {
 // later runs fn as an event of the client's process, now.
 func (c *Client) later(fn func()) { c.w.After(c.self, 0, "rpc-callback", fn) }
 
-// trace records an event of request id; the detail is built only when
-// tracing.
-func (c *Client) trace(kind, label string, id uint64, extra string) {
-	if c.w.Tracing() {
-		d := idDetail(id)
-		if extra != "" {
-			d += " " + extra
-		}
-		c.w.Emit(kind, c.self, label, d)
+// trace records an event of request id, with the error text if there is
+// one; nothing is built unless tracing.
+func (c *Client) trace(kind, label string, id uint64, errText string) {
+	if !c.w.Tracing() {
+		return
 	}
+	if errText != "" {
+		c.w.Emit(kind, c.self, label, sim.Int("id", id), sim.Str("err", errText))
+		return
+	}
+	c.w.Emit(kind, c.self, label, sim.Int("id", id))
 }
 
 // Call sends req with the client's Timeout; done gets the response or an

@@ -21,7 +21,8 @@ type Payload interface {
 }
 
 // Trace record kinds written by this package (through sim.World.Emit). Label
-// is the payload's kind; Detail starts with "id=<correlation id>".
+// is the payload's kind; the "id" attribute is the correlation id, "err" or
+// "error" the failure.
 const (
 	KindRequest = "rpc.request" // a client sent a request
 	KindQueued  = "rpc.queued"  // a request waits for a free in-flight slot
@@ -104,8 +105,6 @@ func (f *frame) String() string {
 	}
 	return s
 }
-
-func idDetail(id uint64) string { return "id=" + strconv.FormatUint(id, 10) }
 
 // plantShare is a planted bug for tests: payloads cross the boundary
 // uncopied, as live pointers.

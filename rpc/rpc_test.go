@@ -74,9 +74,9 @@ func (r *rig) at(p sim.ProcID, t sim.Duration, fn func()) { r.w.At(p, sim.Time(t
 
 func (r *rig) kinds(prefix string) []string {
 	var out []string
-	for _, rec := range r.mem.Records {
+	for _, rec := range r.mem.All() {
 		if len(rec.Kind) >= len(prefix) && rec.Kind[:len(prefix)] == prefix {
-			out = append(out, rec.Kind+" "+rec.Label+" "+rec.Detail)
+			out = append(out, rec.Kind+" "+rec.Label+" "+rec.Detail())
 		}
 	}
 	return out

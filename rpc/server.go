@@ -187,14 +187,17 @@ func (r *Request) answer(f *frame) {
 	r.answered = true
 	open := r.sc.Open()
 	if s.w.Tracing() {
-		d := idDetail(r.id)
+		attrs := [3]sim.Attr{sim.Int("id", r.id)}
+		n := 1
 		if f.kind == frameError {
-			d += " error=" + f.err
+			attrs[n] = sim.Str("error", f.err)
+			n++
 		}
 		if !open {
-			d += " dropped=connection-gone"
+			attrs[n] = sim.Str("dropped", "connection-gone")
+			n++
 		}
-		s.w.Emit(KindRespond, s.self, r.Kind(), d)
+		s.w.Emit(KindRespond, s.self, r.Kind(), attrs[:n]...)
 	}
 	if open {
 		r.sc.conn.Send(f)

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,14 +18,15 @@ func faultTimes(t *testing.T, recs []sim.Record) (applied, healed map[sim.FaultI
 		if r.Kind != sim.KindFaultApply && r.Kind != sim.KindFaultHeal {
 			continue
 		}
-		var id sim.FaultID
-		_, err := fmt.Sscanf(r.Detail, "id=%d", &id)
-		require.NoError(t, err, r.Detail)
+		a, ok := r.Attr("id")
+		require.True(t, ok, "%s has an id", r.String())
+		id := sim.FaultID(a.Num)
 		if r.Kind == sim.KindFaultApply {
 			applied[id] = r.At
 		} else {
 			healed[id] = r.At
-			why[id] = r.Detail[strings.LastIndex(r.Detail, "(")+1 : len(r.Detail)-1]
+			w, _ := r.Attr("why")
+			why[id] = w.Str
 		}
 	}
 	return applied, healed, why
@@ -67,7 +67,7 @@ func TestKernelDemoFaultsLastAsPlanned(t *testing.T) {
 		r := runKernelDemo(Config{Seed: seed, Sinks: []sim.Sink{mem}}, demoPlan{})
 		s, _ := demoSchedule(sim.New(sim.Options{Seed: seed}).Rand("faults"), []string{"n0", "n1", "n2", "n3", "n4"})
 		require.NoError(t, s.Validate())
-		checkPlannedDurations(t, s, mem.Records, sim.Time(demoSafetyPhase))
+		checkPlannedDurations(t, s, mem.Records(), sim.Time(demoSafetyPhase))
 		if seed == 2 {
 			// The partition that another fault's heal once ended after 2.5s.
 			assert.Contains(t, r.Timeline, "    4.197s  partition n2 | n0 for 2.961s")
@@ -82,7 +82,7 @@ func TestZKElectionFaultsLastAsPlanned(t *testing.T) {
 		runZKElection(Config{Seed: seed, Sinks: []sim.Sink{mem}}, electionPlan{})
 		s, _, _ := electionSchedule(sim.New(sim.Options{Seed: seed}).Rand("faults"), []string{"m0", "m1", "m2", "m3"}, "zk")
 		require.NoError(t, s.Validate())
-		checkPlannedDurations(t, s, mem.Records, sim.Time(electionSafetyPhase))
+		checkPlannedDurations(t, s, mem.Records(), sim.Time(electionSafetyPhase))
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 // say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"kernel-demo": "c6db57e8f4aa8c68",
-		"zk-election": "23f7619fd89795ab",
+		"kernel-demo": "ea8d180096091347",
+		"zk-election": "8d49cccf0e00bc2a",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]

@@ -49,7 +49,6 @@ type demo struct {
 	recorder
 	plan       demoPlan
 	nodes      []*demoNode
-	counts     kindCounter
 	reconnects int
 	faults     *sim.Injector
 }
@@ -66,16 +65,15 @@ type demoNode struct {
 }
 
 func runKernelDemo(cfg Config, plan demoPlan) *invariants.Result {
-	counts := kindCounter{}
 	w := sim.New(sim.Options{
 		Seed:            cfg.Seed,
 		Latency:         sim.Uniform(sim.Millisecond, 5*sim.Millisecond),
 		ConnBreakDetect: 200 * sim.Millisecond,
 		MaxTime:         demoSafetyPhase + demoGrace,
 		MaxEvents:       maxEvents(cfg, 0),
-		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
+		Sinks:           cfg.Sinks,
 	})
-	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg), plan: plan, counts: counts}
+	d := &demo{recorder: newRecorder(w, "kernel-demo", cfg), plan: plan}
 	for i := 0; i < demoNodes; i++ {
 		n := &demoNode{d: d, index: i, rand: w.Rand(fmt.Sprintf("node%d", i))}
 		n.id = w.AddProcess(fmt.Sprintf("n%d", i), sim.ProcessHooks{OnCrash: n.crash, OnRestart: n.start})
@@ -95,15 +93,16 @@ func runKernelDemo(cfg Config, plan demoPlan) *invariants.Result {
 	if d.ranToEnd(status) {
 		d.checkLiveness()
 	}
+	st := w.Stats()
 	return d.finish(status, map[string]float64{
-		"messages_sent":      counts[sim.KindMsgSend],
-		"messages_delivered": counts[sim.KindMsgDeliver],
-		"messages_lost":      counts[sim.KindMsgLost],
-		"connections_broken": counts[sim.KindConnBreak],
+		"messages_sent":      float64(st.MessagesSent),
+		"messages_delivered": float64(st.MessagesDelivered),
+		"messages_lost":      float64(st.MessagesLost),
+		"connections_broken": float64(st.ConnsBroken),
 		"reconnects":         float64(d.reconnects),
-		"crashes":            counts[sim.KindProcCrash],
-		"pauses":             counts[sim.KindProcPause],
-		"partitions":         counts[sim.KindNetPartition],
+		"crashes":            float64(st.Crashes),
+		"pauses":             float64(st.Pauses),
+		"partitions":         float64(st.Partitions),
 	})
 }
 

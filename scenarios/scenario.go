@@ -21,7 +21,8 @@ type Config struct {
 	// MaxEvents bounds the run's events (0: the scenario's own budget). A run
 	// that uses them all fails with invariants.BudgetExhausted.
 	MaxEvents int64
-	// Sinks receive the trace (the trace hash is computed either way).
+	// Sinks receive the full trace; without them the run only hashes it.
+	// Metrics never depend on them.
 	Sinks []sim.Sink
 	// ZKDump, if set, receives the final ZooKeeper tree at the end of the run
 	// as one JSON object (fakezk.WriteDump), {"<path>": {"data": "<utf-8
@@ -139,14 +140,6 @@ func maxEvents(cfg Config, own int64) int64 {
 	return own
 }
 
-// kindCounter is a sink that counts trace records by kind, for metrics.
-type kindCounter map[string]float64
-
-func (k kindCounter) Write(r *sim.Record) error {
-	k[r.Kind]++
-	return nil
-}
-
 // recorder collects what a run reports, violations and narration; the
 // scenarios embed it.
 type recorder struct {
@@ -175,11 +168,12 @@ func (r *recorder) liveness(invariant, format string, args ...any) {
 	r.check.Liveness(invariant, format, args...)
 }
 
-// narrate adds a line to the timeline people read, and a note to the trace.
+// narrate adds a line to the timeline people read, and a note (its text as
+// the "text" field) to the trace.
 func (r *recorder) narrate(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.result.Timeline = append(r.result.Timeline, fmt.Sprintf("%9.3fs  %s", float64(r.w.Now())/float64(sim.Second), msg))
-	r.w.Emit(sim.KindNote, sim.Kernel, "narration", msg)
+	r.w.Emit(sim.KindNote, sim.Kernel, "narration", sim.Str("text", msg))
 }
 
 // ranToEnd records how the run ended (an exhausted event budget is a

@@ -48,6 +48,7 @@ type election struct {
 	lastStepAt     sim.Time
 	dualLeaderTime sim.Duration
 	elections      int
+	watchEvents    int // watch events the members' clients delivered
 	faults         *sim.Injector
 }
 
@@ -68,6 +69,14 @@ func (m *member) view() memberView {
 	return memberView{}
 }
 
+// countWatchEvent counts the watch events the members' clients delivered
+// (not the NotWatching that ends each watch on expiry or close).
+func (e *election) countWatchEvent(in node.Input) {
+	if w, ok := in.(node.ZKWatch); ok && w.Event.Type != fakezk.EventNotWatching {
+		e.watchEvents++
+	}
+}
+
 // report narrates and counts the member's role changes.
 func (m *member) report(r node.Effect) {
 	switch r := r.(type) {
@@ -82,14 +91,13 @@ func (m *member) report(r node.Effect) {
 }
 
 func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
-	counts := kindCounter{}
 	w := sim.New(sim.Options{
 		Seed:            cfg.Seed,
 		Latency:         sim.Uniform(200*sim.Microsecond, 2*sim.Millisecond),
 		ConnBreakDetect: 500 * sim.Millisecond,
 		MaxTime:         electionSafetyPhase + electionGrace,
 		MaxEvents:       maxEvents(cfg, 0),
-		Sinks:           append([]sim.Sink{counts}, cfg.Sinks...),
+		Sinks:           cfg.Sinks,
 	})
 	e := &election{recorder: newRecorder(w, "zk-election", cfg), plan: plan}
 	e.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: electionTick, BugKeepEphemerals: plan.serverBugKeepEphemerals, TxnLog: cfg.ZKLog})
@@ -102,6 +110,7 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 			ZooKeeper: []sim.ProcID{e.srv.ID()},
 			Client:    fakezk.ClientConfig{SessionTimeout: electionSessionTimeout},
 			OnReport:  m.report,
+			OnInput:   e.countWatchEvent,
 		})
 		m.id = m.shell.ID()
 		e.members = append(e.members, m)
@@ -121,16 +130,17 @@ func runZKElection(cfg Config, plan electionPlan) *invariants.Result {
 	if cfg.ZKDump != nil {
 		_ = fakezk.WriteDump(cfg.ZKDump, e.srv.View()) // the writer keeps its error (Config.ZKDump)
 	}
+	st := w.Stats()
 	return e.finish(status, map[string]float64{
 		"zk_transactions":       float64(e.srv.Zxid()),
-		"session_events":        counts[fakezk.KindSession],
-		"watch_events":          counts[fakezk.KindWatchEvent],
+		"session_events":        float64(e.srv.Stats().SessionEvents()),
+		"watch_events":          float64(e.watchEvents),
 		"elections_won":         float64(e.elections),
 		"dual_leader_belief_ms": float64(e.dualLeaderTime / sim.Millisecond),
-		"messages_lost":         counts[sim.KindMsgLost],
-		"crashes":               counts[sim.KindProcCrash],
-		"pauses":                counts[sim.KindProcPause],
-		"partitions":            counts[sim.KindNetPartition],
+		"messages_lost":         float64(st.MessagesLost),
+		"crashes":               float64(st.Crashes),
+		"pauses":                float64(st.Pauses),
+		"partitions":            float64(st.Partitions),
 	})
 }
 

@@ -2,14 +2,18 @@ package sim
 
 import (
 	"container/heap"
+	"io"
 	"testing"
 )
 
-// pendingTimers is the steady-state queue depth of the scheduler benchmarks.
-const pendingTimers = 1024
+// Steady-state queue depths of the scheduler benchmarks.
+const (
+	pendingTimers   = 1024
+	pendingTimers1M = 1 << 20
+)
 
-// benchDelays is a fixed table of timer delays (1µs to ~1ms) so both
-// benchmarks insert at the same spread of positions.
+// benchDelays is a fixed table of timer delays (1µs to ~1ms) so every
+// benchmark inserts at the same spread of positions.
 var benchDelays = func() []Duration {
 	r := NewRand(1)
 	d := make([]Duration, 4096)
@@ -19,12 +23,14 @@ var benchDelays = func() []Duration {
 	return d
 }()
 
-// BenchmarkSchedulerNoop measures the kernel's cost per event: with 1,024
-// timers pending, each iteration schedules one no-op timer and runs one.
-func BenchmarkSchedulerNoop(b *testing.B) {
-	w := New(Options{NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
-	noop := func() {}
-	for i := 0; i < pendingTimers; i++ {
+func noop() {}
+
+// benchScheduler measures the kernel's cost per event: with pending timers
+// queued, each iteration schedules one no-op timer and runs one.
+func benchScheduler(b *testing.B, pending int, opts Options) {
+	opts.MaxEvents, opts.MaxTime = 1<<62, 1<<62
+	w := New(opts)
+	for i := 0; i < pending; i++ {
 		w.After(Kernel, benchDelays[i%len(benchDelays)], "noop", noop)
 	}
 	b.ReportAllocs()
@@ -37,6 +43,151 @@ func BenchmarkSchedulerNoop(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkSchedulerNoop: 1,024 pending, trace off.
+func BenchmarkSchedulerNoop(b *testing.B) {
+	benchScheduler(b, pendingTimers, Options{Trace: TraceOff})
+}
+
+// BenchmarkSchedulerNoop1M: 1,048,576 pending, trace off.
+func BenchmarkSchedulerNoop1M(b *testing.B) {
+	benchScheduler(b, pendingTimers1M, Options{Trace: TraceOff})
+}
+
+// BenchmarkSchedulerTraceHash is BenchmarkSchedulerNoop with the trace
+// hashed: one record (the event's) per event.
+func BenchmarkSchedulerTraceHash(b *testing.B) {
+	benchScheduler(b, pendingTimers, Options{Trace: TraceHash})
+}
+
+// BenchmarkSchedulerTraceJSON writes each event's record as a JSON line (to
+// io.Discard).
+func BenchmarkSchedulerTraceJSON(b *testing.B) {
+	benchScheduler(b, pendingTimers, Options{Sinks: []Sink{NewJSONSink(io.Discard)}})
+}
+
+// resettingMemory is a MemorySink that starts afresh every 2^20 records, so
+// a long benchmark measures the sink's steady cost (chunk allocation
+// included) without holding b.N records.
+type resettingMemory struct{ m *MemorySink }
+
+func (r *resettingMemory) Write(rec *Record) error {
+	if r.m.Len() == 1<<20 {
+		r.m = &MemorySink{}
+	}
+	return r.m.Write(rec)
+}
+
+// BenchmarkSchedulerTraceMemory keeps each event's record in a MemorySink.
+func BenchmarkSchedulerTraceMemory(b *testing.B) {
+	benchScheduler(b, pendingTimers, Options{Sinks: []Sink{&resettingMemory{&MemorySink{}}}})
+}
+
+// BenchmarkMessageSendDeliverTraceHash is BenchmarkMessageSendDeliver (in
+// fault_kernel_test.go: one message sent and delivered on an open connection
+// with a drawn latency) with the trace hashed: its msg.send and msg.deliver
+// records, the text formatted once.
+func BenchmarkMessageSendDeliverTraceHash(b *testing.B) {
+	w := New(Options{Trace: TraceHash, MaxEvents: 1 << 62, MaxTime: 1 << 62, Latency: Uniform(Millisecond, 5*Millisecond)})
+	a := w.AddProcess("a", ProcessHooks{})
+	p := w.AddProcess("b", ProcessHooks{})
+	w.Listen(p, func(c *Conn) ConnHandler { return ConnHandler{OnMessage: func(*Conn, Message) {}} })
+	var c *Conn
+	w.At(Kernel, 0, "dial", func() { c = w.Dial(a, p, ConnHandler{}) })
+	w.Run()
+	var msg Message = note("m")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		c.Send(msg)
+		w.Step()
+	}
+}
+
+// typedItem and typedHeap are the honest baseline: a binary min-heap of
+// value items, typed, so nothing is boxed in an interface.
+type typedItem struct {
+	at  Time
+	seq uint64
+	fn  func()
+}
+
+func typedLess(a, b *typedItem) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.seq < b.seq
+}
+
+type typedHeap []typedItem
+
+func (h *typedHeap) push(it typedItem) {
+	s := append(*h, it)
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !typedLess(&s[i], &s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+	*h = s
+}
+
+func (h *typedHeap) pop() typedItem {
+	s := *h
+	n := len(s) - 1
+	top := s[0]
+	s[0] = s[n]
+	s[n] = typedItem{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && typedLess(&s[r], &s[l]) {
+			m = r
+		}
+		if !typedLess(&s[m], &s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+func benchTypedHeap(b *testing.B, pending int) {
+	h := &typedHeap{}
+	var now Time
+	var seq uint64
+	for i := 0; i < pending; i++ {
+		seq++
+		h.push(typedItem{at: now.Add(benchDelays[i%len(benchDelays)]), seq: seq, fn: noop})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		seq++
+		h.push(typedItem{at: now.Add(benchDelays[i&(len(benchDelays)-1)]), seq: seq, fn: noop})
+		e := h.pop()
+		now = e.at
+		e.fn()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkTypedHeapBaseline is BenchmarkSchedulerNoop's pattern on a typed
+// binary heap: the bar the kernel must meet at 1,024 pending.
+func BenchmarkTypedHeapBaseline(b *testing.B) { benchTypedHeap(b, pendingTimers) }
+
+// BenchmarkTypedHeapBaseline1M is the same at 1,048,576 pending.
+func BenchmarkTypedHeapBaseline1M(b *testing.B) { benchTypedHeap(b, pendingTimers1M) }
 
 type heapEntry struct {
 	at  Time
@@ -62,15 +213,11 @@ func (h *entryHeap) Pop() any {
 	return e
 }
 
-// BenchmarkHeapBaseline is the same pattern as BenchmarkSchedulerNoop on a
-// plain container/heap of (time, seq, func) entries: the bar the kernel
-// should not fall below.
-func BenchmarkHeapBaseline(b *testing.B) {
+func benchContainerHeap(b *testing.B, pending int) {
 	h := &entryHeap{}
 	var now Time
 	var seq uint64
-	noop := func() {}
-	for i := 0; i < pendingTimers; i++ {
+	for i := 0; i < pending; i++ {
 		seq++
 		heap.Push(h, heapEntry{at: now.Add(benchDelays[i%len(benchDelays)]), seq: seq, fn: noop})
 	}
@@ -85,3 +232,10 @@ func BenchmarkHeapBaseline(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkHeapBaseline is the same pattern on container/heap, which boxes
+// every entry in an interface: the old baseline, kept for comparison.
+func BenchmarkHeapBaseline(b *testing.B) { benchContainerHeap(b, pendingTimers) }
+
+// BenchmarkHeapBaseline1M is container/heap at 1,048,576 pending.
+func BenchmarkHeapBaseline1M(b *testing.B) { benchContainerHeap(b, pendingTimers1M) }

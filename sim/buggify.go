@@ -73,7 +73,7 @@ func (w *World) BuggifyP(site string, p float64) bool {
 		b.sites[site] = s
 		b.order = append(b.order, s)
 		if w.tracing {
-			w.record(KindBuggifySite, Kernel, Kernel, 0, site, fmt.Sprintf("enabled=%t", s.Enabled))
+			w.record(KindBuggifySite, Kernel, Kernel, 0, site, Bool("enabled", s.Enabled))
 		}
 	}
 	s.Reached++
@@ -82,7 +82,7 @@ func (w *World) BuggifyP(site string, p float64) bool {
 	}
 	s.Fired++
 	if w.tracing {
-		w.record(KindBuggifyFire, Kernel, Kernel, 0, site, "")
+		w.record(KindBuggifyFire, Kernel, Kernel, 0, site)
 	}
 	return true
 }

@@ -32,7 +32,7 @@ func TestBuggifyIsOffUnlessTheRunSwitchesItOn(t *testing.T) {
 	assert.False(t, w.BuggifyEnabled())
 	assert.Zero(t, fires(w, testSite, buggifyReachesPerCheck))
 	assert.Empty(t, w.BuggifySites(), "an off run tracks no sites")
-	assert.Empty(t, mem.Records, "and traces nothing")
+	assert.Empty(t, mem.Records(), "and traces nothing")
 	assert.Equal(t, New(Options{}).TraceHash(), w.TraceHash())
 }
 
@@ -42,10 +42,10 @@ func TestBuggifySiteDisabledForTheRunNeverFires(t *testing.T) {
 	assert.Zero(t, fires(w, testSite, buggifyReachesPerCheck))
 	assert.False(t, w.BuggifyP(testSite, 1), "a disabled site stays silent at any probability")
 	assert.Equal(t, []BuggifySite{{Name: testSite, Enabled: false, Reached: buggifyReachesPerCheck + 1}}, w.BuggifySites())
-	require.Len(t, mem.Records, 1, "the site is traced once, at its first reach")
-	assert.Equal(t, KindBuggifySite, mem.Records[0].Kind)
-	assert.Equal(t, testSite, mem.Records[0].Label)
-	assert.Equal(t, "enabled=false", mem.Records[0].Detail)
+	require.Len(t, mem.Records(), 1, "the site is traced once, at its first reach")
+	assert.Equal(t, KindBuggifySite, mem.Records()[0].Kind)
+	assert.Equal(t, testSite, mem.Records()[0].Label)
+	assert.Equal(t, "enabled=false", mem.Records()[0].Detail())
 }
 
 func TestBuggifySiteEnabledForTheRunFiresAtRandom(t *testing.T) {
@@ -59,9 +59,9 @@ func TestBuggifySiteEnabledForTheRunFiresAtRandom(t *testing.T) {
 	sites := w.BuggifySites()
 	require.Len(t, sites, 1)
 	assert.Equal(t, BuggifySite{Name: testSite, Enabled: true, Reached: buggifyReachesPerCheck + 2, Fired: uint64(k) + 1}, sites[0])
-	assert.Equal(t, "enabled=true", mem.Records[0].Detail)
+	assert.Equal(t, "enabled=true", mem.Records()[0].Detail())
 	fired := 0
-	for _, r := range mem.Records {
+	for _, r := range mem.Records() {
 		if r.Kind == KindBuggifyFire {
 			fired++
 		}

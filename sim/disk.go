@@ -202,7 +202,7 @@ func (d *Disk) SetSlow(extra Duration) {
 	}
 	d.slow = extra
 	if d.w.tracing {
-		d.w.record(KindDiskSlow, d.proc, Kernel, 0, "", "extra="+extra.String())
+		d.w.record(KindDiskSlow, d.proc, Kernel, 0, "", Dur("extra", extra))
 	}
 }
 
@@ -213,7 +213,7 @@ func (d *Disk) ClearSlow() {
 	}
 	d.slow = 0
 	if d.w.tracing {
-		d.w.record(KindDiskSlow, d.proc, Kernel, 0, "", "extra=0s")
+		d.w.record(KindDiskSlow, d.proc, Kernel, 0, "", Dur("extra", 0))
 	}
 }
 
@@ -261,7 +261,7 @@ func (d *Disk) lose(f *file) {
 	}
 	if d.w.tracing {
 		d.w.record(KindDiskLoss, d.proc, Kernel, 0, f.name,
-			fmt.Sprintf("unsynced=%d kept=%d torn=%d size=%d", n, keep, max(torn, 0), len(st.data)))
+			Int("unsynced", n), Int("kept", keep), Int("torn", max(torn, 0)), Int("size", len(st.data)))
 	}
 	f.cur = st
 	f.durable = st.clone()
@@ -469,7 +469,7 @@ func (d *Disk) sync(label string, marks []syncMark, done func()) {
 			ops += d.complete(m.file, m.seq)
 		}
 		if w.tracing {
-			w.record(KindDiskSync, d.proc, Kernel, 0, label, fmt.Sprintf("writes=%d cost=%v", ops, cost))
+			w.record(KindDiskSync, d.proc, Kernel, 0, label, Int("writes", ops), Dur("cost", cost))
 		}
 		if done != nil {
 			w.At(d.proc, w.now, "disk-sync-done", done)

@@ -193,9 +193,9 @@ func TestDiskTracesSyncsLossesAndSlowness(t *testing.T) {
 	w.At(Kernel, Time(10*Millisecond), "crash", func() { w.Crash(p); d.Exists("log") })
 	w.Run()
 	var got []string
-	for _, r := range mem.Records {
+	for _, r := range mem.Records() {
 		if r.Kind == KindDiskSync || r.Kind == KindDiskLoss || r.Kind == KindDiskSlow {
-			got = append(got, r.Kind+" "+r.Label+" "+r.Detail)
+			got = append(got, r.Kind+" "+r.Label+" "+r.Detail())
 		}
 	}
 	assert.Equal(t, []string{
@@ -481,16 +481,16 @@ func TestDiskCrashHookRecordsTheLossAtTheCrash(t *testing.T) {
 	d.Append("log", []byte("x"))
 	w.Crash(p)
 	w.crashDisk(p) // what World.Crash is to call
-	n := len(mem.Records)
-	require.Equal(t, KindDiskLoss, mem.Records[n-1].Kind, "the loss is recorded right after the crash")
+	n := len(mem.Records())
+	require.Equal(t, KindDiskLoss, mem.Records()[n-1].Kind, "the loss is recorded right after the crash")
 	assert.False(t, d.Exists("log"))
-	assert.Len(t, mem.Records, n, "a later read finds nothing more to lose")
+	assert.Len(t, mem.Records(), n, "a later read finds nothing more to lose")
 }
 
 // BenchmarkDiskAppendSync measures a 100-byte append and the sync that makes
 // it durable, trace off: the cost a write-ahead log pays per entry.
 func BenchmarkDiskAppendSync(b *testing.B) {
-	w := New(Options{NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
+	w := New(Options{Trace: TraceOff, MaxEvents: 1 << 62, MaxTime: 1 << 62})
 	p := w.AddProcess("p", ProcessHooks{})
 	d := w.Disk(p)
 	entry := bytes.Repeat([]byte("x"), 100)

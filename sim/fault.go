@@ -474,11 +474,8 @@ func (in *Injector) find(id FaultID) int {
 func (in *Injector) apply(e Entry, t target) error {
 	w := in.w
 	if w.tracing {
-		hold := "until healed"
-		if e.Duration > 0 {
-			hold = "for " + e.Duration.String()
-		}
-		w.record(KindFaultApply, t.proc, Kernel, 0, string(e.Kind), fmt.Sprintf("id=%d %s %s", e.ID, e.Fault, hold))
+		// hold 0: until healed.
+		w.record(KindFaultApply, t.proc, Kernel, 0, string(e.Kind), Int("id", e.ID), Str("fault", e.Fault.String()), Dur("hold", e.Duration))
 	}
 	if in.OnApply != nil {
 		in.OnApply(e)
@@ -577,7 +574,7 @@ func (in *Injector) heal(id FaultID, why string) bool {
 		w.Cancel(a.heal)
 	}
 	if w.tracing {
-		w.record(KindFaultHeal, a.t.proc, Kernel, 0, string(a.e.Kind), fmt.Sprintf("id=%d %s (%s)", id, a.e.Fault, why))
+		w.record(KindFaultHeal, a.t.proc, Kernel, 0, string(a.e.Kind), Int("id", id), Str("fault", a.e.Fault.String()), Str("why", why))
 	}
 	t := a.t
 	switch a.e.Kind {

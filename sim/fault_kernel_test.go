@@ -10,12 +10,11 @@ import (
 // TestOverlappingCutsHealOneByOne: a link stays cut while any cut covers it,
 // and healing one cut leaves the others in force.
 func TestOverlappingCutsHealOneByOne(t *testing.T) {
-	w := New(Options{})
+	mem := &MemorySink{}
+	w := New(Options{Sinks: []Sink{mem}})
 	a := w.AddProcess("a", ProcessHooks{})
 	b := w.AddProcess("b", ProcessHooks{})
 	c := w.AddProcess("c", ProcessHooks{})
-	mem := &MemorySink{}
-	w.sinks = append(w.sinks, mem)
 	ab := w.Partition([]ProcID{a}, []ProcID{b})
 	oneWay := w.PartitionOneWay([]ProcID{a}, []ProcID{b, c})
 	require.NotEqual(t, ab, oneWay)
@@ -37,16 +36,16 @@ func TestOverlappingCutsHealOneByOne(t *testing.T) {
 	}
 	assert.False(t, w.HealCut(again))
 	var lines []string
-	for _, r := range mem.Records {
-		lines = append(lines, r.Kind+" "+r.Detail)
+	for _, r := range mem.All() {
+		lines = append(lines, r.Kind+" "+r.Detail())
 	}
 	assert.Equal(t, []string{
-		"net.partition cut=1 [a]|[b]",
-		"net.partition cut=2 [a]->[b c]",
-		"net.heal cut=1 [a]|[b]",
-		"net.partition cut=3 [c]|[a]",
-		"net.heal cut=2 [a]->[b c]",
-		"net.heal cut=3 [c]|[a]",
+		"net.partition cut=1 links=[a]|[b]",
+		`net.partition cut=2 links="[a]->[b c]"`,
+		"net.heal cut=1 links=[a]|[b]",
+		"net.partition cut=3 links=[c]|[a]",
+		`net.heal cut=2 links="[a]->[b c]"`,
+		"net.heal cut=3 links=[c]|[a]",
 	}, lines, "the trace says which cut healed")
 }
 
@@ -172,7 +171,10 @@ func TestObserversCannotChangeTheWorld(t *testing.T) {
 	}
 	// Reading is what observers are for.
 	p := newPair(t, Options{})
-	p.w.OnStep(func() { _ = p.w.IsUp(p.a) && p.w.Reachable(p.a, p.b); p.w.Emit(KindNote, Kernel, "", "seen") })
+	p.w.OnStep(func() {
+		_ = p.w.IsUp(p.a) && p.w.Reachable(p.a, p.b)
+		p.w.Emit(KindNote, Kernel, "", Str("text", "seen"))
+	})
 	p.w.At(Kernel, 0, "x", func() {})
 	assert.NotPanics(t, func() { p.w.Run() })
 }
@@ -198,14 +200,14 @@ func TestSYNAcrossACrashAndRestartBringsItsDataAlong(t *testing.T) {
 // open connection with a drawn latency (trace off): the network's hot path,
 // including the per-link latency stream.
 func BenchmarkMessageSendDeliver(b *testing.B) {
-	w := New(Options{NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62, Latency: Uniform(Millisecond, 5*Millisecond)})
+	w := New(Options{Trace: TraceOff, MaxEvents: 1 << 62, MaxTime: 1 << 62, Latency: Uniform(Millisecond, 5*Millisecond)})
 	a := w.AddProcess("a", ProcessHooks{})
 	p := w.AddProcess("b", ProcessHooks{})
 	w.Listen(p, func(c *Conn) ConnHandler { return ConnHandler{OnMessage: func(*Conn, Message) {}} })
 	var c *Conn
 	w.At(Kernel, 0, "dial", func() { c = w.Dial(a, p, ConnHandler{}) })
 	w.Run()
-	msg := note("m")
+	var msg Message = note("m")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -337,18 +337,18 @@ func TestInjectorTracesApplyAndHealByID(t *testing.T) {
 	})
 	w.Run()
 	var lines []string
-	for _, r := range mem.Records {
+	for _, r := range mem.All() {
 		if strings.HasPrefix(r.Kind, "fault.") || r.Kind == KindProcRestart || r.Kind == KindNetHeal {
-			lines = append(lines, fmt.Sprintf("%v %s %s %s", r.At, r.Kind, r.ProcName, r.Detail))
+			lines = append(lines, fmt.Sprintf("%v %s %s %s", r.At, r.Kind, r.ProcName, r.Detail()))
 		}
 	}
 	assert.Equal(t, []string{
-		"1s fault.apply n1 id=7 crash n1 for 2s",
-		"1s fault.apply kernel id=8 partition n0|n2 until healed",
-		"2s fault.heal n1 id=7 crash n1 (heal-all)",
+		`1s fault.apply n1 id=7 fault="crash n1" hold=2s`,
+		`1s fault.apply kernel id=8 fault="partition n0|n2" hold=0s`,
+		`2s fault.heal n1 id=7 fault="crash n1" why=heal-all`,
 		"2s proc.restart n1 incarnation=2",
-		"2s fault.heal kernel id=8 partition n0|n2 (heal-all)",
-		"2s net.heal kernel cut=1 [n0]|[n2]",
+		`2s fault.heal kernel id=8 fault="partition n0|n2" why=heal-all`,
+		"2s net.heal kernel cut=1 links=[n0]|[n2]",
 	}, lines)
 	assert.Equal(t, []string{"at 1s for 2s: crash n1 (fault 7) up=true", "at 1s until healed: partition n0|n2 (fault 8) up=false"}, applied,
 		"OnApply sees the world before the fault")

@@ -196,8 +196,9 @@ func (w *World) Dial(from, to ProcID, h ConnHandler) *Conn {
 	b := &Conn{w: w, id: n.nextConn, local: to, remote: from}
 	a.peer, b.peer = b, a
 	src.conns = append(src.conns, a)
+	w.stats.ConnsDialed++
 	if w.tracing {
-		w.record(KindConnDial, from, to, a.id, "", "")
+		w.record(KindConnDial, from, to, a.id, "")
 	}
 	if !n.connected(from, to) {
 		a.state, b.state = connBroken, connBroken
@@ -229,8 +230,9 @@ func (c *Conn) Send(msg Message) {
 		panic(fmt.Sprintf("sim: crashed process %s sends", w.procs[c.local].name))
 	}
 	if c.state == connBroken {
+		w.stats.MessagesLost++
 		if w.tracing {
-			w.record(KindMsgLost, c.local, c.remote, c.id, "", msg.String())
+			w.record(KindMsgLost, c.local, c.remote, c.id, "", Str("msg", msg.String()))
 		}
 		return
 	}
@@ -239,10 +241,13 @@ func (c *Conn) Send(msg Message) {
 		at = c.lastArrival // FIFO: never overtake an earlier message
 	}
 	c.lastArrival = at
-	if w.tracing {
-		w.record(KindMsgSend, c.local, c.remote, c.id, "", msg.String())
-	}
+	w.stats.MessagesSent++
 	ev := w.newEvent()
+	if w.tracing {
+		// Formatted once: the deliver (or lost, or dropped) record reuses the text.
+		ev.text = msg.String()
+		w.record(KindMsgSend, c.local, c.remote, c.id, "", Str("msg", ev.text))
+	}
 	ev.kind, ev.proc, ev.label, ev.conn, ev.msg = evDeliver, c.remote, "deliver", c.peer, msg
 	w.push(at, ev)
 }
@@ -259,7 +264,7 @@ func (c *Conn) Close() {
 	c.state = connClosed
 	w.net.forget(c)
 	if w.tracing {
-		w.record(KindConnClose, c.local, c.remote, c.id, "", "")
+		w.record(KindConnClose, c.local, c.remote, c.id, "")
 	}
 	if !wasOpen || c.peer.state != connOpen {
 		return
@@ -292,8 +297,9 @@ func (n *network) breakConn(c *Conn, reason error) {
 	if c.state != connOpen && c.peer.state != connOpen {
 		return // already broken or closed at both ends
 	}
+	w.stats.ConnsBroken++
 	if w.tracing {
-		w.record(KindConnBreak, c.local, c.remote, c.id, "", reason.Error())
+		w.record(KindConnBreak, c.local, c.remote, c.id, "", Str("err", reason.Error()))
 	}
 	for _, end := range [2]*Conn{c, c.peer} {
 		if end.state != connOpen {
@@ -330,18 +336,20 @@ func (n *network) run(ev *event) {
 		}
 		dst.conns = append(dst.conns, c)
 		if w.tracing {
-			w.record(KindConnUp, c.remote, c.local, c.id, "", "")
+			w.record(KindConnUp, c.remote, c.local, c.id, "")
 		}
 		c.handler = dst.accept(c)
 	case evDeliver:
 		if c.state != connOpen {
+			w.stats.MessagesLost++
 			if w.tracing {
-				w.record(KindMsgLost, c.remote, c.local, c.id, "", ev.msg.String())
+				w.record(KindMsgLost, c.remote, c.local, c.id, "", Str("msg", ev.text))
 			}
 			return
 		}
+		w.stats.MessagesDelivered++
 		if w.tracing {
-			w.record(KindMsgDeliver, c.local, c.remote, c.id, "", ev.msg.String())
+			w.record(KindMsgDeliver, c.local, c.remote, c.id, "", Str("msg", ev.text))
 		}
 		if c.handler.OnMessage != nil {
 			c.handler.OnMessage(c, ev.msg)
@@ -369,7 +377,7 @@ func (n *network) refuse(c *Conn) {
 		return
 	}
 	if w.tracing {
-		w.record(KindConnRefused, c.remote, c.local, c.id, "", "")
+		w.record(KindConnRefused, c.remote, c.local, c.id, "")
 	}
 	c.state = connClosed
 	if c.peer.state == connOpen {
@@ -383,7 +391,7 @@ func (n *network) tellDown(c *Conn, err error) {
 	c.state = connClosed
 	n.forget(c)
 	if w.tracing {
-		w.record(KindConnDown, c.local, c.remote, c.id, "", err.Error())
+		w.record(KindConnDown, c.local, c.remote, c.id, "", Str("err", err.Error()))
 	}
 	if c.handler.OnClose != nil {
 		c.handler.OnClose(c, err)
@@ -402,7 +410,7 @@ func (w *World) SetLatency(from, to ProcID, l Latency) {
 	ls := w.net.link(from, to)
 	ls.latency, ls.custom = l, true
 	if w.tracing {
-		w.record(KindNetLatency, from, to, 0, "", l.String())
+		w.record(KindNetLatency, from, to, 0, "", Str("latency", l.String()))
 	}
 }
 
@@ -488,8 +496,9 @@ func (n *network) addCut(links []link, desc string) CutID {
 		n.link(l.from, l.to).cuts++
 	}
 	n.cuts = append(n.cuts, c)
+	w.stats.Partitions++
 	if w.tracing {
-		w.record(KindNetPartition, Kernel, Kernel, 0, "", fmt.Sprintf("cut=%d %s", c.id, desc))
+		w.record(KindNetPartition, Kernel, Kernel, 0, "", Int("cut", c.id), Str("links", desc))
 	}
 	n.breakCut()
 	return c.id
@@ -505,7 +514,7 @@ func (n *network) heal(c cut) {
 		ls.cuts--
 	}
 	if w.tracing {
-		w.record(KindNetHeal, Kernel, Kernel, 0, "", fmt.Sprintf("cut=%d %s", c.id, c.desc))
+		w.record(KindNetHeal, Kernel, Kernel, 0, "", Int("cut", c.id), Str("links", c.desc))
 	}
 }
 

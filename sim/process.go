@@ -95,8 +95,9 @@ func (w *World) Crash(p ProcID) {
 	if !pr.up {
 		return
 	}
+	w.stats.Crashes++
 	if w.tracing {
-		w.record(KindProcCrash, p, Kernel, 0, "", fmt.Sprintf("incarnation=%d", pr.incarnation))
+		w.record(KindProcCrash, p, Kernel, 0, "", Int("incarnation", pr.incarnation))
 	}
 	pr.up = false
 	pr.paused = false
@@ -115,7 +116,7 @@ func (w *World) Crash(p ProcID) {
 		case ev.kind == evAccept:
 			// Planted bug: the dial in flight is forgotten.
 		default:
-			if w.tracing && !plantSilentDeferredDrop {
+			if !plantSilentDeferredDrop {
 				w.recordDropped(ev)
 			}
 		}
@@ -141,8 +142,9 @@ func (w *World) Restart(p ProcID) {
 		panic(fmt.Sprintf("sim: restart of running process %s", pr.name))
 	}
 	pr.up = true
+	w.stats.Restarts++
 	if w.tracing {
-		w.record(KindProcRestart, p, Kernel, 0, "", fmt.Sprintf("incarnation=%d", pr.incarnation))
+		w.record(KindProcRestart, p, Kernel, 0, "", Int("incarnation", pr.incarnation))
 	}
 	if pr.hooks.OnRestart != nil {
 		w.At(p, w.now, "restart", pr.hooks.OnRestart)
@@ -159,8 +161,9 @@ func (w *World) Pause(p ProcID) {
 		return
 	}
 	pr.paused = true
+	w.stats.Pauses++
 	if w.tracing {
-		w.record(KindProcPause, p, Kernel, 0, "", "")
+		w.record(KindProcPause, p, Kernel, 0, "")
 	}
 }
 
@@ -174,27 +177,34 @@ func (w *World) Resume(p ProcID) {
 	}
 	pr.paused = false
 	if w.tracing {
-		w.record(KindProcResume, p, Kernel, 0, "", fmt.Sprintf("deferred=%d", len(pr.deferred)))
+		w.record(KindProcResume, p, Kernel, 0, "", Int("deferred", len(pr.deferred)))
 	}
 	if len(pr.deferred) > 0 {
 		w.scheduleDrain(pr)
 	}
 }
 
-// recordDropped traces an event that will never run because its process
+// recordDropped counts, and traces, an event that will never run because its process
 // crashed: a message names its connection and itself, so every message sent
 // has an outcome in the trace.
 func (w *World) recordDropped(ev *event) {
 	var peer ProcID
 	var conn ConnID
-	detail := ""
 	if ev.conn != nil {
 		peer, conn = ev.conn.remote, ev.conn.id
 	}
+	w.stats.EventsDropped++
 	if ev.kind == evDeliver {
-		detail = ev.msg.String()
+		w.stats.MessagesDropped++
 	}
-	w.record(KindEventDropped, ev.proc, peer, conn, ev.label, detail)
+	if !w.tracing {
+		return
+	}
+	if ev.kind == evDeliver {
+		w.record(KindEventDropped, ev.proc, peer, conn, ev.label, Str("msg", ev.text))
+		return
+	}
+	w.record(KindEventDropped, ev.proc, peer, conn, ev.label)
 }
 
 func (w *World) scheduleDrain(pr *process) {

@@ -102,6 +102,12 @@ type outcome struct {
 	ran    map[string]bool
 }
 
+// msgOf returns the text of the message a record is about ("" if none).
+func msgOf(r Record) string {
+	a, _ := r.Attr("msg")
+	return a.Str
+}
+
 func handledKey(step uint64, msg string) string { return fmt.Sprintf("%d/%s", step, msg) }
 
 // runProgram executes p on a fresh World, checking FIFO, partitions and
@@ -239,7 +245,7 @@ func runProgram(p program) outcome {
 		fail("run ended %v", st)
 	}
 	out.hash = w.TraceHash()
-	out.records = mem.Records
+	out.records = mem.Records()
 	out.violations = append(out.violations, checkDialsResolve(out.records, p.latency.Max, w.opts.ConnBreakDetect)...)
 	out.violations = append(out.violations, checkDeliveriesHandled(out)...)
 	out.violations = append(out.violations, checkDropsRecorded(out)...)
@@ -335,9 +341,9 @@ func checkDeliveriesHandled(o outcome) []string {
 		if r.Kind != KindMsgDeliver {
 			continue
 		}
-		k := handledKey(r.Step, r.Detail)
+		k := handledKey(r.Step, msgOf(r))
 		if left[k] == 0 {
-			out = append(out, fmt.Sprintf("step %d: %s recorded as delivered to p%d, but no handler got it", r.Step, r.Detail, r.Proc))
+			out = append(out, fmt.Sprintf("step %d: %s recorded as delivered to p%d, but no handler got it", r.Step, msgOf(r), r.Proc))
 			continue
 		}
 		left[k]--
@@ -361,12 +367,12 @@ func checkDropsRecorded(o outcome) []string {
 	for _, r := range o.records {
 		switch r.Kind {
 		case KindMsgSend:
-			sent = append(sent, r.Detail)
+			sent = append(sent, msgOf(r))
 		case KindMsgDeliver, KindMsgLost:
-			fate[r.Detail]++
+			fate[msgOf(r)]++
 		case KindEventDropped:
-			if r.Detail != "" {
-				fate[r.Detail]++
+			if m := msgOf(r); m != "" {
+				fate[m]++
 			}
 			dropped[r.Label] = true
 		}
@@ -395,7 +401,7 @@ func TestPropertyDeterministicReplay(t *testing.T) {
 			t.Fatalf("same program, %d and %d records", len(a.records), len(b.records))
 		}
 		for i := range a.records {
-			if a.records[i] != b.records[i] {
+			if a.records[i].String() != b.records[i].String() {
 				t.Fatalf("records differ at %d:\n%s\n%s", i, a.records[i].String(), b.records[i].String())
 			}
 		}

@@ -2,8 +2,6 @@ package sim
 
 import (
 	"fmt"
-
-	"github.com/google/btree"
 )
 
 // Default limits for a World whose Options leave them zero. Every run has a
@@ -13,7 +11,6 @@ const (
 	DefaultMaxTime         = 24 * Hour
 	DefaultLatency         = Millisecond
 	DefaultConnBreakDetect = 200 * Millisecond
-	queueDegree            = 32
 )
 
 // Options configure a World.
@@ -30,9 +27,11 @@ type Options struct {
 	// ConnBreakDetect is how long after a connection breaks (partition or
 	// crash) its ends learn of it, like a TCP keep-alive or RST (0: DefaultConnBreakDetect).
 	ConnBreakDetect Duration
-	// NoTrace turns tracing off: no records, no trace hash. Benchmarks use it.
-	NoTrace bool
-	// Sinks receive every trace record.
+	// Trace is how much of the trace the run makes. The zero value is
+	// TraceHash without Sinks and TraceFull with them; TraceOff or TraceHash
+	// with Sinks, and TraceFull without, are contradictions New rejects.
+	Trace TraceLevel
+	// Sinks receive every trace record (at TraceFull).
 	Sinks []Sink
 	// Buggify switches the run's fault sites on (see World.Buggify); off,
 	// every site stays silent and draws nothing.
@@ -75,11 +74,13 @@ type ProcID int32
 // Kernel is the ProcID of events that belong to no process.
 const Kernel ProcID = 0
 
-// TimerID names a scheduled event so it can be cancelled.
+// TimerID names a scheduled event so it can be cancelled. It carries the
+// event's insertion seq, which no later event reuses, so an id kept after
+// its event ran (and the event's memory was recycled) cancels nothing.
 type TimerID struct {
-	at   Time
-	seq  uint64
-	proc ProcID
+	at  Time
+	seq uint64
+	ev  *event
 }
 
 // IsZero reports whether id names no event.
@@ -100,29 +101,19 @@ const (
 )
 
 type event struct {
-	kind  eventKind
-	proc  ProcID
-	inc   uint32 // incarnation of proc when scheduled
-	label string
-	fn    func()
-	conn  *Conn
-	msg   Message
-	err   error
-}
-
-// item is what the queue holds: the key inline, so comparisons never chase a
-// pointer, and the event's payload behind one.
-type item struct {
-	at  Time
-	seq uint64
-	ev  *event
-}
-
-func itemLess(a, b item) bool {
-	if a.at != b.at {
-		return a.at < b.at
-	}
-	return a.seq < b.seq
+	// seq is the insertion seq of the event's live entry in the queue or in
+	// its process's deferred list; 0 once cancelled or recycled.
+	seq      uint64
+	kind     eventKind
+	deferred bool // waiting in its process's deferred list
+	proc     ProcID
+	inc      uint32 // incarnation of proc when scheduled
+	label    string
+	fn       func()
+	conn     *Conn
+	msg      Message
+	text     string // msg.String(), made once at send when tracing
+	err      error
 }
 
 // World is one simulation run: virtual clock, event queue, random streams,
@@ -133,7 +124,7 @@ type World struct {
 	now   Time
 	seq   uint64
 	step  uint64
-	queue *btree.BTreeG[item]
+	queue eventQueue
 	free  []*event
 
 	maxEvents int64
@@ -150,7 +141,11 @@ type World struct {
 	onStep    []func()
 	observing bool // OnStep observers are running: the world must not change
 
-	tracing bool
+	stats Stats
+
+	level   TraceLevel
+	tracing bool // level is TraceHash or TraceFull
+	full    bool // level is TraceFull
 	hash    traceHash
 	sinks   []Sink
 	sinkErr error
@@ -158,6 +153,24 @@ type World struct {
 
 	disks   []*Disk // index = ProcID; nil until the process first uses one
 	buggify buggifyState
+	attrBuf [MaxAttrs]Attr
+}
+
+// Stats counts what happened in a run, whatever the trace level: metrics
+// read these, never the trace.
+type Stats struct {
+	Events            uint64 // kernel steps (as Steps)
+	EventsDropped     uint64 // events of a crashed incarnation discarded
+	MessagesSent      uint64 // messages accepted by an open connection
+	MessagesDelivered uint64 // messages handed to the receiving end
+	MessagesLost      uint64 // messages sent on, or arriving at, a broken connection
+	MessagesDropped   uint64 // messages dropped because the receiving process was down
+	ConnsDialed       uint64
+	ConnsBroken       uint64 // connections broken by a partition or a crash
+	Crashes           uint64
+	Restarts          uint64
+	Pauses            uint64
+	Partitions        uint64 // Partition and PartitionOneWay calls
 }
 
 // New returns a World at time 0 with no processes.
@@ -177,17 +190,35 @@ func New(opts Options) *World {
 	if opts.ConnBreakDetect == 0 {
 		opts.ConnBreakDetect = DefaultConnBreakDetect
 	}
+	switch opts.Trace {
+	case TraceDefault:
+		opts.Trace = TraceHash
+		if len(opts.Sinks) > 0 {
+			opts.Trace = TraceFull
+		}
+	case TraceOff, TraceHash:
+		if len(opts.Sinks) > 0 {
+			panic(fmt.Sprintf("sim: Options.Trace is %v but %d sinks are given: use TraceFull (or leave Trace zero)", opts.Trace, len(opts.Sinks)))
+		}
+	case TraceFull:
+		if len(opts.Sinks) == 0 {
+			panic("sim: Options.Trace is TraceFull but no sink is given")
+		}
+	default:
+		panic(fmt.Sprintf("sim: unknown Options.Trace %d", opts.Trace))
+	}
 	w := &World{
 		opts:      opts,
-		queue:     btree.NewG[item](queueDegree, itemLess),
 		maxEvents: opts.MaxEvents,
 		maxTime:   Time(opts.MaxTime),
 		seed:      opts.Seed,
 		streams:   map[string]*Rand{},
-		tracing:   !opts.NoTrace,
+		level:     opts.Trace,
+		tracing:   opts.Trace >= TraceHash,
+		full:      opts.Trace == TraceFull,
 		sinks:     opts.Sinks,
 	}
-	w.hash.h = fnvOffset
+	w.hash.h = hashSeed
 	w.procs = []*process{{id: Kernel, name: "kernel", up: true}}
 	w.net.init(w)
 	return w
@@ -203,7 +234,7 @@ func (w *World) Seed() uint64 { return w.seed }
 func (w *World) Steps() uint64 { return w.step }
 
 // Pending returns how many events are queued.
-func (w *World) Pending() int { return w.queue.Len() }
+func (w *World) Pending() int { return w.queue.live() }
 
 // Rand returns the named random stream. Each name gets its own stream derived
 // from the seed, so draws from one stream never shift another's.
@@ -216,31 +247,75 @@ func (w *World) Rand(name string) *Rand {
 	return r
 }
 
-// TraceHash returns the determinism fingerprint of everything traced so far.
-func (w *World) TraceHash() string { return fmt.Sprintf("%016x", w.hash.h) }
+// TraceHash returns the determinism fingerprint of everything traced so far
+// (a constant when the trace is off).
+func (w *World) TraceHash() string { return w.hash.String() }
 
-// Tracing reports whether records are being made; callers that build costly
-// details check it first.
+// Tracing reports whether records are being made (hash or full); callers
+// that build costly attributes check it first.
 func (w *World) Tracing() bool { return w.tracing }
+
+// TraceLevel returns the run's trace level (never TraceDefault).
+func (w *World) TraceLevel() TraceLevel { return w.level }
+
+// Stats returns the run's counters.
+func (w *World) Stats() Stats {
+	st := w.stats
+	st.Events = w.step
+	return st
+}
 
 // SinkError returns the first error a sink returned, if any.
 func (w *World) SinkError() error { return w.sinkErr }
 
-// Emit adds a record from a layer above the kernel; Step and At are filled in.
-func (w *World) Emit(kind string, proc ProcID, label, detail string) {
-	if w.tracing {
-		w.record(kind, proc, Kernel, 0, label, detail)
+// Emit adds a record from a layer above the kernel; Step and At are filled
+// in. The attributes are copied, so a call does not allocate; an attribute
+// whose key is empty or a record field (step, kind, proc, conn, …) panics.
+func (w *World) Emit(kind string, proc ProcID, label string, attrs ...Attr) {
+	if !w.tracing {
+		return
+	}
+	w.checkProc(proc)
+	checkAttrs(attrs)
+	w.record(kind, proc, Kernel, 0, label, attrs...)
+}
+
+// EmitConn is Emit for a record about connection c: the record's proc, peer
+// and conn are c's local process, remote process and id.
+func (w *World) EmitConn(kind string, c *Conn, label string, attrs ...Attr) {
+	if !w.tracing {
+		return
+	}
+	checkAttrs(attrs)
+	w.record(kind, c.local, c.remote, c.id, label, attrs...)
+}
+
+// record hashes a record and, at TraceFull, hands it to the sinks. Callers
+// check w.tracing first.
+func (w *World) record(kind string, proc, peer ProcID, conn ConnID, label string, attrs ...Attr) {
+	w.hash.record(w.step, w.now, kind, proc, peer, conn, label, attrs)
+	if w.full {
+		w.write(kind, proc, peer, conn, label, attrs)
 	}
 }
 
-func (w *World) record(kind string, proc, peer ProcID, conn ConnID, label, detail string) {
+func (w *World) write(kind string, proc, peer ProcID, conn ConnID, label string, attrs []Attr) {
+	if len(attrs) > MaxAttrs {
+		panic(fmt.Sprintf("sim: a trace record takes at most %d attributes, got %d", MaxAttrs, len(attrs)))
+	}
+	buf := w.attrBuf[:len(attrs)]
+	copy(buf, attrs)
+	for i := range buf {
+		if a := &buf[i]; a.Kind == AttrProc && a.Num >= 0 && int(a.Num) < len(w.procs) {
+			a.Str = w.procs[a.Num].name
+		}
+	}
 	r := &w.rec
-	*r = Record{Step: w.step, At: w.now, Kind: kind, Proc: proc, Peer: peer, Conn: conn, Label: label, Detail: detail}
+	*r = Record{Step: w.step, At: w.now, Kind: kind, Proc: proc, Peer: peer, Conn: conn, Label: label, Attrs: buf}
 	r.ProcName = w.procs[proc].name
 	if peer != Kernel {
 		r.PeerName = w.procs[peer].name
 	}
-	w.hash.add(r)
 	for _, s := range w.sinks {
 		if err := s.Write(r); err != nil && w.sinkErr == nil {
 			w.sinkErr = err
@@ -269,9 +344,10 @@ func (w *World) push(at Time, ev *event) TimerID {
 		panic(fmt.Sprintf("sim: event %q scheduled at %v, in the past (now %v)", ev.label, at, w.now))
 	}
 	w.seq++
+	ev.seq = w.seq
 	ev.inc = w.procs[ev.proc].incarnation
-	w.queue.ReplaceOrInsert(item{at: at, seq: w.seq, ev: ev})
-	return TimerID{at: at, seq: w.seq, proc: ev.proc}
+	w.queue.push(item{at: at, seq: w.seq, ev: ev})
+	return TimerID{at: at, seq: w.seq, ev: ev}
 }
 
 // At schedules fn to run as process p at time t. The label names the event in
@@ -296,25 +372,45 @@ func (w *World) After(p ProcID, d Duration, label string, fn func()) TimerID {
 // ran, was cancelled, or was dropped.
 func (w *World) Cancel(id TimerID) bool {
 	w.mustChange("Cancel")
-	if id.seq == 0 {
-		return false
+	ev := id.ev
+	if ev == nil || ev.seq != id.seq {
+		return false // ran, cancelled, dropped, or recycled for another event
 	}
-	if it, ok := w.queue.Delete(item{at: id.at, seq: id.seq}); ok {
-		w.release(it.ev)
+	if !ev.deferred {
+		// Lazy: the entry stays in the queue and is discarded when it
+		// reaches the top (or when the queue is compacted).
+		ev.seq = 0
+		ev.fn, ev.msg, ev.conn, ev.err = nil, nil, nil, nil
+		w.queue.dead++
+		w.queue.compact(w.release)
 		return true
 	}
 	// A paused process keeps its due events aside until it resumes.
-	if id.proc != Kernel && int(id.proc) < len(w.procs) {
-		p := w.procs[id.proc]
-		for i, it := range p.deferred {
-			if it.seq == id.seq {
-				p.deferred = append(p.deferred[:i], p.deferred[i+1:]...)
-				w.release(it.ev)
-				return true
-			}
+	p := w.procs[ev.proc]
+	for i, it := range p.deferred {
+		if it.ev == ev {
+			p.deferred = append(p.deferred[:i], p.deferred[i+1:]...)
+			w.release(ev)
+			return true
 		}
 	}
-	return false
+	panic(fmt.Sprintf("sim: deferred event %q missing from its process's list", ev.label))
+}
+
+// next returns the earliest live entry without removing it, discarding the
+// cancelled ones in front of it.
+func (w *World) next() (item, bool) {
+	q := &w.queue
+	for len(q.h) > 0 {
+		it := q.h[0]
+		if !stale(it) {
+			return it, true
+		}
+		q.removeTop()
+		q.dead--
+		w.release(it.ev)
+	}
+	return item{}, false
 }
 
 // Stop makes Run return StatusStopped after the current event.
@@ -346,17 +442,16 @@ func (w *World) RunUntil(t Time) Status {
 		if int64(w.step) >= w.maxEvents {
 			return StatusEventBudget
 		}
-		it, ok := w.queue.DeleteMin()
+		it, ok := w.next()
 		if !ok {
 			w.now = t
 			return StatusQuiescent
 		}
 		if it.at > t {
-			// Rarer than running it: put it back rather than peek every time.
-			w.queue.ReplaceOrInsert(it)
 			w.now = t
 			return StatusDeadline
 		}
+		w.queue.removeTop()
 		w.dispatch(it)
 	}
 }
@@ -367,14 +462,11 @@ func (w *World) Step() bool {
 	if int64(w.step) >= w.maxEvents {
 		return false
 	}
-	it, ok := w.queue.DeleteMin()
-	if !ok {
+	it, ok := w.next()
+	if !ok || it.at > w.maxTime {
 		return false
 	}
-	if it.at > w.maxTime {
-		w.queue.ReplaceOrInsert(it)
-		return false
-	}
+	w.queue.removeTop()
 	w.dispatch(it)
 	return true
 }
@@ -398,16 +490,15 @@ func (w *World) dispatch(it item) {
 				w.release(ev)
 				return
 			}
-			if w.tracing {
-				w.recordDropped(ev)
-			}
+			w.recordDropped(ev)
 			w.release(ev)
 			return
 		}
 		if ev.kind != evDrain && (p.paused || len(p.deferred) > 0) {
 			if w.tracing {
-				w.record(KindEventDefer, ev.proc, Kernel, 0, ev.label, "")
+				w.record(KindEventDefer, ev.proc, Kernel, 0, ev.label)
 			}
+			ev.deferred = true
 			p.deferred = append(p.deferred, it)
 			return
 		}
@@ -431,7 +522,7 @@ func (w *World) run(ev *event) {
 	switch ev.kind {
 	case evFunc:
 		if w.tracing {
-			w.record(KindEvent, ev.proc, Kernel, 0, ev.label, "")
+			w.record(KindEvent, ev.proc, Kernel, 0, ev.label)
 		}
 		fn := ev.fn
 		w.release(ev)

@@ -82,7 +82,7 @@ func NewFakeTarget(cfg FakeConfig) *FakeTarget {
 // Open implements Target.
 func (f *FakeTarget) Open(root string, sessions int) error {
 	f.root = root
-	f.w = sim.New(sim.Options{Seed: f.cfg.Seed, Latency: sim.Fixed(100 * sim.Microsecond), NoTrace: true})
+	f.w = sim.New(sim.Options{Seed: f.cfg.Seed, Latency: sim.Fixed(100 * sim.Microsecond), Trace: sim.TraceOff})
 	f.srv = fakezk.NewServer(f.w, "zk", fakezk.ServerConfig{TickTime: f.cfg.TickTime})
 	f.clients = make([]*fakeClient, sessions)
 	for i := range f.clients {

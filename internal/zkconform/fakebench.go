@@ -18,7 +18,7 @@ func FakeBench(cfg BenchConfig) (BenchResult, error) {
 	if cfg.Depth < 1 || cfg.Znodes < 1 || cfg.ReadPercent < 0 || cfg.ReadPercent > 100 {
 		return res, fmt.Errorf("bad bench config %+v", cfg)
 	}
-	w := sim.New(sim.Options{Seed: cfg.Seed, NoTrace: true, MaxEvents: 1 << 62, MaxTime: 1 << 62})
+	w := sim.New(sim.Options{Seed: cfg.Seed, Trace: sim.TraceOff, MaxEvents: 1 << 62, MaxTime: 1 << 62})
 	srv := fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: 200 * sim.Millisecond})
 	p := w.AddProcess("bench", sim.ProcessHooks{})
 	c := fakezk.Connect(w, p, []sim.ProcID{srv.ID()}, fakezk.ClientConfig{SessionTimeout: 10 * sim.Second})

@@ -164,7 +164,7 @@ func (s *javaStory) exists(path string) bool {
 func FakeJavaStories() JavaStories {
 	out := JavaStories{}
 	for _, name := range JavaStoryNames {
-		w := sim.New(sim.Options{Seed: 1, Latency: sim.Fixed(sim.Millisecond), ConnBreakDetect: 100 * sim.Millisecond, NoTrace: true})
+		w := sim.New(sim.Options{Seed: 1, Latency: sim.Fixed(sim.Millisecond), ConnBreakDetect: 100 * sim.Millisecond, Trace: sim.TraceOff})
 		s := &javaStory{w: w, srv: fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: 200 * sim.Millisecond})}
 		acl := fakezk.WorldACL(fakezk.PermAll)
 		switch name {
