@@ -92,7 +92,7 @@ func TestCancelledEntriesAreCompacted(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1_000, w.Pending())
-	assert.Less(t, len(w.queue.h), 2*1_000+minCompact, "dead entries do not pile up")
+	assert.Less(t, w.queue.len(), 2*1_000+minCompact, "dead entries do not pile up")
 	n := 0
 	for w.Step() {
 		n++
@@ -111,4 +111,33 @@ func TestStaleTimerIDDoesNotCancelARecycledEvent(t *testing.T) {
 	assert.False(t, w.Cancel(old))
 	w.Run()
 	assert.True(t, ran)
+}
+
+func TestLargeQueueRunsInOrder(t *testing.T) {
+	// Above prefetchAbove, removeTop and touchTop take their prefetching path.
+	w := New(Options{Trace: TraceOff})
+	r := NewRand(11)
+	n := 3 * prefetchAbove
+	var last Time
+	ran := 0
+	for i := 0; i < n; i++ {
+		w.After(Kernel, Duration(r.Intn(1_000_000)), "e", func() {
+			if w.Now() < last {
+				t.Fatalf("time went back from %v to %v", last, w.Now())
+			}
+			last = w.Now()
+			ran++
+			if ran%3 == 0 { // keep it large while it drains
+				w.After(Kernel, Duration(r.Intn(1_000)), "again", func() { ran++ })
+			}
+		})
+	}
+	w.Run()
+	assert.Equal(t, n+n/3, ran)
+}
+
+func TestSeqLimitPanicsClearly(t *testing.T) {
+	w := New(Options{Trace: TraceOff})
+	w.seq = maxSeq
+	assert.PanicsWithValue(t, "sim: more than 1099511627775 events scheduled in one run", func() { w.After(Kernel, 1, "x", func() {}) })
 }

@@ -296,3 +296,31 @@ func TestMessageTextIsFormattedOnceAtSendAndNeverWithoutTrace(t *testing.T) {
 		assert.Equal(t, tc.want, n, "trace %v: once per message, at send", w.TraceLevel())
 	}
 }
+
+// TestStatsDoNotDependOnTheTraceLevel: counters are counted, not derived
+// from records, so a run counts the same at every level.
+func TestStatsDoNotDependOnTheTraceLevel(t *testing.T) {
+	run := func(opts Options) Stats {
+		opts.Seed, opts.Latency = 3, Uniform(Millisecond, 5*Millisecond)
+		p := newPair(t, opts)
+		p.w.At(Kernel, 0, "dial", func() {
+			c := p.w.Dial(p.a, p.b, p.handler())
+			for i := 0; i < 20; i++ {
+				c.Send(note("x"))
+			}
+		})
+		p.w.At(Kernel, Time(2*Millisecond), "cut", func() { p.w.Partition([]ProcID{p.a}, []ProcID{p.b}) })
+		p.w.At(Kernel, Time(3*Millisecond), "crash", func() { p.w.Crash(p.a) })
+		p.w.Run()
+		return p.w.Stats()
+	}
+	off := run(Options{Trace: TraceOff})
+	assert.Equal(t, off, run(Options{}))
+	assert.Equal(t, off, run(Options{Sinks: []Sink{&MemorySink{}}}))
+	assert.Equal(t, uint64(20), off.MessagesSent)
+	assert.Positive(t, off.MessagesLost)
+	assert.Equal(t, off.MessagesSent, off.MessagesDelivered+off.MessagesLost)
+	assert.Equal(t, uint64(1), off.Crashes)
+	assert.Equal(t, uint64(1), off.Partitions)
+	assert.Equal(t, uint64(1), off.ConnsBroken)
+}

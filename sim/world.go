@@ -108,6 +108,7 @@ type event struct {
 	deferred bool // waiting in its process's deferred list
 	proc     ProcID
 	inc      uint32 // incarnation of proc when scheduled
+	slot     uint32 // where the event lives in the queue's slab
 	label    string
 	fn       func()
 	conn     *Conn
@@ -125,7 +126,6 @@ type World struct {
 	seq   uint64
 	step  uint64
 	queue eventQueue
-	free  []*event
 
 	maxEvents int64
 	maxTime   Time
@@ -219,6 +219,7 @@ func New(opts Options) *World {
 		sinks:     opts.Sinks,
 	}
 	w.hash.h = hashSeed
+	w.queue.init()
 	w.procs = []*process{{id: Kernel, name: "kernel", up: true}}
 	w.net.init(w)
 	return w
@@ -323,19 +324,9 @@ func (w *World) write(kind string, proc, peer ProcID, conn ConnID, label string,
 	}
 }
 
-func (w *World) newEvent() *event {
-	if n := len(w.free); n > 0 {
-		ev := w.free[n-1]
-		w.free = w.free[:n-1]
-		return ev
-	}
-	return &event{}
-}
+func (w *World) newEvent() *event { return w.queue.alloc() }
 
-func (w *World) release(ev *event) {
-	*ev = event{}
-	w.free = append(w.free, ev)
-}
+func (w *World) release(ev *event) { w.queue.recycle(ev) }
 
 // push queues ev at time at for process proc.
 func (w *World) push(at Time, ev *event) TimerID {
@@ -346,7 +337,7 @@ func (w *World) push(at Time, ev *event) TimerID {
 	w.seq++
 	ev.seq = w.seq
 	ev.inc = w.procs[ev.proc].incarnation
-	w.queue.push(item{at: at, seq: w.seq, ev: ev})
+	w.queue.push(at, w.seq, ev)
 	return TimerID{at: at, seq: w.seq, ev: ev}
 }
 
@@ -382,7 +373,7 @@ func (w *World) Cancel(id TimerID) bool {
 		ev.seq = 0
 		ev.fn, ev.msg, ev.conn, ev.err = nil, nil, nil, nil
 		w.queue.dead++
-		w.queue.compact(w.release)
+		w.queue.compact()
 		return true
 	}
 	// A paused process keeps its due events aside until it resumes.
@@ -399,18 +390,26 @@ func (w *World) Cancel(id TimerID) bool {
 
 // next returns the earliest live entry without removing it, discarding the
 // cancelled ones in front of it.
-func (w *World) next() (item, bool) {
+func (w *World) next() (qitem, bool) {
 	q := &w.queue
-	for len(q.h) > 0 {
-		it := q.h[0]
-		if !stale(it) {
+	for q.len() > 0 {
+		it := q.top()
+		if !q.stale(it) {
 			return it, true
 		}
 		q.removeTop()
 		q.dead--
-		w.release(it.ev)
+		q.recycle(q.event(it.ref & slotMask))
 	}
-	return item{}, false
+	return qitem{}, false
+}
+
+// pop removes the top entry it (from next) and dispatches its event.
+func (w *World) pop(it qitem) {
+	q := &w.queue
+	q.removeTop()
+	q.touchTop()
+	w.dispatch(item{at: it.at, seq: it.ref >> slotBits, ev: q.event(it.ref & slotMask)})
 }
 
 // Stop makes Run return StatusStopped after the current event.
@@ -451,8 +450,7 @@ func (w *World) RunUntil(t Time) Status {
 			w.now = t
 			return StatusDeadline
 		}
-		w.queue.removeTop()
-		w.dispatch(it)
+		w.pop(it)
 	}
 }
 
@@ -466,8 +464,7 @@ func (w *World) Step() bool {
 	if !ok || it.at > w.maxTime {
 		return false
 	}
-	w.queue.removeTop()
-	w.dispatch(it)
+	w.pop(it)
 	return true
 }
 
