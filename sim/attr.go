@@ -31,6 +31,8 @@ const (
 	attrKinds // one past the last kind
 )
 
+// String names the kind: "int", "string", "bool", "process", "connection",
+// "hex" or "duration".
 func (k AttrKind) String() string {
 	switch k {
 	case AttrInt:

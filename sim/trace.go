@@ -54,6 +54,7 @@ const (
 	TraceFull
 )
 
+// String names the level: "default", "off", "hash" or "full".
 func (l TraceLevel) String() string {
 	switch l {
 	case TraceDefault:

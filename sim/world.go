@@ -390,26 +390,27 @@ func (w *World) Cancel(id TimerID) bool {
 
 // next returns the earliest live entry without removing it, discarding the
 // cancelled ones in front of it.
-func (w *World) next() (qitem, bool) {
+func (w *World) next() (qitem, *event) {
 	q := &w.queue
 	for q.len() > 0 {
 		it := q.top()
-		if !q.stale(it) {
-			return it, true
+		ev := q.event(it.ref & slotMask)
+		if ev.seq == it.ref>>slotBits {
+			return it, ev
 		}
 		q.removeTop()
 		q.dead--
-		q.recycle(q.event(it.ref & slotMask))
+		q.recycle(ev)
 	}
-	return qitem{}, false
+	return qitem{}, nil
 }
 
-// pop removes the top entry it (from next) and dispatches its event.
-func (w *World) pop(it qitem) {
+// pop removes the top entry it (from next) and dispatches its event ev.
+func (w *World) pop(it qitem, ev *event) {
 	q := &w.queue
 	q.removeTop()
 	q.touchTop()
-	w.dispatch(item{at: it.at, seq: it.ref >> slotBits, ev: q.event(it.ref & slotMask)})
+	w.dispatch(item{at: it.at, seq: it.ref >> slotBits, ev: ev})
 }
 
 // Stop makes Run return StatusStopped after the current event.
@@ -441,8 +442,8 @@ func (w *World) RunUntil(t Time) Status {
 		if int64(w.step) >= w.maxEvents {
 			return StatusEventBudget
 		}
-		it, ok := w.next()
-		if !ok {
+		it, ev := w.next()
+		if ev == nil {
 			w.now = t
 			return StatusQuiescent
 		}
@@ -450,7 +451,7 @@ func (w *World) RunUntil(t Time) Status {
 			w.now = t
 			return StatusDeadline
 		}
-		w.pop(it)
+		w.pop(it, ev)
 	}
 }
 
@@ -460,11 +461,11 @@ func (w *World) Step() bool {
 	if int64(w.step) >= w.maxEvents {
 		return false
 	}
-	it, ok := w.next()
-	if !ok || it.at > w.maxTime {
+	it, ev := w.next()
+	if ev == nil || it.at > w.maxTime {
 		return false
 	}
-	w.pop(it)
+	w.pop(it, ev)
 	return true
 }
 
