@@ -545,7 +545,7 @@ func (c *Client) receiveReply(m *reply) {
 func (c *Client) handshake(m *connectResponse) {
 	if m.timeout <= 0 {
 		// The session is gone: Connected, Expired, every watch told it is no
-		// longer watching, Disconnected; then a brand-new session (spec §4).
+		// longer watching, Disconnected; then a brand-new session (docs/ZOOKEEPER.md §17).
 		c.setState(StateConnected)
 		c.setState(StateExpired)
 		c.invalidateWatches(ErrSessionExpired)
@@ -799,7 +799,7 @@ func errOf(rep *reply) error {
 }
 
 // validFlags is go-zk's check of create flags: outside 0..6 it answers with
-// a plain "invalid flag value" error, not ErrInvalidFlags (spec §2).
+// a plain "invalid flag value" error, not ErrInvalidFlags (docs/ZOOKEEPER.md §6).
 func validFlags(flags int32) error {
 	if flags < FlagPersistent || flags > FlagPersistentSequentialWithTTL {
 		return fmt.Errorf("invalid flag value: [%d]", flags)
@@ -810,7 +810,7 @@ func validFlags(flags int32) error {
 // checkPath is go-zk's client-side path check, which differs from the
 // server's (ValidatePath): a sequential path may end in '/', but a "." or
 // ".." component is refused even there, and of the reserved code points it
-// refuses only U+F000–F8FF among the private ones (spec §1.1).
+// refuses only U+F000–F8FF among the private ones (go-zk util.go; docs/ZOOKEEPER.md §2).
 func checkPath(path string, isSequential bool) error {
 	n := len(path)
 	if n == 0 || path[0] != '/' {
@@ -939,7 +939,7 @@ func read[T any](c *Client, op opcode, kind watchKind, path string, watch func(E
 }
 
 // zeroStatUnlessW: go-zk returns a non-nil zero Stat on server errors from
-// Get, Children and Set, and nil from the W variants (spec §7).
+// Get, Children and Set, and nil from the W variants (docs/ZOOKEEPER.md §17).
 func zeroStatUnlessW(w bool) *Stat {
 	if w {
 		return nil

@@ -6,7 +6,8 @@
 // produced as Changes. It never reads a clock, starts a goroutine, draws a random number or iterates a
 // map, so the same calls always give the same tree.
 //
-// The behaviour follows /work/shared/reference/zookeeper.md (cited as "spec §N"): Stat fields change
-// exactly when ZooKeeper changes them (§1.3), the create modes and sequence numbering of §2, the error
-// codes and check order of §3, and the watch triggers of §5.
+// The behaviour is ZooKeeper 3.8's as go-zk v1.0.4 sees it, written out with its upstream sources in
+// docs/ZOOKEEPER.md (cited as "docs/ZOOKEEPER.md §N"): Stat fields change exactly when ZooKeeper changes them
+// (§4), zxids are consumed as in §5, the create modes and sequence numbering of §6, the error codes
+// and check order of §7–§9, and the watch triggers of §12. docs/FIDELITY.md lists what is simplified.
 package fakezk

@@ -5,11 +5,11 @@ import (
 	"strconv"
 )
 
-// ErrCode is a ZooKeeper server error code (KeeperException.Code, spec §3.1). It implements error, so
+// ErrCode is a ZooKeeper server error code (KeeperException.Code, docs/ZOOKEEPER.md §7). It implements error, so
 // a code can be returned and compared directly: err == ErrNoNode, or errors.Is(err, ErrNoNode).
 type ErrCode int32
 
-// The KeeperException codes of spec §3.1. Code 0 (OK) is not an error: it is represented by a nil
+// The KeeperException codes (docs/ZOOKEEPER.md §7). Code 0 (OK) is not an error: it is represented by a nil
 // error (see ErrorFromCode).
 const (
 	ErrSystemError              ErrCode = -1
@@ -47,7 +47,7 @@ const (
 )
 
 // errCodeMessages gives each code its message. For the codes go-zk v1.0.4 names, the text is the one
-// go-zk prints; go-zk shows every other code as "unknown error: N" (spec §3.1), but a readable name
+// go-zk prints; go-zk shows every other code as "unknown error: N" (go-zk constants.go; docs/ZOOKEEPER.md §7), but a readable name
 // helps more in traces, so those get one here.
 var errCodeMessages = map[ErrCode]string{
 	ErrSystemError:              "zk: system error",
@@ -116,7 +116,7 @@ func CodeOf(err error) int32 {
 }
 
 // Client-side errors that the path and flag checks share with the client library. They have no wire
-// code: go-zk returns them without sending anything (spec §1.1, §2).
+// code: go-zk returns them without sending anything (docs/ZOOKEEPER.md §2, §6).
 var (
 	// ErrInvalidPath is returned by ValidatePath (go-zk's client-side check). The tree itself answers
 	// ErrBadArguments for bad paths, as the server does.

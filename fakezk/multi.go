@@ -44,15 +44,15 @@ func (*CheckVersionRequest) isOp() {}
 // MultiResponse is the result of one op of a multi, as go-zk reports it: String is a create's path,
 // Stat a setData's new Stat, and Error the op's error. When the multi fails at op k, every entry has an
 // empty String and nil Stat, entries before k have Error nil, entry k its own error, and entries after k
-// ErrRuntimeInconsistency (spec §3.2).
+// ErrRuntimeInconsistency (DataTree.processTxn; docs/ZOOKEEPER.md §9).
 type MultiResponse struct {
 	Stat   *Stat
 	String string
 	Error  error
 }
 
-// Multi applies ops atomically as one transaction at zxid and timeMs, which every op shares (spec
-// §1.3, §3.2). Each op sees the effects of the ops before it. If op k fails, nothing is applied (no
+// Multi applies ops atomically as one transaction at zxid and timeMs, which every op shares
+// (docs/ZOOKEEPER.md §9). Each op sees the effects of the ops before it. If op k fails, nothing is applied (no
 // sequence number is used up), the results are as MultiResponse describes, no Changes are returned, and
 // the error is op k's. On success the Changes are every op's, in op order. An empty multi returns an
 // empty result and nil.

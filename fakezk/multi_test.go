@@ -33,7 +33,7 @@ func TestMultiSuccess(t *testing.T) {
 		{Type: EventNodeDeleted, Path: "/a/old"}, {Type: EventNodeChildrenChanged, Path: "/a"},
 	}, bare(changes))
 
-	// All sub-ops share one zxid and time (§1.3).
+	// All sub-ops share one zxid and time (docs/ZOOKEEPER.md §9).
 	st := statOf(t, tr, "/a/s0000000001")
 	require.Equal(t, int64(9), st.Czxid)
 	require.Equal(t, int64(4242), st.Ctime)

@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-// ValidatePath checks path as ZooKeeper's PathUtils.validatePath does (spec §1.1) and returns
+// ValidatePath checks path as ZooKeeper's PathUtils.validatePath does (docs/ZOOKEEPER.md §2) and returns
 // ErrInvalidPath if it is not valid. For a sequential create the path is checked with a digit
 // appended, so "/a/" is valid when isSequential is true.
 //
@@ -62,7 +62,7 @@ func validPath(path string, isSequential bool) bool {
 	return true
 }
 
-// validPathRune reports whether r is allowed in a path (spec §1.1).
+// validPathRune reports whether r is allowed in a path (docs/ZOOKEEPER.md §2).
 func validPathRune(r rune) bool {
 	switch {
 	case r == 0:

@@ -7,7 +7,7 @@ import (
 )
 
 func TestValidatePath(t *testing.T) {
-	// §1.1 (PathUtils.validatePath).
+	// docs/ZOOKEEPER.md §2 (PathUtils.validatePath).
 	cases := []struct {
 		path  string
 		seq   bool

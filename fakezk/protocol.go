@@ -47,7 +47,7 @@ func (o opcode) String() string {
 }
 
 // isWrite reports whether the op is a transaction: it takes a zxid even when
-// it fails (spec §1.3).
+// it fails (docs/ZOOKEEPER.md §5).
 func (o opcode) isWrite() bool {
 	switch o {
 	case opCreate, opCreateContainer, opDelete, opSetData, opSetACL, opMulti, opCloseSession:

@@ -265,7 +265,7 @@ func NewServer(w *sim.World, name string, cfg ServerConfig) *Server {
 		s.txnLog = &txnLogWriter{w: cfg.TxnLog}
 	}
 	// Session ids: serverId in the top byte, then the start time in ms shifted
-	// as ZooKeeper does, then a counter (spec §4).
+	// as ZooKeeper does, then a counter (SessionTrackerImpl.initializeNextSessionId; docs/ZOOKEEPER.md §13).
 	s.nextSession = cfg.ServerID<<56 | int64(uint64(w.Now().Millis())<<24>>8) + 1
 	s.id = w.AddProcess(name, sim.ProcessHooks{OnCrash: s.crash, OnRestart: s.start})
 	s.disk = w.Disk(s.id)
@@ -757,7 +757,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 		return false
 	}
 	if m.lastZxidSeen > s.zxid {
-		// The client has seen a newer state than ours (spec §4, §6).
+		// The client has seen a newer state than ours (ZooKeeperServer.processConnectRequest; docs/ZOOKEEPER.md §14, §15).
 		s.stats.SessionsRefused++
 		s.w.Emit(KindSession, s.id, "refused", sim.Hex("session", m.sessionID), sim.Hex("last_zxid_seen", m.lastZxidSeen), sim.Hex("zxid", s.zxid))
 		s.emitClose(sc)
@@ -780,7 +780,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 		ss = s.sessions[m.sessionID]
 		if ss == nil || !bytes.Equal(ss.passwd[:], m.passwd[:]) {
 			// Expired (or a wrong password): timeout 0 tells the client, then
-			// the server closes the connection (spec §4).
+			// the server closes the connection (docs/ZOOKEEPER.md §14).
 			s.stats.ExpiredOnReconnect++
 			s.w.Emit(KindSession, s.id, "expired-on-reconnect", sim.Hex("session", m.sessionID))
 			s.emit(sc, &connectResponse{})
@@ -788,7 +788,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 			return false
 		}
 		if old := ss.conn; old != nil && old != sc {
-			// A newer connection for the session closes the older one (SessionMoved, spec §4).
+			// A newer connection for the session closes the older one (SessionMoved, docs/ZOOKEEPER.md §13).
 			s.closeConn(old)
 		}
 		s.stats.SessionsRevalidated++
@@ -804,7 +804,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 
 // touch moves the session's expiry to the end of the tick bucket after now +
 // timeout, as ZooKeeper's ExpiryQueue does: expiry comes timeout to
-// timeout+tick after the last packet (spec §4).
+// timeout+tick after the last packet (docs/ZOOKEEPER.md §13).
 func (s *Server) touch(ss *session) {
 	tick := sim.Time(s.cfg.TickTime)
 	deadline := s.w.Now().Add(ss.timeout)
@@ -1012,7 +1012,7 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 	rep := &reply{xid: m.xid}
 	if m.op.isWrite() {
 		if m.op != opMulti && m.op != opCloseSession && PacketTooLarge(m.path, m.data) {
-			// jute.maxbuffer: no answer, the connection is closed, nothing applied (spec §1.3).
+			// jute.maxbuffer: no answer, the connection is closed, nothing applied (NIOServerCnxn; docs/ZOOKEEPER.md §11).
 			s.w.Emit(KindTxn, s.id, m.op.String(), sim.Str("path", m.path), sim.Str("err", "packet too large, connection closed"))
 			s.closeConn(sc)
 			return false
@@ -1058,7 +1058,7 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 				err = ErrNoNode
 			}
 			if m.watch {
-				s.addWatch(sc, m.path, false) // also on an absent node (spec §3.2)
+				s.addWatch(sc, m.path, false) // also on an absent node (DataTree.statNode; docs/ZOOKEEPER.md §8)
 			}
 		}
 	case opGetChildren2:
@@ -1071,7 +1071,7 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 		acl, rep.stat, err = s.tree.GetACL(c, m.path)
 		rep.acl = slices.Clone(acl) // a copy, not the tree's slice
 	case opSync:
-		rep.path = m.path // no existence check, no zxid (spec §3.2)
+		rep.path = m.path // no existence check, no zxid (docs/ZOOKEEPER.md §8)
 	case opSetAuth:
 		rep.xid = xidAuth
 		if m.authScheme != "digest" {
@@ -1122,7 +1122,7 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 		rep.stat, err = s.tree.SetACL(c, rep.zxid, m.path, m.acl, m.version)
 	case opMulti:
 		rep.multi, changes, err = s.tree.Multi(c, rep.zxid, timeMs, m.ops)
-		err = nil // the reply header of a multi is always OK (spec §3.2)
+		err = nil // the reply header of a multi is always OK (FinalRequestProcessor; docs/ZOOKEEPER.md §9)
 	}
 	rep.err = codeOf(err)
 	s.emitTxn(m.op.String(), m.path, rep.zxid, sc.session.id, err)
@@ -1134,7 +1134,7 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 }
 
 // setWatches re-arms a reconnected client's watches, firing at once those
-// whose node changed after relZxid (spec §5).
+// whose node changed after relZxid (DataTree.setWatches; docs/ZOOKEEPER.md §14).
 func (s *Server) setWatches(sc *serverConn, m *request) {
 	for _, p := range m.dataW {
 		st, ok := s.tree.Exists(p)

@@ -14,12 +14,12 @@ import (
 )
 
 // This file checks the server and client of fakezk, running over the kernel, against a deliberately
-// naive reference model of ZooKeeper at the session level: a map from path to node, the live
+// naive model of ZooKeeper at the session level: a map from path to node, the live
 // sessions, and the watches of each client, both as the server holds them (two tables per
-// connection, spec §5) and as go-zk holds them (data, exist and child watchers, dispatched by event
-// type). Every rule is written out again from reference/zookeeper.md (§1.3 zxids and stats, §2 create
-// modes, §3.2 check order, §4 sessions, expiry and go-zk's session events, §5 triggers, setWatches on
-// reconnect, expiry and one-shot watches).
+// connection, docs/ZOOKEEPER.md §12) and as go-zk holds them (data, exist and child watchers, dispatched by event
+// type). Every rule is written out again from docs/ZOOKEEPER.md (§4–§5 stats and zxids, §6 create
+// modes, §8–§9 check order, §13 sessions and expiry, §17 go-zk's session events, §12 triggers, §14
+// setWatches on reconnect, expiry and one-shot watches).
 //
 // Two or three client processes run operations one at a time, and faults come between them: Close
 // (the slot gets a new client), a forced expiry, a dropped connection or a partition shorter than the
@@ -564,8 +564,8 @@ func smClone(nodes map[string]*smNode) map[string]*smNode {
 
 func smVersionOK(version, current int32) bool { return version == -1 || version == current }
 
-// The write rules of spec §2 and §3.2, on a map of nodes, at zxid, for session. Each returns the
-// error and appends the watch triggers of §5 to ch.
+// The write rules of docs/ZOOKEEPER.md §6 and §8, on a map of nodes, at zxid, for session. Each returns the
+// error and appends the watch triggers of §12 to ch.
 func smCreate(nodes map[string]*smNode, zxid, session int64, path string, data []byte, flags int32, ch *[]Change) (string, error) {
 	parent := smParent(path)
 	pn := nodes[parent]
@@ -708,7 +708,7 @@ func (h *smHarness) apply(p *smPending) {
 	cl.lastZxid = h.zxid // every reply carries the server's zxid
 }
 
-// multi applies ops atomically on a copy (spec §3.2): all share one zxid; on failure nothing is
+// multi applies ops atomically on a copy (docs/ZOOKEEPER.md §9): all share one zxid; on failure nothing is
 // applied and the results are ok / the error / RuntimeInconsistency.
 func (h *smHarness) multi(session int64, ops []Op) ([]MultiResponse, error, []Change) {
 	work := smClone(h.nodes)
@@ -759,7 +759,7 @@ func (h *smHarness) register(cl *smClient, id int, kind smKind) {
 	}
 }
 
-// fire sends the watch events of committed changes (spec §5): one event per connection whose table
+// fire sends the watch events of committed changes (docs/ZOOKEEPER.md §12): one event per connection whose table
 // holds the path, which then forgets it. race marks the client whose delivery is in doubt.
 func (h *smHarness) fire(changes []Change, cause int, race *smClient) {
 	for _, ch := range changes {
@@ -878,7 +878,7 @@ func (h *smHarness) disconnect(cl *smClient) {
 }
 
 // reconnect: the same session on a new connection; go-zk re-sends its watches with the last zxid it
-// saw, and the server fires those whose node changed since (spec §5).
+// saw, and the server fires those whose node changed since (docs/ZOOKEEPER.md §14).
 func (h *smHarness) reconnect(cl *smClient, cause int) {
 	cl.connected = true
 	if len(cl.keys) == 0 {
@@ -930,7 +930,7 @@ func (h *smHarness) replay(cl *smClient, t EventType, path string, cause int) {
 	h.deliver(cl, t, path, cause, false)
 }
 
-// closeSession is the closeSession transaction (explicit or by expiry, spec §4): one zxid, the
+// closeSession is the closeSession transaction (explicit or by expiry, docs/ZOOKEEPER.md §13): one zxid, the
 // session's ephemerals deleted, their watches fired. ownOpen says whether the session's own
 // connection still takes events; race that its delivery is in doubt.
 func (h *smHarness) closeSession(cl *smClient, cause int, ownOpen, race bool) {

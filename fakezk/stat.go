@@ -2,7 +2,7 @@ package fakezk
 
 import "strconv"
 
-// Stat is a znode's metadata, with go-zk's field names and order (spec §1.3).
+// Stat is a znode's metadata, with go-zk's field names and order (docs/ZOOKEEPER.md §4).
 type Stat struct {
 	Czxid          int64 // zxid of the create
 	Mzxid          int64 // zxid of the last setData (or the create)
@@ -50,7 +50,7 @@ func (e EventType) String() string {
 }
 
 // Change is one watch trigger produced by a committed write: the server fires the watches of Type on
-// Path. A write reports its Changes in the order of spec §5's table: create X gives NodeCreated X then
+// Path. A write reports its Changes in the order of the table in docs/ZOOKEEPER.md §12: create X gives NodeCreated X then
 // NodeChildrenChanged on X's parent; delete X gives NodeDeleted X then NodeChildrenChanged on the
 // parent; setData X gives NodeDataChanged X. Failed writes, setACL and reads give none.
 type Change struct {
@@ -63,12 +63,12 @@ type Change struct {
 }
 
 // MaxPacketBytes is jute.maxbuffer's default, 1048575: a request packet longer than this (not counting
-// its 4-byte length prefix) makes the server close the connection instead of answering (spec §1.3).
+// its 4-byte length prefix) makes the server close the connection instead of answering (NIOServerCnxn; docs/ZOOKEEPER.md §11).
 // The tree does not enforce it; the server does, with PacketTooLarge.
 const MaxPacketBytes = 1048575
 
 // PacketTooLarge reports whether a setData (or create) of data at path would exceed MaxPacketBytes.
-// The packet is len(data) + len(path) + 20 bytes, measured for setData (spec §1.3); a create's packet
+// The packet is len(data) + len(path) + 20 bytes, measured for setData (docs/ZOOKEEPER.md §11); a create's packet
 // is larger (it carries ACLs and flags), which this simplification ignores.
 func PacketTooLarge(path string, data []byte) bool {
 	return len(data)+len(path)+20 > MaxPacketBytes

@@ -8,7 +8,7 @@ import (
 	"github.com/google/btree"
 )
 
-// Create flags (CreateMode, spec §2; go-zk's Flag* constants).
+// Create flags (CreateMode, docs/ZOOKEEPER.md §6; go-zk's Flag* constants).
 const (
 	FlagPersistent                  = 0
 	FlagEphemeral                   = 1
@@ -20,10 +20,10 @@ const (
 )
 
 // containerOwner is the internal ephemeralOwner marker of a container node
-// (EphemeralType.CONTAINER_EPHEMERAL_OWNER); it is reported as 0 (spec §1.3).
+// (EphemeralType.CONTAINER_EPHEMERAL_OWNER); it is reported as 0 (DataNode.copyStat; docs/ZOOKEEPER.md §4).
 const containerOwner = math.MinInt64
 
-// Znode paths the server refuses to delete (DataTree.isSpecialPath, spec §1.1).
+// Znode paths the server refuses to delete (DataTree.isSpecialPath, docs/ZOOKEEPER.md §2).
 const (
 	rootPath   = "/"
 	procPath   = "/zookeeper"
@@ -50,7 +50,7 @@ type znode struct {
 	owner       int64 // internal ephemeralOwner: a session, containerOwner, or 0
 	version     int32
 	aversion    int32
-	creates     int32 // internal cversion: children ever created (spec §1.3, §2)
+	creates     int32 // internal cversion: children ever created (docs/ZOOKEEPER.md §4, §6)
 	numChildren int32
 	cow         *cowToken
 }
@@ -125,7 +125,7 @@ type Tree struct {
 	rec *[]logOp
 }
 
-// NewTree returns the tree of a fresh server (spec §1.2): "/", "/zookeeper", "/zookeeper/quota" and
+// NewTree returns the tree of a fresh server (docs/ZOOKEEPER.md §3): "/", "/zookeeper", "/zookeeper/quota" and
 // "/zookeeper/config" (world:anyone READ, aversion −1), all with zxid 0 and ctime 0. The root starts
 // with cversion −1 and /zookeeper with −2: they have children but no counted creates.
 func NewTree() *Tree {
@@ -227,7 +227,7 @@ func (t *Tree) Exists(path string) (Stat, bool) {
 }
 
 // Children returns the names of the children of path, sorted, and the node's Stat (getChildren2). The
-// real server returns them in hash order (spec §1.3): compare as sets. Errors: ErrNoNode, ErrNoAuth.
+// real server returns them in hash order (docs/ZOOKEEPER.md §4): compare as sets. Errors: ErrNoNode, ErrNoAuth.
 func (t *Tree) Children(c Caller, path string) ([]string, Stat, error) {
 	n := t.lookup(path)
 	if n == nil {
@@ -266,7 +266,7 @@ func (t *Tree) GetACL(c Caller, path string) ([]ACL, Stat, error) {
 	return redactDigests(n.acl), n.stat(), nil
 }
 
-// Create adds a node (spec §2, §3.2) at transaction zxid and time timeMs and returns its actual path
+// Create adds a node (docs/ZOOKEEPER.md §6, §8) at transaction zxid and time timeMs and returns its actual path
 // (with the sequence suffix for sequential flags) and the watch triggers. Checks, in server order:
 // flags outside 0..6 (ErrInvalidFlags, go-zk's client check), TTL flags (ErrUnimplemented: extended
 // types are off, as on a default server), path without '/' or with NUL (ErrBadArguments), ACL
@@ -336,7 +336,7 @@ func (t *Tree) prepCreate(c Caller, path string, data []byte, acl []ACL, flags i
 	}
 	if flags == FlagSequence || flags == FlagEphemeralSequential {
 		// The suffix is the parent's create counter before this create; after int32 overflow it
-		// is negative, e.g. "-2147483648" (spec §2). Simplified: DataTree's refusal to lower a
+		// is negative, e.g. "-2147483648" (docs/ZOOKEEPER.md §6). Simplified: DataTree's refusal to lower a
 		// parent's stored cversion after overflow is not modelled; the counter just wraps.
 		path = path + seqSuffix(parent.creates)
 	}
@@ -396,7 +396,7 @@ func seqSuffix(n int32) string {
 	return fmt.Sprintf("%010d", n)
 }
 
-// Delete removes the node at path (spec §3.2). Checks, in server order: path without '/', with NUL, or
+// Delete removes the node at path (docs/ZOOKEEPER.md §8). Checks, in server order: path without '/', with NUL, or
 // one of "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config" (ErrBadArguments), parent missing
 // (ErrNoNode), parent lacks DELETE (ErrNoAuth), node missing (ErrNoNode), version neither −1 nor the
 // node's (ErrBadVersion), node has children (ErrNotEmpty; so BadVersion beats NotEmpty).
@@ -445,7 +445,7 @@ func isSpecialPath(path string) bool {
 }
 
 // remove deletes n, a leaf, from under parent: the parent's pzxid and numChildren change, its create
-// counter, mzxid and mtime do not (spec §1.3).
+// counter, mzxid and mtime do not (DataTree.deleteNode; docs/ZOOKEEPER.md §4).
 func (t *Tree) remove(zxid int64, n, parent *znode, parentPath string, changes []Change) []Change {
 	t.nodes.Delete(keyOf(n.path))
 	if n.owner != 0 {
@@ -461,7 +461,7 @@ func (t *Tree) remove(zxid int64, n, parent *znode, parentPath string, changes [
 }
 
 // Set replaces the data of path (setData) and returns the new Stat: version +1 (wrapping as int32,
-// also for identical data), mzxid = zxid, mtime = timeMs (spec §1.3). Checks, in server order: invalid
+// also for identical data), mzxid = zxid, mtime = timeMs (docs/ZOOKEEPER.md §4). Checks, in server order: invalid
 // path (ErrBadArguments), node missing (ErrNoNode), no WRITE (ErrNoAuth), version neither −1 nor the
 // node's (ErrBadVersion).
 func (t *Tree) Set(c Caller, zxid, timeMs int64, path string, data []byte, version int32) (Stat, []Change, error) {
@@ -506,7 +506,7 @@ func (t *Tree) applySet(zxid, timeMs int64, n *znode, data []byte, changes []Cha
 }
 
 // SetACL replaces the ACL of path and returns the new Stat: aversion +1 and nothing else; no watch
-// fires (spec §1.3, §5). Checks, in the server's order (PrepRequestProcessor setACL): invalid path
+// fires (docs/ZOOKEEPER.md §4, §12). Checks, in the server's order (PrepRequestProcessor setACL): invalid path
 // (ErrBadArguments), bad ACL (ErrInvalidACL), node missing (ErrNoNode), no ADMIN (ErrNoAuth), version
 // neither −1 nor the node's aversion (ErrBadVersion). zxid is unused: setACL stamps no zxid on the node.
 func (t *Tree) SetACL(c Caller, zxid int64, path string, acl []ACL, version int32) (Stat, error) {
@@ -538,7 +538,7 @@ func (t *Tree) applySetACL(n *znode, acl []ACL) Stat {
 	return m.stat()
 }
 
-// check is a multi's CheckVersion op (spec §3.2): invalid path (ErrBadArguments), node missing
+// check is a multi's CheckVersion op (docs/ZOOKEEPER.md §8): invalid path (ErrBadArguments), node missing
 // (ErrNoNode), no READ (ErrNoAuth), version neither −1 nor the node's (ErrBadVersion).
 func (t *Tree) check(c Caller, path string, version int32) error {
 	if !validPath(path, false) {
@@ -571,7 +571,7 @@ func (t *Tree) Ephemerals(session int64) []string {
 }
 
 // CloseSession applies a closeSession transaction: it deletes every ephemeral of session at zxid and
-// returns the watch triggers, as for a delete of each (spec §4, §5). Ephemerals have no children, so
+// returns the watch triggers, as for a delete of each (docs/ZOOKEEPER.md §12, §13). Ephemerals have no children, so
 // each deletion only updates its parent's pzxid and numChildren. They go in path order; real ZooKeeper
 // uses hash-set order.
 func (t *Tree) CloseSession(zxid int64, session int64) []Change {
@@ -586,7 +586,7 @@ func (t *Tree) CloseSession(zxid int64, session int64) []Change {
 }
 
 // EmptyContainers returns, sorted, the containers that have had a child and have none now: the
-// candidates ContainerManager deletes at each check (spec §2). Containers that never had a child stay
+// candidates ContainerManager deletes at each check (docs/ZOOKEEPER.md §6). Containers that never had a child stay
 // (maxNeverUsedIntervalMs defaults to 0, i.e. never).
 func (t *Tree) EmptyContainers() []string {
 	var paths []string

@@ -10,9 +10,9 @@ import (
 	"pgregory.net/rapid"
 )
 
-// This file checks Tree against a deliberately naive reference model: a map from path to node, with
-// children found by scanning the whole map, and every rule written out again straight from the spec
-// (§1.3 stats, §2 create modes, §3.2 check order, §5 triggers). Random operations from several
+// This file checks Tree against a deliberately naive model: a map from path to node, with
+// children found by scanning the whole map, and every rule written out again straight from docs/ZOOKEEPER.md
+// (§4 stats, §6 create modes, §8 check order, §12 triggers). Random operations from several
 // sessions on a small path alphabet run against both, and every step compares results, errors,
 // changes and then the whole tree.
 

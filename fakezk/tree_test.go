@@ -50,7 +50,7 @@ func TestInitialTree(t *testing.T) {
 	require.Equal(t, []string{"zookeeper"}, children(t, tr, "/"))
 	require.ElementsMatch(t, []string{"quota", "config"}, children(t, tr, "/zookeeper"))
 
-	// §1.2: cversion −1 for the root, −2 for /zookeeper; everything else zero.
+	// docs/ZOOKEEPER.md §3: cversion −1 for the root, −2 for /zookeeper; everything else zero.
 	require.Equal(t, Stat{Cversion: -1, NumChildren: 1}, statOf(t, tr, "/"))
 	require.Equal(t, Stat{Cversion: -2, NumChildren: 2}, statOf(t, tr, "/zookeeper"))
 	require.Equal(t, Stat{}, statOf(t, tr, "/zookeeper/quota"))
@@ -79,7 +79,7 @@ func TestCreateStampsNodeAndParent(t *testing.T) {
 	require.Equal(t, "/p/c", path)
 	require.Equal(t, []Change{{Type: EventNodeCreated, Path: "/p/c"}, {Type: EventNodeChildrenChanged, Path: "/p"}}, bare(changes))
 
-	// §1.3: the new node.
+	// docs/ZOOKEEPER.md §4: the new node.
 	require.Equal(t, Stat{Czxid: 7, Mzxid: 7, Ctime: 5000, Mtime: 5000, DataLength: 5, Pzxid: 7}, statOf(t, tr, "/p/c"))
 	// The parent: counter +1, pzxid, numChildren; not mzxid, mtime or version.
 	after := statOf(t, tr, "/p")
@@ -125,7 +125,7 @@ func TestSequenceNumbering(t *testing.T) {
 }
 
 func TestSequentialTrailingSlash(t *testing.T) {
-	// §1.1: Create("/a/", FlagSequence) is checked with a digit appended.
+	// docs/ZOOKEEPER.md §2: Create("/a/", FlagSequence) is checked with a digit appended.
 	tr := NewTree()
 	mk(t, tr, 1, "/a", 0)
 	for i := range 5 {
@@ -142,7 +142,7 @@ func TestSequentialTrailingSlash(t *testing.T) {
 }
 
 func TestSequenceOverflow(t *testing.T) {
-	// §2 [D]: the counter is int32, so after 2147483647 the name is <path>-2147483648.
+	// docs/ZOOKEEPER.md §6: the counter is int32, so after 2147483647 the name is <path>-2147483648.
 	tr := NewTree()
 	mk(t, tr, 1, "/o", 0)
 	tr.mutable(tr.lookup("/o")).creates = math.MaxInt32
@@ -355,7 +355,7 @@ func TestSetErrorsInServerOrder(t *testing.T) {
 }
 
 func TestVersionWraps(t *testing.T) {
-	// §1.3: the version is int32 current+1 and wraps.
+	// docs/ZOOKEEPER.md §4: the version is int32 current+1 and wraps.
 	tr := NewTree()
 	mk(t, tr, 1, "/w", 0)
 	tr.mutable(tr.lookup("/w")).version = math.MaxInt32
@@ -658,7 +658,7 @@ func TestErrCodes(t *testing.T) {
 	require.Len(t, codes, len(want))
 	for i, c := range codes {
 		require.Equal(t, want[i], c.Code())
-		require.NotContains(t, c.Error(), "unknown error", "every §3.1 code has a name")
+		require.NotContains(t, c.Error(), "unknown error", "every docs/ZOOKEEPER.md §7 code has a name")
 	}
 }
 

@@ -37,10 +37,10 @@ type options struct {
 }
 
 // targets maps --target names to constructors of a fresh Target for one
-// sequence. Every sequence runs on a fresh "real" target as the reference
+// sequence. Every sequence runs on a fresh "real" target as the baseline
 // and then on each chosen target. To add a target, add one line here.
 var targets = map[string]func(o *options) zkconform.Target{
-	// "real" against the reference is a second, independent run on the
+	// "real" against the baseline is a second, independent run on the
 	// same server: a self-check that normalisation removes all
 	// nondeterminism.
 	"real": func(o *options) zkconform.Target {

@@ -24,7 +24,7 @@ type Normalized struct {
 }
 
 // Normalize removes from a trace what may legitimately differ between two
-// runs or two implementations (spec §9):
+// runs or two implementations (docs/ZOOKEEPER.md §19):
 //   - paths are shown relative to the root ("~", "~/a");
 //   - session ids and ephemeralOwner become logical names (s0, s0.1, ...);
 //   - children are sorted;

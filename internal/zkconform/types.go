@@ -5,8 +5,8 @@
 // each sequence against two Targets (Run), normalises away what legitimately
 // differs between runs (session ids, wall-clock times, absolute zxid values,
 // hash-set orders; see Normalize) and reports the first step where the two
-// runs disagree (Compare). The specification it checks is
-// shared/reference/zookeeper.md, §9 in particular.
+// runs disagree (Compare). The behaviour it checks is
+// described in docs/ZOOKEEPER.md, §19 in particular.
 //
 // A Target is one ZooKeeper implementation seen through a go-zk-like client:
 // RealTarget drives a real server with github.com/go-zookeeper/zk; the fake
@@ -64,7 +64,7 @@ const (
 	// (Target.Disconnect), well under the session timeout. While it is
 	// cut, the steps of Step.During run on the other sessions; then the
 	// client reconnects with the same session and re-registers its
-	// watches (spec §5 "Reconnect").
+	// watches (docs/ZOOKEEPER.md §14).
 	OpDisconnect Op = "disconnect"
 )
 
@@ -309,7 +309,7 @@ const (
 // Event is something a session's client delivered on its own, i.e. not as
 // the reply to a call: a watch firing, a session state change, or go-zk's
 // EventNotWatching. Only node events, NotWatching and the Expired state are
-// compared; other session states depend on timing (spec §9).
+// compared; other session states depend on timing (docs/ZOOKEEPER.md §19).
 type Event struct {
 	Type  EventType
 	Path  string // absolute path, for node events and NotWatching
@@ -365,7 +365,7 @@ type Target interface {
 // Disturbable is implemented by targets that can tell when a run was
 // disturbed by something outside the sequence, such as a real client's
 // connection dropping on a loaded machine (the outcome of a request caught
-// by ConnectionLoss is undefined, spec §3.2). Run records the reason in
+// by ConnectionLoss is undefined, docs/ZOOKEEPER.md §8). Run records the reason in
 // Trace.Disturbed; callers re-run such sequences instead of comparing them.
 type Disturbable interface {
 	// Disturbed returns why the current run cannot be trusted, or "".
