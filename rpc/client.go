@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
@@ -35,7 +34,8 @@ type call struct {
 	req     Payload // the client's own copy
 	done    func(Payload, error)
 	timer   sim.TimerID
-	waiting bool // queued, not sent yet
+	waiting bool  // queued, not sent yet
+	frame   frame // what goes on the connection (one allocation with the call)
 }
 
 // Client is the requesting end of one connection to a Server. It is made by
@@ -51,7 +51,9 @@ type Client struct {
 
 	nextID   uint64
 	lastRecv sim.Time
-	inflight map[uint64]*call
+	// inflight holds the requests sent and not yet answered, in id order
+	// (requests are sent in id order); an answer usually takes the first.
+	inflight []*call
 	queue    []*call // waiting for an in-flight slot, in call order
 	err      error   // why the client is unusable; nil while it is usable
 }
@@ -72,7 +74,7 @@ func Dial(w *sim.World, self, server sim.ProcID, cfg ClientConfig) *Client {
 	if cfg.MaxQueued == 0 {
 		cfg.MaxQueued = DefaultMaxQueued
 	}
-	c := &Client{w: w, self: self, server: server, inc: w.Incarnation(self), cfg: cfg, inflight: map[uint64]*call{}}
+	c := &Client{w: w, self: self, server: server, inc: w.Incarnation(self), cfg: cfg}
 	c.conn = w.Dial(self, server, sim.ConnHandler{OnMessage: c.onMessage, OnClose: c.onClose})
 	c.lastRecv = w.Now()
 	return c
@@ -159,9 +161,36 @@ func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp P
 
 func (c *Client) send(cl *call) {
 	cl.waiting = false
-	c.inflight[cl.id] = cl
+	c.inflight = append(c.inflight, cl)
 	c.trace(KindRequest, cl.req.Kind(), cl.id, "")
-	c.conn.Send(&frame{kind: frameRequest, id: cl.id, payload: cl.req})
+	cl.frame = frame{kind: frameRequest, id: cl.id, payload: cl.req}
+	c.conn.Send(&cl.frame)
+}
+
+// takeInflight removes and returns the in-flight request with the given id,
+// or nil. Answers mostly come in order, so the first is checked first.
+func (c *Client) takeInflight(id uint64) *call {
+	if len(c.inflight) > 0 && c.inflight[0].id == id {
+		cl := c.inflight[0]
+		c.inflight[0] = nil
+		c.inflight = c.inflight[1:]
+		return cl
+	}
+	i, found := slices.BinarySearchFunc(c.inflight, id, func(cl *call, id uint64) int {
+		switch {
+		case cl.id < id:
+			return -1
+		case cl.id > id:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		return nil
+	}
+	cl := c.inflight[i]
+	c.inflight = slices.Delete(c.inflight, i, i+1)
+	return cl
 }
 
 // pump sends queued requests while in-flight slots are free.
@@ -186,7 +215,7 @@ func (cl *call) expire() {
 		i := slices.Index(c.queue, cl)
 		c.queue = slices.Delete(c.queue, i, i+1)
 	} else {
-		delete(c.inflight, cl.id)
+		c.takeInflight(cl.id)
 		c.pump()
 	}
 	cl.done(nil, ErrTimeout)
@@ -209,7 +238,7 @@ func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
 	default:
 		panic(fmt.Sprintf("rpc: client got a %s frame", frameNames[f.kind]))
 	}
-	cl := c.inflight[f.id]
+	cl := c.takeInflight(f.id)
 	if cl == nil {
 		if f.id == 0 || f.id > c.nextID {
 			panic(fmt.Sprintf("rpc: response to request %d, which was never sent", f.id))
@@ -217,7 +246,6 @@ func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
 		c.trace(KindLate, kindOf(f), f.id, "")
 		return
 	}
-	delete(c.inflight, f.id)
 	c.w.Cancel(cl.timer)
 	var err error
 	if f.kind == frameError {
@@ -239,17 +267,14 @@ func kindOf(f *frame) string {
 	return "error"
 }
 
-// takePending removes every pending request, in correlation-id order, and
-// stops their timers.
+// takePending removes every pending request, in correlation-id order (every
+// request in flight was sent before any queued one was made), and stops
+// their timers.
 func (c *Client) takePending() []*call {
 	all := make([]*call, 0, c.Pending())
-	for _, cl := range c.inflight {
-		all = append(all, cl)
-	}
+	all = append(all, c.inflight...)
 	all = append(all, c.queue...)
-	slices.SortFunc(all, func(a, b *call) int { return cmp.Compare(a.id, b.id) })
-	clear(c.inflight)
-	c.queue = nil
+	c.inflight, c.queue = nil, nil
 	for _, cl := range all {
 		c.w.Cancel(cl.timer)
 	}

@@ -12,7 +12,8 @@
 // with ErrTooManyRequests. A Server dispatches each request by its Kind to a
 // Handler, which answers through the Request now or in a later event, and
 // can push notifications (unsolicited messages) to a client on the same
-// connection, in order with the responses.
+// connection, in order with the responses. A server throttles a client by
+// pausing the reading of its connection (ServerConn.Pause, Resume).
 //
 // Callbacks always run as kernel events of the process that owns the Client
 // or Server, never inside a call of this package: a call that fails at once

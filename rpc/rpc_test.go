@@ -414,3 +414,78 @@ func TestRefusedDialFailsPendingRequests(t *testing.T) {
 	assert.ErrorIs(t, err, ErrConnection)
 	assert.ErrorIs(t, err, sim.ErrRefused, "b does not listen")
 }
+
+func TestPausedConnectionHoldsRequestsUntilResume(t *testing.T) {
+	var conn *ServerConn
+	r := newRig(t, ServerConfig{OnConnect: func(sc *ServerConn) { conn = sc }})
+	var handled []string
+	var reqs []*Request
+	r.srv.Handle("work", func(req *Request) {
+		body := req.Payload().(*text).body
+		handled = append(handled, body)
+		reqs = append(reqs, req)
+		if body == "0" || body == "2" {
+			req.Conn().Pause() // one at a time after these, as a throttled server reads
+		}
+	})
+	var answered []string
+	r.at(r.client, 0, func() {
+		c := Dial(r.w, r.client, r.server, ClientConfig{})
+		for i := range 4 {
+			c.Call(&text{"work", fmt.Sprint(i)}, func(p Payload, err error) {
+				require.NoError(t, err)
+				answered = append(answered, p.(*text).body)
+			})
+		}
+	})
+	r.w.RunFor(10 * sim.Millisecond)
+	assert.Equal(t, []string{"0"}, handled, "nothing is read past the pause")
+	paused, waiting := conn.Paused()
+	assert.True(t, paused)
+	assert.Equal(t, 3, waiting)
+	r.w.At(r.server, sim.Time(20*sim.Millisecond), "resume", func() {
+		reqs[0].Respond(&text{"work", "0"})
+		conn.Resume()
+	})
+	r.w.RunFor(10 * sim.Millisecond)
+	assert.Equal(t, []string{"0", "1", "2"}, handled, "in order, until a handler pauses again")
+	_, waiting = conn.Paused()
+	assert.Equal(t, 1, waiting)
+	r.w.At(r.server, sim.Time(30*sim.Millisecond), "resume", func() {
+		conn.Resume()
+		for _, q := range reqs[1:] {
+			q.Respond(q.Payload())
+		}
+	})
+	r.w.Run()
+	assert.Equal(t, []string{"0", "1", "2", "3"}, handled)
+	assert.Equal(t, []string{"0", "1", "2"}, answered[:3])
+	paused, waiting = conn.Paused()
+	assert.False(t, paused)
+	assert.Zero(t, waiting)
+}
+
+func TestPausedConnectionThatClosesDropsWhatWaits(t *testing.T) {
+	var conn *ServerConn
+	r := newRig(t, ServerConfig{OnConnect: func(sc *ServerConn) { conn = sc; sc.Pause() }})
+	handled := 0
+	r.srv.Handle("work", func(req *Request) { handled++ })
+	var errs []error
+	r.at(r.client, 0, func() {
+		c := Dial(r.w, r.client, r.server, ClientConfig{})
+		for range 2 {
+			c.Call(&text{"work", ""}, func(p Payload, err error) { errs = append(errs, err) })
+		}
+	})
+	r.w.RunFor(10 * sim.Millisecond)
+	_, waiting := conn.Paused()
+	assert.Equal(t, 2, waiting)
+	r.w.At(r.server, sim.Time(20*sim.Millisecond), "close", func() {
+		conn.Close()
+		conn.Resume()
+	})
+	r.w.Run()
+	assert.Zero(t, handled, "a closed connection's unread requests are never served")
+	require.Len(t, errs, 2)
+	assert.ErrorIs(t, errs[0], ErrConnection)
+}

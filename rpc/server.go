@@ -76,6 +76,11 @@ type ServerConn struct {
 	conn   *sim.Conn
 	closed bool
 	value  any
+	// Reading paused (Pause): the requests that arrived meanwhile, unread,
+	// and whether Resume is handing them out.
+	paused   bool
+	held     []*frame
+	draining bool
 }
 
 // SetValue keeps v with the connection: the server's state for it (a
@@ -114,14 +119,64 @@ func (sc *ServerConn) Close() {
 		return
 	}
 	sc.closed = true
+	clear(sc.held)
+	sc.held = nil
 	sc.conn.Close()
 }
+
+// Pause stops reading the connection: requests that arrive from now on wait,
+// unread and in order, as bytes wait in a socket's receive buffer, until
+// Resume. It is how a server throttles a client (ZooKeeper 3.8's
+// ServerCnxn.disableRecv past zookeeper.globalOutstandingLimit; Kafka's
+// Selector.mute while a connection's request is being served). Responses and
+// notifications still go out. A connection that closes while paused drops
+// what waits: a broken connection answers nothing more.
+func (sc *ServerConn) Pause() {
+	sc.s.checkIncarnation()
+	sc.paused = true
+}
+
+// Resume reads the connection again: the requests that waited are handed to
+// their handlers now, in order, until one of them pauses the connection
+// again or none is left.
+func (sc *ServerConn) Resume() {
+	sc.s.checkIncarnation()
+	if !sc.paused {
+		return
+	}
+	sc.paused = false
+	if sc.draining {
+		return // Resume from a handler run by this loop: the loop goes on
+	}
+	sc.draining = true
+	for len(sc.held) > 0 && !sc.paused && !sc.closed {
+		f := sc.held[0]
+		sc.held[0] = nil
+		sc.held = sc.held[1:]
+		sc.dispatch(f)
+	}
+	if len(sc.held) == 0 {
+		sc.held = nil
+	}
+	sc.draining = false
+}
+
+// Paused reports whether reading is paused, and how many requests wait.
+func (sc *ServerConn) Paused() (paused bool, waiting int) { return sc.paused, len(sc.held) }
 
 func (sc *ServerConn) onMessage(_ *sim.Conn, m sim.Message) {
 	f, ok := m.(*frame)
 	if !ok || f.kind != frameRequest {
 		panic(fmt.Sprintf("rpc: server got %v, not a request frame", m))
 	}
+	if sc.paused || len(sc.held) > 0 {
+		sc.held = append(sc.held, f)
+		return
+	}
+	sc.dispatch(f)
+}
+
+func (sc *ServerConn) dispatch(f *frame) {
 	r := &Request{sc: sc, id: f.id, payload: f.payload}
 	h := sc.s.handlers[f.payload.Kind()]
 	if h == nil {
@@ -133,6 +188,8 @@ func (sc *ServerConn) onMessage(_ *sim.Conn, m sim.Message) {
 
 func (sc *ServerConn) onClose(_ *sim.Conn, err error) {
 	sc.closed = true
+	clear(sc.held)
+	sc.held = nil
 	if sc.s.cfg.OnClose != nil {
 		sc.s.cfg.OnClose(sc, err)
 	}
@@ -145,6 +202,7 @@ type Request struct {
 	id       uint64
 	payload  Payload
 	answered bool
+	resp     frame // the answer (one allocation with the request)
 }
 
 // Payload returns the request's payload, the server's own copy.
@@ -166,7 +224,10 @@ func (r *Request) Answered() bool { return r.answered }
 // the answer is dropped (and traced): the client has failed the request
 // already. Answering twice is a programming error.
 func (r *Request) Respond(p Payload) {
-	r.answer(&frame{kind: frameResponse, id: r.id, payload: clone(p, "a response to "+r.Kind())})
+	if p == nil {
+		panic("rpc: nil payload for a response to " + r.Kind())
+	}
+	r.answer(frame{kind: frameResponse, id: r.id, payload: p})
 }
 
 // Fail answers the request with an error; the client's callback gets a
@@ -175,16 +236,19 @@ func (r *Request) Fail(err error) {
 	if err == nil {
 		panic("rpc: Fail with a nil error")
 	}
-	r.answer(&frame{kind: frameError, id: r.id, err: err.Error()})
+	r.answer(frame{kind: frameError, id: r.id, err: err.Error()})
 }
 
-func (r *Request) answer(f *frame) {
+func (r *Request) answer(f frame) {
 	s := r.sc.s
 	s.checkIncarnation()
 	if r.answered {
 		panic(fmt.Sprintf("rpc: request %d (%s) answered twice", r.id, r.Kind()))
 	}
 	r.answered = true
+	if f.payload != nil {
+		f.payload = clone(f.payload, "a response to "+r.Kind())
+	}
 	open := r.sc.Open()
 	if s.w.Tracing() {
 		attrs := [3]sim.Attr{sim.Int("id", r.id)}
@@ -200,6 +264,7 @@ func (r *Request) answer(f *frame) {
 		s.w.Emit(KindRespond, s.self, r.Kind(), attrs[:n]...)
 	}
 	if open {
-		r.sc.conn.Send(f)
+		r.resp = f
+		r.sc.conn.Send(&r.resp)
 	}
 }
