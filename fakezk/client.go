@@ -6,6 +6,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/kzsim/kzsim/rpc"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -153,10 +154,21 @@ type watchKey struct {
 	kind watchKind
 }
 
+// call is one request of the client, from the call that made it to its
+// callback; it may wait for a MaxInFlight slot, then for a session, and is
+// then sent as an rpc request on the current connection.
 type call struct {
-	req     *request
+	c       *Client
+	req     request         // the request, unless connect is set
+	connect *connectRequest // the handshake
 	done    func(*reply, error)
-	bounded bool // holds a MaxInFlight slot
+	// internal: a request the client makes itself (handshake, ping, auth,
+	// setWatches, closeSession): it does not count against MaxOutstanding.
+	internal bool
+	bounded  bool                     // holds a MaxInFlight slot
+	detached bool                     // req shares nothing with the caller
+	rc       *rpc.Client              // the connection it was sent on
+	answer   func(rpc.Payload, error) // rpc's callback for it, made once
 }
 
 // hostProvider picks servers as go-zk's DNSHostProvider and the Java
@@ -205,24 +217,27 @@ type Client struct {
 	server sim.ProcID // the server of the current or last connection
 
 	state       State
-	conn        *sim.Conn
-	established bool // conn has a session (handshake done)
+	rc          *rpc.Client // the current connection; nil between connections
+	established bool        // rc has a session (handshake done)
 	sessionID   int64
 	passwd      [16]byte
 	timeout     sim.Duration // negotiated
 	lastZxid    int64
-	xid         int32
 	closed      bool // Close was called
 	final       bool // JavaClient: expired or closed for good
 
-	sent     []*call // in flight, in order
-	queued   []*call // waiting for a session
-	held     []*call // waiting for a MaxInFlight slot
-	inFlight int     // calls holding a MaxInFlight slot
-	watchers map[watchKey][]func(Event)
-	auth     [][]byte // digest credentials, re-sent on reconnect
+	// sent holds the calls sent on rc (or on the connection just lost, until
+	// they are failed), in order: ZooKeeper answers a connection's requests
+	// in order, and the client checks that it does.
+	sent        []*call
+	queued      []*call // waiting for a session
+	held        []*call // waiting for a MaxInFlight slot
+	inFlight    int     // calls holding a MaxInFlight slot
+	outstanding int     // calls of the application not completed yet
+	watchers    map[watchKey][]func(Event)
+	auth        [][]byte // digest credentials, re-sent on reconnect
 
-	lastRecv, lastSend   sim.Time
+	lastSend             sim.Time
 	recvTimer, pingTimer sim.TimerID
 
 	// Callbacks produced inside a call wait here for a kernel event.
@@ -370,28 +385,38 @@ func (c *Client) recvTimeout() sim.Duration {
 	return t * 2 / 3
 }
 
+// rpcInFlight bounds the requests on one connection far above what the
+// client holds (MaxOutstanding and its own few), so that rpc never queues
+// or refuses one: the client's bounds are its own.
+const rpcInFlight = 1 << 30
+
 func (c *Client) dial() {
-	conn := c.w.Dial(c.self, c.server, sim.ConnHandler{
-		OnMessage: func(cn *sim.Conn, m sim.Message) {
-			if cn == c.conn && !c.dead() {
-				c.receive(m)
+	var rc *rpc.Client
+	rc = rpc.Dial(c.w, c.self, c.server, rpc.ClientConfig{
+		Timeout:     rpc.NoTimeout, // ZooKeeper's requests wait; the read timeout bounds the connection
+		MaxInFlight: rpcInFlight,
+		OnNotify: func(p rpc.Payload) {
+			if rc == c.rc && !c.dead() {
+				ev := p.(*watchEvent)
+				c.deliver(ev.event, ev.path)
+				c.received()
 			}
 		},
-		OnClose: func(cn *sim.Conn, err error) {
-			if cn == c.conn && !c.dead() {
+		OnClose: func(error) {
+			if rc == c.rc && !c.dead() {
 				c.lost()
 			}
 		},
 	})
-	c.conn = conn
+	c.rc = rc
 	c.established = false
-	c.lastRecv, c.lastSend = c.w.Now(), c.w.Now()
-	conn.Send(&connectRequest{
+	c.lastSend = c.w.Now()
+	c.sendNow(&call{internal: true, connect: &connectRequest{
 		lastZxidSeen: c.lastZxid,
 		timeout:      int32(c.cfg.SessionTimeout / sim.Millisecond),
 		sessionID:    c.sessionID,
 		passwd:       c.passwd,
-	})
+	}})
 	if c.cfg.Mode == JavaClient {
 		c.javaTick()
 		return
@@ -408,26 +433,39 @@ func (c *Client) armRecv(after sim.Duration) {
 // recvDeadline drops a connection that has been silent for the receive
 // timeout (2/3 of the session timeout, as go-zk).
 func (c *Client) recvDeadline() {
-	if c.conn == nil {
+	if c.rc == nil {
 		return
 	}
 	limit := c.recvTimeout()
 	if c.state != StateHasSession {
 		limit *= 10
 	}
-	if idle := c.w.Now().Sub(c.lastRecv); idle < limit {
+	if idle := c.w.Now().Sub(c.rc.LastReceived()); idle < limit {
 		c.armRecv(limit - idle)
 		return
 	}
-	c.conn.Close()
+	c.hangUp()
 	c.lost()
 }
 
+// hangUp closes the current connection from this end. Its calls stay in
+// sent for the caller to fail; what rpc reports about them later is stale.
+func (c *Client) hangUp() {
+	c.rc.Close()
+	c.rc = nil
+}
+
+// internalCall sends a request the client makes itself; its answer is not
+// looked at (a failed auth: the server closes the connection next).
+func (c *Client) internalCall(req request) {
+	c.sendNow(&call{internal: true, req: req})
+}
+
 func (c *Client) ping() {
-	if c.state != StateHasSession || c.conn == nil {
+	if c.state != StateHasSession || c.rc == nil {
 		return
 	}
-	c.conn.Send(&request{xid: xidPing, op: opPing})
+	c.internalCall(request{op: opPing})
 	c.pingTimer = c.w.After(c.self, c.timeout/3, "zk-ping", c.ping)
 }
 
@@ -435,7 +473,7 @@ func (c *Client) ping() {
 // fail with ErrConnectionClosed (they may or may not have been applied), and
 // a new round of connection attempts starts.
 func (c *Client) lost() {
-	c.conn = nil
+	c.rc = nil
 	c.established = false
 	c.w.Cancel(c.recvTimer)
 	c.w.Cancel(c.pingTimer)
@@ -458,7 +496,7 @@ func (c *Client) reconnect() {
 	server, spin := c.hosts.next()
 	c.setState(StateConnecting)
 	redial := func() {
-		if !c.closed && c.conn == nil {
+		if !c.closed && c.rc == nil {
 			c.server = server
 			c.dial()
 		}
@@ -483,6 +521,12 @@ func (c *Client) fail(calls *[]*call, err error) {
 // complete ends a call: its MaxInFlight slot goes to the next waiting call,
 // and its callback runs.
 func (c *Client) complete(cl *call, rep *reply, err error) {
+	if cl.done == nil {
+		return // an internal call nobody waits for
+	}
+	if !cl.internal {
+		c.outstanding--
+	}
 	if cl.bounded {
 		cl.bounded = false
 		c.inFlight--
@@ -502,9 +546,34 @@ func (c *Client) complete(cl *call, rep *reply, err error) {
 	c.run(func() { cl.done(rep, err) })
 }
 
-func (c *Client) receive(m sim.Message) {
-	c.lastRecv = c.w.Now()
-	switch m := m.(type) {
+// answered is rpc's callback for a call sent on rc.
+func (c *Client) answered(cl *call, rc *rpc.Client, p rpc.Payload, err error) {
+	if rc != c.rc || c.dead() {
+		// A connection the client has given up: it failed the call then.
+		return
+	}
+	if err != nil {
+		// rpc fails every pending request of a broken connection, in order,
+		// before its OnClose: the first failure is the news of the break,
+		// and lost fails them all as the client library does (go-zk:
+		// Disconnected, then ErrConnectionClosed; Java: ConnectionLoss after
+		// ClientCnxn's cleanup). No other rpc error can reach a connection
+		// in use: rpc.ErrClosed comes only for one the client has closed and
+		// forgotten, whose calls it failed itself (ErrClosing on Close), and
+		// rpc.ErrTooManyRequests never, as MaxOutstanding is checked first
+		// and rpcInFlight is far above it.
+		if !errors.Is(err, rpc.ErrConnection) {
+			panic(fmt.Sprintf("fakezk: %v on the client's own connection", err))
+		}
+		c.lost()
+		return
+	}
+	if len(c.sent) == 0 || c.sent[0] != cl {
+		panic(fmt.Sprintf("fakezk: answer to %s out of order: ZooKeeper answers a connection's requests in order", p.Kind()))
+	}
+	c.sent[0] = nil
+	c.sent = c.sent[1:]
+	switch m := p.(type) {
 	case *connectResponse:
 		if c.cfg.Mode == JavaClient {
 			c.javaHandshake(m)
@@ -512,34 +581,21 @@ func (c *Client) receive(m sim.Message) {
 			c.handshake(m)
 		}
 	case *reply:
-		c.receiveReply(m)
+		if m.zxid > c.lastZxid {
+			c.lastZxid = m.zxid
+		}
+		c.complete(cl, m, nil)
 	default:
-		panic(fmt.Sprintf("fakezk: client got %T", m))
+		panic(fmt.Sprintf("fakezk: client got %T", p))
 	}
+	c.received()
+}
+
+// received runs after every packet from the server.
+func (c *Client) received() {
 	if c.cfg.Mode == JavaClient {
 		c.javaTick()
 	}
-}
-
-func (c *Client) receiveReply(m *reply) {
-	switch m.xid {
-	case xidWatchEvent:
-		c.deliver(m.event, m.path)
-		return
-	case xidPing, xidAuth:
-		// A failed auth: the server closes the connection next.
-		return
-	}
-	if len(c.sent) == 0 || c.sent[0].req.xid != m.xid {
-		panic(fmt.Sprintf("fakezk: reply xid %d out of order", m.xid))
-	}
-	cl := c.sent[0]
-	c.sent[0] = nil
-	c.sent = c.sent[1:]
-	if m.zxid > c.lastZxid {
-		c.lastZxid = m.zxid
-	}
-	c.complete(cl, m, nil)
 }
 
 func (c *Client) handshake(m *connectResponse) {
@@ -552,10 +608,9 @@ func (c *Client) handshake(m *connectResponse) {
 		c.fail(&c.sent, ErrSessionExpired)
 		c.fail(&c.queued, ErrSessionExpired)
 		c.sessionID, c.passwd, c.lastZxid = 0, [16]byte{}, 0
-		if c.conn != nil {
-			c.conn.Close()
+		if c.rc != nil {
+			c.hangUp()
 		}
-		c.conn = nil
 		c.w.Cancel(c.recvTimer)
 		c.setState(StateDisconnected)
 		if !c.closed {
@@ -579,21 +634,22 @@ func (c *Client) handshake(m *connectResponse) {
 // (setWatches with the last zxid seen), then the requests that waited.
 func (c *Client) resume() {
 	for _, a := range c.auth {
-		c.send(&request{xid: xidAuth, op: opSetAuth, authScheme: "digest", authData: slices.Clone(a)})
+		c.internalCall(request{op: opSetAuth, session: &sessionArgs{authScheme: "digest", authData: a}})
 	}
 	if len(c.watchers) > 0 {
-		req := &request{op: opSetWatches, relZxid: c.lastZxid}
+		args := &sessionArgs{relZxid: c.lastZxid}
+		req := request{op: opSetWatches, session: args}
 		for _, k := range c.watchKeys() {
 			switch k.kind {
 			case watchData:
-				req.dataW = append(req.dataW, k.path)
+				args.dataW = append(args.dataW, k.path)
 			case watchExist:
-				req.existW = append(req.existW, k.path)
+				args.existW = append(args.existW, k.path)
 			case watchChild:
-				req.childW = append(req.childW, k.path)
+				args.childW = append(args.childW, k.path)
 			}
 		}
-		c.sendNow(&call{req: req, done: func(*reply, error) {}})
+		c.internalCall(req)
 	}
 	queued := c.queued
 	c.queued = nil
@@ -673,17 +729,21 @@ func (c *Client) addWatcher(path string, kind watchKind, fn func(Event)) {
 	c.watchers[k] = append(c.watchers[k], fn)
 }
 
-// send puts a message on the connection.
-func (c *Client) send(m sim.Message) {
-	c.lastSend = c.w.Now()
-	c.conn.Send(m)
-}
-
+// sendNow sends a call on the current connection, as an rpc request without
+// a timeout (rpc copies it).
 func (c *Client) sendNow(cl *call) {
-	c.xid++
-	cl.req.xid = c.xid
+	if cl.answer == nil {
+		cl.c = c
+		cl.answer = cl.answered
+	}
+	cl.rc = c.rc
 	c.sent = append(c.sent, cl)
-	c.send(cl.req)
+	c.lastSend = c.w.Now()
+	var p rpc.Payload = &cl.req
+	if cl.connect != nil {
+		p = cl.connect
+	}
+	c.rc.CallTimeout(p, rpc.NoTimeout, cl.answer)
 	if c.cfg.Mode == JavaClient {
 		c.javaTick() // ClientCnxn's selector wakes up for a new packet
 	}
@@ -691,20 +751,20 @@ func (c *Client) sendNow(cl *call) {
 
 // submit hands a request to the client: it waits for a MaxInFlight slot
 // if the bound is reached, else goes out now or waits for a session.
-func (c *Client) submit(req *request, done func(*reply, error)) {
+func (c *Client) submit(req request, done func(*reply, error)) {
 	if err := c.refuse(); err != nil {
 		c.run(func() { done(nil, err) })
 		return
 	}
-	if c.inFlight+len(c.held)+len(c.sent)+len(c.queued) >= c.cfg.MaxOutstanding {
+	if c.outstanding >= c.cfg.MaxOutstanding {
 		c.run(func() { done(nil, ErrTooManyRequests) })
 		return
 	}
-	// A wire would copy: nothing the caller changes later reaches the server.
-	req.detach()
+	c.outstanding++
 	cl := &call{req: req, done: done}
 	if c.cfg.MaxInFlight > 0 {
 		if c.inFlight >= c.cfg.MaxInFlight {
+			cl.detach()
 			c.held = append(c.held, cl)
 			return
 		}
@@ -735,12 +795,35 @@ func (c *Client) dispatch(cl *call) {
 		c.complete(cl, nil, err)
 		return
 	}
-	if c.conn != nil && c.established {
+	if c.rc != nil && c.established {
 		c.sendNow(cl)
 		return
 	}
+	cl.detach()
 	c.queued = append(c.queued, cl)
 }
+
+// detach copies what a call that has to wait shares with its caller (data,
+// ACLs, multi ops), so that nothing the caller changes later reaches the
+// server; a call sent at once is copied by rpc, as a wire would.
+func (cl *call) detach() {
+	if cl.detached {
+		return
+	}
+	cl.detached = true
+	r := &cl.req
+	r.data, r.acl = slices.Clone(r.data), slices.Clone(r.acl)
+	if r.ops != nil {
+		ops := make([]Op, len(r.ops))
+		for i, op := range r.ops {
+			ops[i] = cloneOp(op)
+		}
+		r.ops = ops
+	}
+}
+
+// answered is the call's rpc callback.
+func (cl *call) answered(p rpc.Payload, err error) { cl.c.answered(cl, cl.rc, p, err) }
 
 // Close ends the session (its ephemerals go at once) and the client. go-zk:
 // outstanding requests fail with ErrClosing, later calls with
@@ -759,13 +842,14 @@ func (c *Client) Close() {
 		c.javaClose()
 		return
 	}
-	if c.conn != nil && c.state == StateHasSession {
-		c.xid++
-		c.send(&request{xid: c.xid, op: opCloseSession})
+	if c.rc != nil && c.state == StateHasSession {
+		// Sent behind everything in flight; its answer, or its failure when
+		// the connection closes under it, is not waited for.
+		c.lastSend = c.w.Now()
+		c.rc.CallTimeout(&request{op: opCloseSession}, rpc.NoTimeout, func(rpc.Payload, error) {})
 	}
-	if c.conn != nil {
-		c.conn.Close()
-		c.conn = nil
+	if c.rc != nil {
+		c.hangUp()
 	}
 	c.w.Cancel(c.recvTimer)
 	c.w.Cancel(c.pingTimer)
@@ -784,10 +868,10 @@ func (c *Client) Close() {
 func (c *Client) DropConnection() {
 	c.enter()
 	defer c.exit()
-	if c.conn == nil || c.closed {
+	if c.rc == nil || c.closed {
 		return
 	}
-	c.conn.Close()
+	c.hangUp()
 	c.lost()
 }
 
@@ -885,7 +969,7 @@ func (c *Client) create(op opcode, path string, data []byte, flags int32, acl []
 		c.run(func() { cb("", err) })
 		return
 	}
-	c.submit(&request{op: op, path: path, data: data, flags: flags, acl: acl}, func(rep *reply, err error) {
+	c.submit(request{op: op, path: path, data: data, flags: flags, acl: acl}, func(rep *reply, err error) {
 		if err != nil {
 			cb("", err)
 			return
@@ -921,7 +1005,7 @@ func read[T any](c *Client, op opcode, kind watchKind, path string, watch func(E
 		c.run(func() { cb(none, nil, err) })
 		return
 	}
-	c.submit(&request{op: op, path: path, watch: w}, func(rep *reply, err error) {
+	c.submit(request{op: op, path: path, watch: w}, func(rep *reply, err error) {
 		if err != nil {
 			cb(none, nil, err)
 			return
@@ -951,12 +1035,12 @@ func zeroStatUnlessW(w bool) *Stat {
 func (c *Client) Set(path string, data []byte, version int32, cb func(*Stat, error)) {
 	c.enter()
 	defer c.exit()
-	c.writeStat(&request{op: opSetData, path: path, data: data, version: version}, cb)
+	c.writeStat(request{op: opSetData, path: path, data: data, version: version}, cb)
 }
 
 // writeStat sends a write that answers with the node's new Stat (setData,
 // setACL): a zero Stat on a server error, as go-zk gives.
-func (c *Client) writeStat(req *request, cb func(*Stat, error)) {
+func (c *Client) writeStat(req request, cb func(*Stat, error)) {
 	if err := checkPath(req.path, false); err != nil {
 		c.run(func() { cb(nil, err) })
 		return
@@ -983,7 +1067,7 @@ func (c *Client) Delete(path string, version int32, cb func(error)) {
 		c.run(func() { cb(err) })
 		return
 	}
-	c.submit(&request{op: opDelete, path: path, version: version}, func(rep *reply, err error) {
+	c.submit(request{op: opDelete, path: path, version: version}, func(rep *reply, err error) {
 		if err != nil {
 			cb(err)
 			return
@@ -1012,7 +1096,7 @@ func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *S
 		c.run(func() { cb(false, nil, err) })
 		return
 	}
-	c.submit(&request{op: opExists, path: path, watch: w}, func(rep *reply, err error) {
+	c.submit(request{op: opExists, path: path, watch: w}, func(rep *reply, err error) {
 		if err != nil {
 			cb(false, nil, err)
 			return
@@ -1052,7 +1136,7 @@ func (c *Client) ChildrenW(path string, cb func([]string, *Stat, error), watch f
 }
 
 func (c *Client) children(path string, watch func(Event), w bool, cb func([]string, *Stat, error)) {
-	read(c, opGetChildren2, watchChild, path, watch, w, func(r *reply) []string { return r.children }, cb)
+	read(c, opGetChildren2, watchChild, path, watch, w, func(r *reply) []string { return r.children() }, cb)
 }
 
 // GetACL reads a znode's ACL.
@@ -1063,7 +1147,7 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 		c.run(func() { cb(nil, nil, err) })
 		return
 	}
-	c.submit(&request{op: opGetACL, path: path}, func(rep *reply, err error) {
+	c.submit(request{op: opGetACL, path: path}, func(rep *reply, err error) {
 		if err != nil {
 			cb(nil, nil, err)
 			return
@@ -1073,7 +1157,7 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 			return
 		}
 		st := rep.stat
-		cb(rep.acl, &st, nil)
+		cb(rep.acl(), &st, nil)
 	})
 }
 
@@ -1081,7 +1165,7 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 func (c *Client) SetACL(path string, acl []ACL, version int32, cb func(*Stat, error)) {
 	c.enter()
 	defer c.exit()
-	c.writeStat(&request{op: opSetACL, path: path, acl: acl, version: version}, cb)
+	c.writeStat(request{op: opSetACL, path: path, acl: acl, version: version}, cb)
 }
 
 // Sync waits until the server has applied everything before it; it returns
@@ -1093,7 +1177,7 @@ func (c *Client) Sync(path string, cb func(string, error)) {
 		c.run(func() { cb("", err) })
 		return
 	}
-	c.submit(&request{op: opSync, path: path}, func(rep *reply, err error) {
+	c.submit(request{op: opSync, path: path}, func(rep *reply, err error) {
 		if err != nil {
 			cb("", err)
 			return
@@ -1110,23 +1194,23 @@ func (c *Client) Sync(path string, cb func(string, error)) {
 func (c *Client) Multi(ops []Op, cb func([]MultiResponse, error)) {
 	c.enter()
 	defer c.exit()
-	c.submit(&request{op: opMulti, ops: ops}, func(rep *reply, err error) {
+	c.submit(request{op: opMulti, ops: ops}, func(rep *reply, err error) {
 		if err != nil {
 			cb(nil, err)
 			return
 		}
-		if k := firstContainerCreate(ops); k >= 0 && multiSucceeded(rep.multi) {
-			cb(rep.multi[:k], ErrAPIError)
+		if k := firstContainerCreate(ops); k >= 0 && multiSucceeded(rep.multi()) {
+			cb(rep.multi()[:k], ErrAPIError)
 			return
 		}
 		var first error
-		for _, r := range rep.multi {
+		for _, r := range rep.multi() {
 			if r.Error != nil {
 				first = r.Error
 				break
 			}
 		}
-		cb(rep.multi, first)
+		cb(rep.multi(), first)
 	})
 }
 
@@ -1159,8 +1243,8 @@ func (c *Client) AddAuth(scheme string, auth []byte, cb func(error)) {
 		return
 	}
 	c.auth = append(c.auth, slices.Clone(auth))
-	if c.established && c.conn != nil {
-		c.send(&request{xid: xidAuth, op: opSetAuth, authScheme: scheme, authData: slices.Clone(auth)})
+	if c.established && c.rc != nil {
+		c.internalCall(request{op: opSetAuth, session: &sessionArgs{authScheme: scheme, authData: auth}})
 	}
 	c.run(func() { cb(nil) })
 }

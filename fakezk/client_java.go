@@ -50,12 +50,12 @@ func (c *Client) javaTimeouts() (read, connect sim.Duration) {
 // nothing for readTimeout/2 (less a second once a second has passed, and at
 // least every 10s); then it sleeps until the next of those deadlines.
 func (c *Client) javaTick() {
-	if c.conn == nil || c.dead() {
+	if c.rc == nil || c.dead() {
 		return
 	}
 	now := c.w.Now()
 	read, connect := c.javaTimeouts()
-	idleRecv := now.Sub(c.lastRecv)
+	idleRecv := now.Sub(c.rc.LastReceived())
 	limit := connect
 	if c.established {
 		limit = read
@@ -63,7 +63,7 @@ func (c *Client) javaTick() {
 	to := limit - idleRecv
 	if to <= 0 {
 		// SessionTimeoutException: "Client session timed out, have not heard from server".
-		c.conn.Close()
+		c.hangUp()
 		c.lost()
 		return
 	}
@@ -74,7 +74,7 @@ func (c *Client) javaTick() {
 			next -= javaPingRaceMargin
 		}
 		if next <= 0 || idleSend > javaMaxPingIdle {
-			c.send(&request{xid: xidPing, op: opPing})
+			c.internalCall(request{op: opPing})
 		} else if next < to {
 			to = next
 		}
@@ -122,7 +122,7 @@ func (c *Client) javaNextAttempt() {
 		delay += sim.Duration(c.rand.Intn(javaMaxBackoff)) * sim.Millisecond
 	}
 	c.attempt = c.w.After(c.self, delay, "zk-java-connect", func() {
-		if c.final || c.closed || c.conn != nil {
+		if c.final || c.closed || c.rc != nil {
 			return
 		}
 		c.server = server
@@ -161,9 +161,8 @@ func (c *Client) javaHandshake(m *connectResponse) {
 // javaShut ends the handle for good: the connection, the timers, and every
 // request it holds fails with err.
 func (c *Client) javaShut(err error) {
-	if c.conn != nil {
-		c.conn.Close()
-		c.conn = nil
+	if c.rc != nil {
+		c.hangUp()
 	}
 	c.established = false
 	c.w.Cancel(c.recvTimer)
@@ -181,8 +180,8 @@ func (c *Client) javaClose() {
 	if c.final {
 		return
 	}
-	if c.conn != nil && c.established {
-		c.sendNow(&call{req: &request{op: opCloseSession}, done: func(*reply, error) { c.javaFinishClose() }})
+	if c.rc != nil && c.established {
+		c.sendNow(&call{internal: true, req: request{op: opCloseSession}, done: func(*reply, error) { c.javaFinishClose() }})
 		return
 	}
 	// Simplified: Java's close() would queue the closeSession for the next

@@ -176,7 +176,7 @@ func TestJavaReadTimeoutAndPings(t *testing.T) {
 	for i := 1; i < len(sends); i++ {
 		assert.Equal(t, 1333*sim.Millisecond, sends[i].Sub(sends[i-1]), "ping %d", i)
 	}
-	lastHeard := c.lastRecv
+	lastHeard := c.rc.LastReceived()
 	e.w.Pause(e.srv.ID())
 	e.run(5 * sim.Second)
 	require.Equal(t, []State{StateSyncConnected, StateDisconnected}, c.states())
@@ -190,7 +190,6 @@ func TestJavaPingTimingFollowsClientCnxn(t *testing.T) {
 	c := e.javaClient("c", 4*sim.Second)
 	c.timeout = 9 * sim.Second // read timeout 6s: readTimeout/2 - 1s = 2s
 	c.lastSend = e.w.Now()
-	c.lastRecv = e.w.Now()
 	start := e.w.Now()
 	e.run(1500 * sim.Millisecond)
 	assert.Equal(t, start, c.lastSend, "no ping at 1.5s idle")

@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/kzsim/kzsim/rpc"
 )
 
-// The messages a client and the server exchange over a sim connection. They
-// stand for ZooKeeper's jute packets; only their meaning is modelled, not
-// their bytes (the one size rule, jute.maxbuffer, is checked with
-// PacketTooLarge).
+// The messages a client and the server exchange, as payloads of the rpc
+// layer over a sim connection: the handshake and every later request are rpc
+// requests (ZooKeeper's xids are rpc's correlation ids), and watch events are
+// rpc notifications (ZooKeeper's xid -1). They stand for ZooKeeper's jute
+// packets; only their meaning is modelled, not their bytes (the one size
+// rule, jute.maxbuffer, is checked with PacketTooLarge).
 
 // opcode names a request type, with ZooKeeper's numbers.
 type opcode int32
@@ -32,16 +36,44 @@ const (
 	opSetWatches      opcode = 101
 )
 
-var opNames = map[opcode]string{
-	opCreate: "create", opDelete: "delete", opExists: "exists", opGetData: "getData",
-	opSetData: "setData", opGetACL: "getACL", opSetACL: "setACL", opSync: "sync", opPing: "ping",
-	opGetChildren2: "getChildren2", opMulti: "multi", opCreateContainer: "createContainer",
-	opCloseSession: "closeSession", opSetAuth: "auth", opSetWatches: "setWatches",
+// ops lists every opcode, for the server's handlers.
+var ops = []opcode{
+	opCreate, opDelete, opExists, opGetData, opSetData, opGetACL, opSetACL, opSync, opPing,
+	opGetChildren2, opMulti, opCreateContainer, opCloseSession, opSetAuth, opSetWatches,
 }
 
 func (o opcode) String() string {
-	if s, ok := opNames[o]; ok {
-		return s
+	switch o {
+	case opCreate:
+		return "create"
+	case opDelete:
+		return "delete"
+	case opExists:
+		return "exists"
+	case opGetData:
+		return "getData"
+	case opSetData:
+		return "setData"
+	case opGetACL:
+		return "getACL"
+	case opSetACL:
+		return "setACL"
+	case opSync:
+		return "sync"
+	case opPing:
+		return "ping"
+	case opGetChildren2:
+		return "getChildren2"
+	case opMulti:
+		return "multi"
+	case opCreateContainer:
+		return "createContainer"
+	case opCloseSession:
+		return "closeSession"
+	case opSetAuth:
+		return "auth"
+	case opSetWatches:
+		return "setWatches"
 	}
 	return fmt.Sprintf("op(%d)", int32(o))
 }
@@ -56,15 +88,20 @@ func (o opcode) isWrite() bool {
 	return false
 }
 
-// Special xids, as ZooKeeper uses them.
+// counted reports whether a request counts against the server's
+// outstanding limit: those ZooKeeper sends with a positive xid (not ping,
+// auth or setWatches, whose xids are negative, nor the handshake).
+func (o opcode) counted() bool { return o != opPing && o != opSetAuth && o != opSetWatches }
+
+// kindConnect is the rpc kind of the handshake; kindEvent that of a watch
+// event. Every other request's kind is its opcode's name.
 const (
-	xidWatchEvent int32 = -1
-	xidPing       int32 = -2
-	xidAuth       int32 = -4
-	xidSetWatches int32 = -8
+	kindConnect = "connect"
+	kindEvent   = "event"
 )
 
-// connectRequest opens or resumes a session.
+// connectRequest opens or resumes a session: the first request on a
+// connection.
 type connectRequest struct {
 	lastZxidSeen int64
 	timeout      int32 // ms
@@ -72,9 +109,14 @@ type connectRequest struct {
 	passwd       [16]byte
 }
 
+func (m *connectRequest) Kind() string { return kindConnect }
+
 func (m *connectRequest) String() string {
 	return fmt.Sprintf("connect session=0x%x timeout=%dms lastZxid=0x%x", m.sessionID, m.timeout, m.lastZxidSeen)
 }
+
+// Clone copies the request (it holds no slices).
+func (m *connectRequest) Clone() rpc.Payload { cp := *m; return &cp }
 
 // connectResponse answers it; timeout 0 and session 0 mean the session is gone.
 type connectResponse struct {
@@ -83,13 +125,17 @@ type connectResponse struct {
 	passwd    [16]byte
 }
 
+func (m *connectResponse) Kind() string { return kindConnect }
+
 func (m *connectResponse) String() string {
 	return fmt.Sprintf("connected session=0x%x timeout=%dms", m.sessionID, m.timeout)
 }
 
+// Clone copies the response (it holds no slices).
+func (m *connectResponse) Clone() rpc.Payload { cp := *m; return &cp }
+
 // request is every request after the handshake.
 type request struct {
-	xid     int32
 	op      opcode
 	path    string
 	data    []byte
@@ -97,17 +143,23 @@ type request struct {
 	flags   int32
 	version int32
 	watch   bool
-	ops     []Op // multi
-	// setWatches
-	relZxid               int64
+	ops     []Op         // multi
+	session *sessionArgs // setWatches and auth only: kept out of line, for the size of the rest
+}
+
+// sessionArgs are the arguments of setWatches and auth.
+type sessionArgs struct {
+	relZxid               int64 // setWatches
 	dataW, existW, childW []string
-	authScheme            string
+	authScheme            string // auth
 	authData              []byte
 }
 
+func (m *request) Kind() string { return m.op.String() }
+
 func (m *request) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "req xid=%d %s", m.xid, m.op)
+	b.WriteString(m.op.String())
 	if m.path != "" {
 		b.WriteString(" " + m.path)
 	}
@@ -119,9 +171,10 @@ func (m *request) String() string {
 	case opMulti:
 		fmt.Fprintf(&b, " ops=%d", len(m.ops))
 	case opSetWatches:
-		fmt.Fprintf(&b, " rel=0x%x data=%v exist=%v child=%v", m.relZxid, m.dataW, m.existW, m.childW)
+		a := m.session
+		fmt.Fprintf(&b, " rel=0x%x data=%v exist=%v child=%v", a.relZxid, a.dataW, a.existW, a.childW)
 	case opSetAuth:
-		b.WriteString(" " + m.authScheme)
+		b.WriteString(" " + m.session.authScheme)
 	}
 	if m.watch {
 		b.WriteString(" watch")
@@ -129,47 +182,108 @@ func (m *request) String() string {
 	return b.String()
 }
 
-// reply answers a request (xid matches) or is a watch event (xid -1).
+// Clone copies what a request shares with its caller (data, ACLs, multi ops,
+// watch paths), as a wire would: what the caller changes later does not
+// reach the server.
+func (m *request) Clone() rpc.Payload {
+	cp := *m
+	cp.data = slices.Clone(m.data)
+	cp.acl = slices.Clone(m.acl)
+	if a := m.session; a != nil {
+		cp.session = &sessionArgs{
+			relZxid: a.relZxid, authScheme: a.authScheme, authData: slices.Clone(a.authData),
+			dataW: slices.Clone(a.dataW), existW: slices.Clone(a.existW), childW: slices.Clone(a.childW),
+		}
+	}
+	if m.ops != nil {
+		cp.ops = make([]Op, len(m.ops))
+		for i, op := range m.ops {
+			cp.ops[i] = cloneOp(op)
+		}
+	}
+	return &cp
+}
+
+// reply answers a request.
 type reply struct {
-	xid      int32
-	zxid     int64
-	err      ErrCode // 0 for OK
-	path     string  // create, sync
-	data     []byte
-	stat     Stat
+	op   opcode // the request's
+	zxid int64
+	err  ErrCode // 0 for OK
+	path string  // create, sync
+	data []byte
+	stat Stat
+	more *replyLists // getChildren2, getACL and multi only: kept out of line, for the size of the rest
+}
+
+// replyLists are the lists a reply may carry.
+type replyLists struct {
 	children []string
 	acl      []ACL
 	multi    []MultiResponse
-	// watch events
-	event EventType
 }
 
-func (m *reply) String() string {
-	if m.xid == xidWatchEvent {
-		return fmt.Sprintf("event %s %s", m.event, m.path)
+func (m *reply) children() []string {
+	if m.more == nil {
+		return nil
 	}
-	s := fmt.Sprintf("reply xid=%d zxid=0x%x", m.xid, m.zxid)
+	return m.more.children
+}
+
+func (m *reply) acl() []ACL {
+	if m.more == nil {
+		return nil
+	}
+	return m.more.acl
+}
+
+func (m *reply) multi() []MultiResponse {
+	if m.more == nil {
+		return nil
+	}
+	return m.more.multi
+}
+
+func (m *reply) Kind() string { return m.op.String() }
+
+func (m *reply) String() string {
+	s := fmt.Sprintf("reply zxid=0x%x", m.zxid)
 	if m.err != 0 {
 		s += " err=" + m.err.Error()
 	}
 	return s
 }
 
-// detach copies, in place, what a request shares with its caller (data,
-// ACLs, multi ops), as a wire would: what the caller changes later does not
-// reach the server.
-func (m *request) detach() {
-	m.data = slices.Clone(m.data)
-	m.acl = slices.Clone(m.acl)
-	m.authData = slices.Clone(m.authData)
-	if m.ops != nil {
-		ops := make([]Op, len(m.ops))
-		for i, op := range m.ops {
-			ops[i] = cloneOp(op)
+// Clone copies the reply, so that what the client gets shares nothing with
+// the server's tree.
+func (m *reply) Clone() rpc.Payload {
+	cp := *m
+	cp.data = slices.Clone(m.data)
+	if l := m.more; l != nil {
+		cl := &replyLists{children: slices.Clone(l.children), acl: slices.Clone(l.acl), multi: slices.Clone(l.multi)}
+		for i := range cl.multi {
+			if st := cl.multi[i].Stat; st != nil {
+				stc := *st
+				cl.multi[i].Stat = &stc
+			}
 		}
-		m.ops = ops
+		cp.more = cl
 	}
+	return &cp
 }
+
+// watchEvent is a watch firing, pushed to the client (ZooKeeper's
+// WatcherEvent, xid -1).
+type watchEvent struct {
+	event EventType
+	path  string
+}
+
+func (m *watchEvent) Kind() string { return kindEvent }
+
+func (m *watchEvent) String() string { return fmt.Sprintf("event %s %s", m.event, m.path) }
+
+// Clone copies the event (it holds no slices).
+func (m *watchEvent) Clone() rpc.Payload { cp := *m; return &cp }
 
 // cloneOp copies one multi op (a nil op stays nil, for the server to refuse).
 func cloneOp(op Op) Op {

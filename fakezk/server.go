@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/kzsim/kzsim/rpc"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -144,35 +145,36 @@ type session struct {
 	conn      *serverConn
 }
 
-// serverConn is the server's end of one client connection, with the watches
-// registered through it (they die with the connection) and its auth.
+// serverConn is the server's state for one client connection (the value of
+// its rpc.ServerConn): its session, the watches registered through it (they
+// die with the connection) and its auth.
 type serverConn struct {
-	c          *sim.Conn
+	rc         *rpc.ServerConn
 	session    *session
 	closed     bool
 	identities []Identity
 	dataPaths  []string // paths this connection watches in dataWatches
 	childPaths []string // ... and in childWatches
 	// Throttling (ServerCnxn): requests with xid > 0 read and not answered
-	// yet, whether the server has stopped reading the connection, and what
-	// arrived meanwhile, unread.
+	// yet, and whether the server has stopped reading the connection (what
+	// arrives meanwhile waits, unread, in rc).
 	outstanding int
 	throttled   bool
-	held        []sim.Message
 }
 
 type queued struct {
 	sc  *serverConn
-	msg sim.Message
+	req *rpc.Request
 }
 
 // outKind says what an outItem does when it is released.
 type outKind uint8
 
 const (
-	outSend   outKind = iota + 1 // send msg to sc
-	outClose                     // close sc
-	outFinish                    // the request ends here (a batch boundary)
+	outRespond outKind = iota + 1 // answer req with msg
+	outNotify                     // send the watch event msg to sc
+	outClose                      // close sc
+	outFinish                     // the request ends here (a batch boundary)
 )
 
 // outItem is one effect of a processed request that waits for the fsync of
@@ -180,7 +182,9 @@ const (
 type outItem struct {
 	kind outKind
 	sc   *serverConn // nil for a server-initiated transaction's finish
-	msg  sim.Message
+	req  *rpc.Request
+	msg  rpc.Payload // a watch event, or an answer other than a reply
+	rep  reply       // the answer, for outRespond with msg nil (held here, not allocated)
 	// For outFinish: the request was a transaction (needs an fsync), and it
 	// counts against sc.outstanding (xid > 0).
 	txn, counted bool
@@ -203,10 +207,12 @@ type Server struct {
 	nextSession int64
 
 	// Volatile state.
+	rpc                *rpc.Server // this incarnation's
 	conns              []*serverConn
 	dataWatches        map[string][]*serverConn // data and exists watches
 	childWatches       map[string][]*serverConn
 	queue              []queued
+	processFn          func()
 	busy               bool
 	ticking            bool
 	nextContainerCheck sim.Time
@@ -367,7 +373,16 @@ func (s *Server) start() {
 		s.touch(ss)
 	}
 	s.nextContainerCheck = s.w.Now().Add(s.cfg.ContainerCheckInterval)
-	s.w.Listen(s.id, s.accept)
+	s.rpc = rpc.NewServer(s.w, s.id, rpc.ServerConfig{
+		OnConnect: s.accept,
+		OnClose:   func(rc *rpc.ServerConn, _ error) { s.dropConn(rc.Value().(*serverConn)) },
+	})
+	handle := func(r *rpc.Request) { s.receive(r.Conn().Value().(*serverConn), r) }
+	s.rpc.Handle(kindConnect, handle)
+	for _, op := range ops {
+		s.rpc.Handle(op.String(), handle)
+	}
+	s.rpc.Listen()
 	s.ensureTicking()
 }
 
@@ -375,7 +390,7 @@ func (s *Server) crash() {
 	for _, ss := range s.sessions {
 		ss.conn = nil // order-free: every session gets the same assignment
 	}
-	s.conns, s.queue, s.busy, s.ticking = nil, nil, false, false
+	s.rpc, s.conns, s.queue, s.busy, s.ticking = nil, nil, nil, false, false
 	s.dataWatches, s.childWatches = nil, nil
 	// Replies waiting for an fsync are lost with the process; what their
 	// transactions left on the disk is what the restart recovers.
@@ -448,39 +463,33 @@ func (s *Server) commit(typ byte, session int64, multi bool, ss *session) {
 	s.rec = s.rec[:0]
 }
 
-func (s *Server) accept(c *sim.Conn) sim.ConnHandler {
-	sc := &serverConn{c: c}
+func (s *Server) accept(rc *rpc.ServerConn) {
+	sc := &serverConn{rc: rc}
+	rc.SetValue(sc)
 	s.conns = append(s.conns, sc)
-	return sim.ConnHandler{
-		OnMessage: func(_ *sim.Conn, m sim.Message) { s.receive(sc, m) },
-		OnClose:   func(_ *sim.Conn, _ error) { s.dropConn(sc) },
-	}
 }
 
 // receive touches the session (every packet counts, pings included) and
-// queues the request for the pipeline. A throttled connection is not read:
-// its messages wait, unread, until it is resumed.
-func (s *Server) receive(sc *serverConn, m sim.Message) {
-	if sc.throttled {
-		sc.held = append(sc.held, m)
-		return
-	}
+// queues the request for the pipeline. A throttled connection is not read
+// (rpc.ServerConn.Pause): its requests wait, unread, until it is resumed.
+func (s *Server) receive(sc *serverConn, r *rpc.Request) {
 	if sc.session != nil && sc.session.conn == sc {
 		s.touch(sc.session)
 	}
 	s.inProcess++
 	s.stats.MaxInProcess = max(s.stats.MaxInProcess, s.inProcess)
-	if r, ok := m.(*request); ok && r.xid > 0 {
+	if m, ok := r.Payload().(*request); ok && m.op.counted() {
 		sc.outstanding++
 		if s.shouldThrottle(sc.outstanding) {
 			sc.throttled = true
+			sc.rc.Pause()
 			s.stats.Throttles++
 			if s.w.Tracing() {
-				s.w.EmitConn(KindThrottle, sc.c, "stop", sim.Int("outstanding", sc.outstanding), sim.Int("in_process", s.inProcess))
+				s.w.EmitConn(KindThrottle, sc.rc.Conn(), "stop", sim.Int("outstanding", sc.outstanding), sim.Int("in_process", s.inProcess))
 			}
 		}
 	}
-	s.queue = append(s.queue, queued{sc, m})
+	s.queue = append(s.queue, queued{sc, r})
 	if !s.busy {
 		s.startNext()
 	}
@@ -497,17 +506,13 @@ func (s *Server) shouldThrottle(outstanding int) bool {
 func (s *Server) resume(sc *serverConn) {
 	sc.throttled = false
 	if s.w.Tracing() {
-		s.w.EmitConn(KindThrottle, sc.c, "resume", sim.Int("held", len(sc.held)))
+		_, held := sc.rc.Paused()
+		s.w.EmitConn(KindThrottle, sc.rc.Conn(), "resume", sim.Int("held", held))
 	}
-	for len(sc.held) > 0 && !sc.throttled {
-		m := sc.held[0]
-		sc.held[0] = nil
-		sc.held = sc.held[1:]
-		s.receive(sc, m)
-	}
+	sc.rc.Resume()
 }
 
-func (s *Server) cost(m sim.Message) sim.Duration {
+func (s *Server) cost(m rpc.Payload) sim.Duration {
 	switch m := m.(type) {
 	case *connectRequest:
 		if m.sessionID == 0 {
@@ -533,25 +538,30 @@ func (s *Server) startNext() {
 		return
 	}
 	s.busy = true
-	s.w.After(s.id, s.cost(s.queue[0].msg), "zk-process", func() {
-		q := s.queue[0]
-		s.queue[0] = queued{}
-		s.queue = s.queue[1:]
-		s.process(q.sc, q.msg)
-		s.startNext()
-	})
-}
-
-func (s *Server) send(sc *serverConn, m sim.Message) {
-	if !sc.closed {
-		sc.c.Send(m)
+	if s.processFn == nil {
+		s.processFn = s.processNext // one func value for every request
 	}
+	s.w.After(s.id, s.cost(s.queue[0].req.Payload()), "zk-process", s.processFn)
 }
 
-// emit queues m for sc behind the transactions before it (sent when their
-// fsync is done).
-func (s *Server) emit(sc *serverConn, m sim.Message) {
-	s.out = append(s.out, outItem{kind: outSend, sc: sc, msg: m})
+func (s *Server) processNext() {
+	q := s.queue[0]
+	s.queue[0] = queued{}
+	s.queue = s.queue[1:]
+	s.process(q.sc, q.req)
+	s.startNext()
+}
+
+// respond queues the answer to r behind the transactions before it (sent
+// when their fsync is done).
+func (s *Server) respond(sc *serverConn, r *rpc.Request, m rpc.Payload) {
+	s.out = append(s.out, outItem{kind: outRespond, sc: sc, req: r, msg: m})
+}
+
+// respondReply is respond with a reply, which is copied into the queue (rpc
+// copies it again when it goes out).
+func (s *Server) respondReply(sc *serverConn, r *rpc.Request, rep *reply) {
+	s.out = append(s.out, outItem{kind: outRespond, sc: sc, req: r, rep: *rep})
 }
 
 // emitClose queues closing sc, in order with the sends.
@@ -649,10 +659,20 @@ func (s *Server) flushed() {
 // release carries out the first n waiting items, in order, and drops them.
 func (s *Server) release(n int) {
 	for i := s.outHead; i < s.outHead+n; i++ {
-		it := s.out[i]
+		it := &s.out[i]
 		switch it.kind {
-		case outSend:
-			s.send(it.sc, it.msg)
+		case outRespond:
+			switch {
+			case it.sc.closed:
+			case it.msg != nil:
+				it.req.Respond(it.msg)
+			default:
+				it.req.Respond(&it.rep)
+			}
+		case outNotify:
+			if !it.sc.closed {
+				it.sc.rc.Notify(it.msg)
+			}
 		case outClose:
 			s.closeConn(it.sc)
 		case outFinish:
@@ -687,7 +707,7 @@ func (s *Server) closeConn(sc *serverConn) {
 	if sc.closed {
 		return
 	}
-	sc.c.Close()
+	sc.rc.Close()
 	s.dropConn(sc)
 }
 
@@ -727,18 +747,18 @@ func removeConn(list []*serverConn, sc *serverConn) []*serverConn {
 
 // process runs one request through the request processor and hands its
 // effects to the sync stage.
-func (s *Server) process(sc *serverConn, m sim.Message) {
+func (s *Server) process(sc *serverConn, r *rpc.Request) {
 	txn, counted := false, false
-	switch m := m.(type) {
+	switch m := r.Payload().(type) {
 	case *connectRequest:
-		txn = s.connect(sc, m)
+		txn = s.connect(sc, r, m)
 	case *request:
-		counted = m.xid > 0
+		counted = m.op.counted()
 		if sc.session == nil {
 			s.closeConn(sc) // a request before the handshake: protocol error
 			break
 		}
-		txn = s.handle(sc, m)
+		txn = s.handle(sc, r, m)
 	default:
 		panic(fmt.Sprintf("fakezk: server got %T", m))
 	}
@@ -751,7 +771,7 @@ func (s *Server) negotiate(requested sim.Duration) sim.Duration {
 
 // connect runs a connect request and reports whether it was a transaction
 // (createSession).
-func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
+func (s *Server) connect(sc *serverConn, r *rpc.Request, m *connectRequest) bool {
 	if sc.session != nil || sc.closed {
 		s.closeConn(sc)
 		return false
@@ -783,7 +803,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 			// the server closes the connection (docs/ZOOKEEPER.md §14).
 			s.stats.ExpiredOnReconnect++
 			s.w.Emit(KindSession, s.id, "expired-on-reconnect", sim.Hex("session", m.sessionID))
-			s.emit(sc, &connectResponse{})
+			s.respond(sc, r, &connectResponse{})
 			s.emitClose(sc)
 			return false
 		}
@@ -798,7 +818,7 @@ func (s *Server) connect(sc *serverConn, m *connectRequest) bool {
 	sc.session = ss
 	s.touch(ss)
 	s.ensureTicking()
-	s.emit(sc, &connectResponse{timeout: int32(ss.timeout / sim.Millisecond), sessionID: ss.id, passwd: ss.passwd})
+	s.respond(sc, r, &connectResponse{timeout: int32(ss.timeout / sim.Millisecond), sessionID: ss.id, passwd: ss.passwd})
 	return m.sessionID == 0
 }
 
@@ -942,7 +962,7 @@ func (s *Server) fire(changes []Change) {
 			if allowed(ch.ACL, PermRead, sc.identities) {
 				s.sendEvent(sc, ch.Type, ch.Path)
 			} else if s.w.Tracing() {
-				s.w.EmitConn(KindWatchFire, sc.c, ch.Type.String(), sim.Str("path", ch.Path), sim.Str("suppressed", "no READ"))
+				s.w.EmitConn(KindWatchFire, sc.rc.Conn(), ch.Type.String(), sim.Str("path", ch.Path), sim.Str("suppressed", "no READ"))
 			}
 		}
 	}
@@ -950,9 +970,9 @@ func (s *Server) fire(changes []Change) {
 
 func (s *Server) sendEvent(sc *serverConn, t EventType, path string) {
 	if s.w.Tracing() {
-		s.w.EmitConn(KindWatchFire, sc.c, t.String(), sim.Str("path", path))
+		s.w.EmitConn(KindWatchFire, sc.rc.Conn(), t.String(), sim.Str("path", path))
 	}
-	s.emit(sc, &reply{xid: xidWatchEvent, zxid: -1, event: t, path: path})
+	s.out = append(s.out, outItem{kind: outNotify, sc: sc, msg: &watchEvent{event: t, path: path}})
 }
 
 // takeWatches removes path's watchers from table and appends those not in
@@ -1008,8 +1028,8 @@ func (s *Server) caller(sc *serverConn) Caller {
 
 // handle runs one request of an established session and reports whether it
 // was a transaction.
-func (s *Server) handle(sc *serverConn, m *request) bool {
-	rep := &reply{xid: m.xid}
+func (s *Server) handle(sc *serverConn, r *rpc.Request, m *request) bool {
+	rep := &reply{op: m.op} // does not escape: respondReply copies it
 	if m.op.isWrite() {
 		if m.op != opMulti && m.op != opCloseSession && PacketTooLarge(m.path, m.data) {
 			// jute.maxbuffer: no answer, the connection is closed, nothing applied (NIOServerCnxn; docs/ZOOKEEPER.md §11).
@@ -1020,19 +1040,19 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 		if _, alive := s.sessions[sc.session.id]; !alive {
 			rep.err = ErrSessionExpired
 			rep.zxid = s.zxid
-			s.emit(sc, rep)
+			s.respondReply(sc, r, rep)
 			return false
 		}
 		if m.op == opCloseSession {
 			s.closeSession(sc.session, "close") // takes its own zxid
 			rep.zxid = s.zxid
-			s.emit(sc, rep)
+			s.respondReply(sc, r, rep)
 			s.emitClose(sc)
 			return true
 		}
 		s.zxid++
 		rep.zxid = s.zxid
-		s.write(sc, m, rep)
+		s.write(sc, r, m, rep)
 		return true
 	}
 	rep.zxid = s.zxid
@@ -1040,11 +1060,10 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 	var err error
 	switch m.op {
 	case opPing:
-		rep.xid = xidPing
 	case opGetData:
-		var data []byte
-		data, rep.stat, err = s.tree.Get(c, m.path)
-		rep.data = slices.Clone(data) // a reply carries a copy, as a wire would; nil stays nil
+		// The tree's own slice: the tree replaces a node's data, never
+		// changes it, and rpc copies the reply when it goes out.
+		rep.data, rep.stat, err = s.tree.Get(c, m.path)
 		if err == nil && m.watch {
 			s.addWatch(sc, m.path, false)
 		}
@@ -1062,39 +1081,40 @@ func (s *Server) handle(sc *serverConn, m *request) bool {
 			}
 		}
 	case opGetChildren2:
-		rep.children, rep.stat, err = s.tree.Children(c, m.path)
+		l := &replyLists{}
+		l.children, rep.stat, err = s.tree.Children(c, m.path)
+		rep.more = l
 		if err == nil && m.watch {
 			s.addWatch(sc, m.path, true)
 		}
 	case opGetACL:
-		var acl []ACL
-		acl, rep.stat, err = s.tree.GetACL(c, m.path)
-		rep.acl = slices.Clone(acl) // a copy, not the tree's slice
+		l := &replyLists{}
+		l.acl, rep.stat, err = s.tree.GetACL(c, m.path) // copied by rpc, as data is
+		rep.more = l
 	case opSync:
 		rep.path = m.path // no existence check, no zxid (docs/ZOOKEEPER.md §8)
 	case opSetAuth:
-		rep.xid = xidAuth
-		if m.authScheme != "digest" {
+		if m.session.authScheme != "digest" {
 			rep.err = ErrAuthFailed
-			s.emit(sc, rep)
+			s.respondReply(sc, r, rep)
 			s.emitClose(sc)
 			return false
 		}
-		sc.identities = addIdentity(sc.identities, DigestIdentity(m.authData))
+		sc.identities = addIdentity(sc.identities, DigestIdentity(m.session.authData))
 	case opSetWatches:
 		s.setWatches(sc, m)
 	default:
 		err = ErrUnimplemented
 	}
 	rep.err = codeOf(err)
-	s.emit(sc, rep)
+	s.respondReply(sc, r, rep)
 	return false
 }
 
 func codeOf(err error) ErrCode { return ErrCode(CodeOf(err)) }
 
 // write applies a transaction at rep.zxid.
-func (s *Server) write(sc *serverConn, m *request, rep *reply) {
+func (s *Server) write(sc *serverConn, r *rpc.Request, m *request, rep *reply) {
 	c := s.caller(sc)
 	timeMs := s.w.Now().Millis()
 	var changes []Change
@@ -1121,7 +1141,9 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 	case opSetACL:
 		rep.stat, err = s.tree.SetACL(c, rep.zxid, m.path, m.acl, m.version)
 	case opMulti:
-		rep.multi, changes, err = s.tree.Multi(c, rep.zxid, timeMs, m.ops)
+		l := &replyLists{}
+		l.multi, changes, err = s.tree.Multi(c, rep.zxid, timeMs, m.ops)
+		rep.more = l
 		err = nil // the reply header of a multi is always OK (FinalRequestProcessor; docs/ZOOKEEPER.md §9)
 	}
 	rep.err = codeOf(err)
@@ -1130,36 +1152,36 @@ func (s *Server) write(sc *serverConn, m *request, rep *reply) {
 	s.commit(recOps, sc.session.id, m.op == opMulti, nil)
 	s.committed(Commit{Kind: CommitWrite, Zxid: rep.zxid, Session: sc.session.id, Changes: changes})
 	s.fire(changes)
-	s.emit(sc, rep)
+	s.respondReply(sc, r, rep)
 }
 
 // setWatches re-arms a reconnected client's watches, firing at once those
 // whose node changed after relZxid (DataTree.setWatches; docs/ZOOKEEPER.md §14).
 func (s *Server) setWatches(sc *serverConn, m *request) {
-	for _, p := range m.dataW {
+	for _, p := range m.session.dataW {
 		st, ok := s.tree.Exists(p)
 		switch {
 		case !ok:
 			s.sendEvent(sc, EventNodeDeleted, p)
-		case st.Mzxid > m.relZxid:
+		case st.Mzxid > m.session.relZxid:
 			s.sendEvent(sc, EventNodeDataChanged, p)
 		default:
 			s.addWatch(sc, p, false)
 		}
 	}
-	for _, p := range m.existW {
+	for _, p := range m.session.existW {
 		if _, ok := s.tree.Exists(p); ok {
 			s.sendEvent(sc, EventNodeCreated, p)
 		} else {
 			s.addWatch(sc, p, false)
 		}
 	}
-	for _, p := range m.childW {
+	for _, p := range m.session.childW {
 		st, ok := s.tree.Exists(p)
 		switch {
 		case !ok:
 			s.sendEvent(sc, EventNodeDeleted, p)
-		case st.Pzxid > m.relZxid:
+		case st.Pzxid > m.session.relZxid:
 			s.sendEvent(sc, EventNodeChildrenChanged, p)
 		default:
 			s.addWatch(sc, p, true)

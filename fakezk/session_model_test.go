@@ -1227,6 +1227,13 @@ func (h *smHarness) pause(slot int, d sim.Duration, long bool) {
 		h.learnExpired(cl)
 		return
 	}
+	if h.java {
+		// A Java client that wakes just short of its read timeout pings and
+		// may still time out one round trip later; its Disconnected comes
+		// after ClientCnxn's 100ms cleanup. Wait for it, so that recover
+		// sees whether the connection dropped.
+		h.w.RunFor(javaCleanupSleep + 100*sim.Millisecond)
+	}
 	h.recover()
 }
 

@@ -93,6 +93,9 @@ func (sc *ServerConn) Value() any { return sc.value }
 // ID returns the kernel connection's id.
 func (sc *ServerConn) ID() sim.ConnID { return sc.conn.ID() }
 
+// Conn returns the kernel connection (for a trace record of it).
+func (sc *ServerConn) Conn() *sim.Conn { return sc.conn }
+
 // Remote returns the client's process.
 func (sc *ServerConn) Remote() sim.ProcID { return sc.conn.Remote() }
 

@@ -12,7 +12,7 @@ import (
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
 		"kernel-demo": "ea8d180096091347",
-		"zk-election": "8d49cccf0e00bc2a",
+		"zk-election": "df375d843250e90f",
 	}
 	for _, sc := range All() {
 		want, ok := golden[sc.Name]
