@@ -30,13 +30,16 @@ type ClientConfig struct {
 // call is one request from Call to its callback.
 type call struct {
 	c       *Client
-	id      uint64
-	req     Payload // the client's own copy
-	done    func(Payload, error)
+	done    Callback
 	timer   sim.TimerID
-	waiting bool  // queued, not sent yet
-	frame   frame // what goes on the connection (one allocation with the call)
+	waiting bool // queued, not sent yet
+	// The request as it goes on the connection (one allocation with the
+	// call): its correlation id and the client's own copy of the payload.
+	frame frame
 }
+
+func (cl *call) id() uint64   { return cl.frame.id }
+func (cl *call) kind() string { return cl.frame.payload.Kind() }
 
 // Client is the requesting end of one connection to a Server. It is made by
 // Dial and lives as long as the connection: once it breaks, every call
@@ -120,6 +123,20 @@ func (c *Client) trace(kind, label string, id uint64, errText string) {
 	c.w.Emit(kind, c.self, label, sim.Int("id", id))
 }
 
+// Callback receives the outcome of a request (CallWith): the response, or
+// an error. It is what Call's function does, as a method of a value the
+// caller keeps anyway (its own record of the request), which saves a
+// closure per request on a hot path.
+type Callback interface {
+	Done(resp Payload, err error)
+}
+
+// doneFunc makes a function a Callback (a func value fits an interface
+// without an allocation).
+type doneFunc func(resp Payload, err error)
+
+func (f doneFunc) Done(resp Payload, err error) { f(resp, err) }
+
 // Call sends req with the client's Timeout; done gets the response or an
 // error, as an event of the client's process. req is copied now (Clone).
 func (c *Client) Call(req Payload, done func(resp Payload, err error)) {
@@ -128,10 +145,19 @@ func (c *Client) Call(req Payload, done func(resp Payload, err error)) {
 
 // CallTimeout is Call with its own timeout: positive, or NoTimeout.
 func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp Payload, err error)) {
-	c.checkIncarnation()
 	if done == nil {
 		panic("rpc: Call without a callback")
 	}
+	c.CallWith(req, timeout, doneFunc(done))
+}
+
+// CallWith is CallTimeout with a Callback in place of a function.
+func (c *Client) CallWith(req Payload, timeout sim.Duration, cb Callback) {
+	c.checkIncarnation()
+	if cb == nil {
+		panic("rpc: Call without a callback")
+	}
+	done := cb
 	if timeout <= 0 && timeout != NoTimeout {
 		panic(fmt.Sprintf("rpc: request timeout %v is not positive", timeout))
 	}
@@ -142,11 +168,11 @@ func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp P
 			err = ErrTooManyRequests
 		}
 		c.trace(KindFail, req.Kind(), 0, err.Error())
-		c.later(func() { done(nil, err) })
+		c.later(func() { done.Done(nil, err) })
 		return
 	}
 	c.nextID++
-	cl := &call{c: c, id: c.nextID, req: req, done: done}
+	cl := &call{c: c, done: done, frame: frame{kind: frameRequest, id: c.nextID, payload: req}}
 	if timeout != NoTimeout {
 		cl.timer = c.w.After(c.self, timeout, "rpc-timeout", cl.expire)
 	}
@@ -156,21 +182,20 @@ func (c *Client) CallTimeout(req Payload, timeout sim.Duration, done func(resp P
 	}
 	cl.waiting = true
 	c.queue = append(c.queue, cl)
-	c.trace(KindQueued, req.Kind(), cl.id, "")
+	c.trace(KindQueued, req.Kind(), cl.id(), "")
 }
 
 func (c *Client) send(cl *call) {
 	cl.waiting = false
 	c.inflight = append(c.inflight, cl)
-	c.trace(KindRequest, cl.req.Kind(), cl.id, "")
-	cl.frame = frame{kind: frameRequest, id: cl.id, payload: cl.req}
+	c.trace(KindRequest, cl.kind(), cl.id(), "")
 	c.conn.Send(&cl.frame)
 }
 
 // takeInflight removes and returns the in-flight request with the given id,
 // or nil. Answers mostly come in order, so the first is checked first.
 func (c *Client) takeInflight(id uint64) *call {
-	if len(c.inflight) > 0 && c.inflight[0].id == id {
+	if len(c.inflight) > 0 && c.inflight[0].id() == id {
 		cl := c.inflight[0]
 		c.inflight[0] = nil
 		c.inflight = c.inflight[1:]
@@ -178,9 +203,9 @@ func (c *Client) takeInflight(id uint64) *call {
 	}
 	i, found := slices.BinarySearchFunc(c.inflight, id, func(cl *call, id uint64) int {
 		switch {
-		case cl.id < id:
+		case cl.id() < id:
 			return -1
-		case cl.id > id:
+		case cl.id() > id:
 			return 1
 		}
 		return 0
@@ -210,15 +235,15 @@ func (c *Client) pump() {
 // then dropped. The slot it held is free again.
 func (cl *call) expire() {
 	c := cl.c
-	c.trace(KindTimeout, cl.req.Kind(), cl.id, "")
+	c.trace(KindTimeout, cl.kind(), cl.id(), "")
 	if cl.waiting {
 		i := slices.Index(c.queue, cl)
 		c.queue = slices.Delete(c.queue, i, i+1)
 	} else {
-		c.takeInflight(cl.id)
+		c.takeInflight(cl.id())
 		c.pump()
 	}
-	cl.done(nil, ErrTimeout)
+	cl.done.Done(nil, ErrTimeout)
 }
 
 func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
@@ -249,23 +274,20 @@ func (c *Client) onMessage(_ *sim.Conn, m sim.Message) {
 	c.w.Cancel(cl.timer)
 	var err error
 	if f.kind == frameError {
-		err = &RemoteError{Msg: f.err}
-		c.trace(KindAnswer, cl.req.Kind(), f.id, err.Error())
-	} else {
-		c.trace(KindAnswer, cl.req.Kind(), f.id, "")
+		err = &RemoteError{Msg: string(f.payload.(errorText))}
+		c.trace(KindAnswer, cl.kind(), f.id, err.Error())
+		c.pump()
+		cl.done.Done(nil, err)
+		return
 	}
+	c.trace(KindAnswer, cl.kind(), f.id, "")
 	// The freed slot goes to the next queued request before the callback can
 	// make a new one, so requests go out in call order.
 	c.pump()
-	cl.done(f.payload, err)
+	cl.done.Done(f.payload, nil)
 }
 
-func kindOf(f *frame) string {
-	if f.payload != nil {
-		return f.payload.Kind()
-	}
-	return "error"
-}
+func kindOf(f *frame) string { return f.payload.Kind() }
 
 // takePending removes every pending request, in correlation-id order (every
 // request in flight was sent before any queued one was made), and stops
@@ -283,8 +305,8 @@ func (c *Client) takePending() []*call {
 
 func (c *Client) failAll(calls []*call, err error) {
 	for _, cl := range calls {
-		c.trace(KindFail, cl.req.Kind(), cl.id, err.Error())
-		cl.done(nil, err)
+		c.trace(KindFail, cl.kind(), cl.id(), err.Error())
+		cl.done.Done(nil, err)
 	}
 }
 

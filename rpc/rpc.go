@@ -90,18 +90,21 @@ var frameNames = [...]string{frameRequest: "request", frameResponse: "response",
 type frame struct {
 	kind    frameKind
 	id      uint64
-	payload Payload // nil for frameError
-	err     string  // frameError only
+	payload Payload // for frameError, an errorText
 }
+
+// errorText carries a RemoteError's message in a frameError.
+type errorText string
+
+func (e errorText) Kind() string   { return "error" }
+func (e errorText) String() string { return string(e) }
+func (e errorText) Clone() Payload { return e }
 
 // String renders the frame for the trace: "request 7 Metadata{...}".
 func (f *frame) String() string {
 	s := frameNames[f.kind] + " " + strconv.FormatUint(f.id, 10)
 	if f.payload != nil {
 		return s + " " + f.payload.String()
-	}
-	if f.err != "" {
-		return s + " " + f.err
 	}
 	return s
 }

@@ -489,3 +489,31 @@ func TestPausedConnectionThatClosesDropsWhatWaits(t *testing.T) {
 	require.Len(t, errs, 2)
 	assert.ErrorIs(t, errs[0], ErrConnection)
 }
+
+// pendingCall is a caller's own record of a request, its own Callback.
+type pendingCall struct {
+	name string
+	got  *[]string
+}
+
+func (p *pendingCall) Done(resp Payload, err error) {
+	if err != nil {
+		*p.got = append(*p.got, p.name+": "+err.Error())
+		return
+	}
+	*p.got = append(*p.got, p.name+": "+resp.String())
+}
+
+func TestCallWithACallbackValue(t *testing.T) {
+	r := newRig(t, ServerConfig{})
+	r.srv.Handle("echo", func(req *Request) { req.Respond(req.Payload()) })
+	var got []string
+	r.at(r.client, 0, func() {
+		c := Dial(r.w, r.client, r.server, ClientConfig{})
+		c.CallWith(&text{"echo", "a"}, NoTimeout, &pendingCall{"first", &got})
+		c.CallWith(&text{"nosuch", ""}, sim.Second, &pendingCall{"second", &got})
+		assert.Panics(t, func() { c.CallWith(&text{"echo", ""}, NoTimeout, nil) })
+	})
+	r.w.Run()
+	assert.Equal(t, []string{"first: echo(a)", "second: rpc: remote: no handler for nosuch"}, got)
+}

@@ -180,7 +180,7 @@ func (sc *ServerConn) onMessage(_ *sim.Conn, m sim.Message) {
 }
 
 func (sc *ServerConn) dispatch(f *frame) {
-	r := &Request{sc: sc, id: f.id, payload: f.payload}
+	r := &Request{sc: sc, payload: f.payload, resp: frame{id: f.id}}
 	h := sc.s.handlers[f.payload.Kind()]
 	if h == nil {
 		r.Fail(fmt.Errorf("no handler for %s", f.payload.Kind()))
@@ -202,10 +202,11 @@ func (sc *ServerConn) onClose(_ *sim.Conn, err error) {
 // or Fail.
 type Request struct {
 	sc       *ServerConn
-	id       uint64
 	payload  Payload
 	answered bool
-	resp     frame // the answer (one allocation with the request)
+	// The answer as it goes on the connection (one allocation with the
+	// request); its id, the request's correlation id, is set on arrival.
+	resp frame
 }
 
 // Payload returns the request's payload, the server's own copy.
@@ -215,7 +216,7 @@ func (r *Request) Payload() Payload { return r.payload }
 func (r *Request) Kind() string { return r.payload.Kind() }
 
 // ID returns the correlation id the client gave the request.
-func (r *Request) ID() uint64 { return r.id }
+func (r *Request) ID() uint64 { return r.resp.id }
 
 // Conn returns the connection the request came on.
 func (r *Request) Conn() *ServerConn { return r.sc }
@@ -230,7 +231,7 @@ func (r *Request) Respond(p Payload) {
 	if p == nil {
 		panic("rpc: nil payload for a response to " + r.Kind())
 	}
-	r.answer(frame{kind: frameResponse, id: r.id, payload: p})
+	r.answer(frameResponse, p)
 }
 
 // Fail answers the request with an error; the client's callback gets a
@@ -239,25 +240,25 @@ func (r *Request) Fail(err error) {
 	if err == nil {
 		panic("rpc: Fail with a nil error")
 	}
-	r.answer(frame{kind: frameError, id: r.id, err: err.Error()})
+	r.answer(frameError, errorText(err.Error()))
 }
 
-func (r *Request) answer(f frame) {
+func (r *Request) answer(kind frameKind, p Payload) {
 	s := r.sc.s
 	s.checkIncarnation()
 	if r.answered {
-		panic(fmt.Sprintf("rpc: request %d (%s) answered twice", r.id, r.Kind()))
+		panic(fmt.Sprintf("rpc: request %d (%s) answered twice", r.resp.id, r.Kind()))
 	}
 	r.answered = true
-	if f.payload != nil {
-		f.payload = clone(f.payload, "a response to "+r.Kind())
+	if kind == frameResponse {
+		p = clone(p, "a response to "+r.Kind())
 	}
 	open := r.sc.Open()
 	if s.w.Tracing() {
-		attrs := [3]sim.Attr{sim.Int("id", r.id)}
+		attrs := [3]sim.Attr{sim.Int("id", r.resp.id)}
 		n := 1
-		if f.kind == frameError {
-			attrs[n] = sim.Str("error", f.err)
+		if kind == frameError {
+			attrs[n] = sim.Str("error", p.String())
 			n++
 		}
 		if !open {
@@ -267,7 +268,7 @@ func (r *Request) answer(f frame) {
 		s.w.Emit(KindRespond, s.self, r.Kind(), attrs[:n]...)
 	}
 	if open {
-		r.resp = f
+		r.resp.kind, r.resp.payload = kind, p
 		r.sc.conn.Send(&r.resp)
 	}
 }
