@@ -165,10 +165,9 @@ type call struct {
 	// internal: a request the client makes itself (handshake, ping, auth,
 	// setWatches, closeSession): it does not count against MaxOutstanding.
 	internal bool
-	bounded  bool                     // holds a MaxInFlight slot
-	detached bool                     // req shares nothing with the caller
-	rc       *rpc.Client              // the connection it was sent on
-	answer   func(rpc.Payload, error) // rpc's callback for it, made once
+	bounded  bool        // holds a MaxInFlight slot
+	detached bool        // req shares nothing with the caller
+	rc       *rpc.Client // the connection it was sent on
 }
 
 // hostProvider picks servers as go-zk's DNSHostProvider and the Java
@@ -732,18 +731,14 @@ func (c *Client) addWatcher(path string, kind watchKind, fn func(Event)) {
 // sendNow sends a call on the current connection, as an rpc request without
 // a timeout (rpc copies it).
 func (c *Client) sendNow(cl *call) {
-	if cl.answer == nil {
-		cl.c = c
-		cl.answer = cl.answered
-	}
-	cl.rc = c.rc
+	cl.c, cl.rc = c, c.rc
 	c.sent = append(c.sent, cl)
 	c.lastSend = c.w.Now()
 	var p rpc.Payload = &cl.req
 	if cl.connect != nil {
 		p = cl.connect
 	}
-	c.rc.CallTimeout(p, rpc.NoTimeout, cl.answer)
+	c.rc.CallWith(p, rpc.NoTimeout, cl)
 	if c.cfg.Mode == JavaClient {
 		c.javaTick() // ClientCnxn's selector wakes up for a new packet
 	}
@@ -822,8 +817,8 @@ func (cl *call) detach() {
 	}
 }
 
-// answered is the call's rpc callback.
-func (cl *call) answered(p rpc.Payload, err error) { cl.c.answered(cl, cl.rc, p, err) }
+// Done is the call's rpc callback (rpc.Callback).
+func (cl *call) Done(p rpc.Payload, err error) { cl.c.answered(cl, cl.rc, p, err) }
 
 // Close ends the session (its ephemerals go at once) and the client. go-zk:
 // outstanding requests fail with ErrClosing, later calls with
@@ -1017,8 +1012,9 @@ func read[T any](c *Client, op opcode, kind watchKind, path string, watch func(E
 		if w {
 			c.addWatcher(path, kind, watch)
 		}
-		st := rep.stat
-		cb(result(rep), &st, nil)
+		// The reply is the client's own copy (rpc copies it off the wire):
+		// its Stat goes to the caller as it is.
+		cb(result(rep), &rep.stat, nil)
 	})
 }
 
@@ -1054,8 +1050,7 @@ func (c *Client) writeStat(req request, cb func(*Stat, error)) {
 			cb(&Stat{}, err)
 			return
 		}
-		st := rep.stat
-		cb(&st, nil)
+		cb(&rep.stat, nil) // the client's own copy, as in read
 	})
 }
 
@@ -1107,8 +1102,7 @@ func (c *Client) exists(path string, watch func(Event), w bool, cb func(bool, *S
 			if w {
 				c.addWatcher(path, watchData, watch)
 			}
-			st := rep.stat
-			cb(true, &st, nil)
+			cb(true, &rep.stat, nil)
 		case err == ErrNoNode:
 			if w {
 				c.addWatcher(path, watchExist, watch)
@@ -1156,8 +1150,7 @@ func (c *Client) GetACL(path string, cb func([]ACL, *Stat, error)) {
 			cb(nil, &Stat{}, err)
 			return
 		}
-		st := rep.stat
-		cb(rep.acl(), &st, nil)
+		cb(rep.acl(), &rep.stat, nil)
 	})
 }
 

@@ -137,12 +137,12 @@ func (m *connectResponse) Clone() rpc.Payload { cp := *m; return &cp }
 // request is every request after the handshake.
 type request struct {
 	op      opcode
-	path    string
-	data    []byte
-	acl     []ACL
 	flags   int32
 	version int32
 	watch   bool
+	path    string
+	data    []byte
+	acl     []ACL
 	ops     []Op         // multi
 	session *sessionArgs // setWatches and auth only: kept out of line, for the size of the rest
 }
