@@ -251,7 +251,7 @@ func (r *Request) answer(kind frameKind, p Payload) {
 	}
 	r.answered = true
 	if kind == frameResponse {
-		p = clone(p, "a response to "+r.Kind())
+		p = clone(p, "a response") // Respond named the kind if p is nil
 	}
 	open := r.sc.Open()
 	if s.w.Tracing() {
