@@ -737,6 +737,8 @@ func (c *Client) sendNow(cl *call) {
 	var p rpc.Payload = &cl.req
 	if cl.connect != nil {
 		p = cl.connect
+	} else {
+		cl.detach() // the wire copy: request.Clone returns the request as it is
 	}
 	c.rc.CallWith(p, rpc.NoTimeout, cl)
 	if c.cfg.Mode == JavaClient {
@@ -798,9 +800,9 @@ func (c *Client) dispatch(cl *call) {
 	c.queued = append(c.queued, cl)
 }
 
-// detach copies what a call that has to wait shares with its caller (data,
-// ACLs, multi ops), so that nothing the caller changes later reaches the
-// server; a call sent at once is copied by rpc, as a wire would.
+// detach copies what a call shares with its caller (data, ACLs, multi ops),
+// so that nothing the caller changes later reaches the server: when the call
+// has to wait, and at the latest when it is sent (the copy a wire makes).
 func (cl *call) detach() {
 	if cl.detached {
 		return
@@ -1235,9 +1237,10 @@ func (c *Client) AddAuth(scheme string, auth []byte, cb func(error)) {
 		c.run(func() { cb(ErrAuthFailed) })
 		return
 	}
-	c.auth = append(c.auth, slices.Clone(auth))
+	own := slices.Clone(auth)
+	c.auth = append(c.auth, own)
 	if c.established && c.rc != nil {
-		c.internalCall(request{op: opSetAuth, session: &sessionArgs{authScheme: scheme, authData: auth}})
+		c.internalCall(request{op: opSetAuth, session: &sessionArgs{authScheme: scheme, authData: own}})
 	}
 	c.run(func() { cb(nil) })
 }

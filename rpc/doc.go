@@ -25,7 +25,8 @@
 // method when it enters the layer (Call, Respond, Notify), as a wire would
 // copy it, so a slice the sender keeps and changes afterwards (an ISR, say)
 // is never seen by the receiver, and the receiver owns what it gets. Clone
-// must copy every slice, map and pointer a payload holds.
+// must copy every slice, map and pointer a payload holds, unless the payload
+// is immutable once sent (then it may return itself).
 //
 // Kafka's requests (LeaderAndIsr, UpdateMetadata, StopReplica,
 // ControlledShutdown, Produce, Fetch, Metadata) are defined on this layer by

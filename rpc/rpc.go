@@ -16,7 +16,10 @@ type Payload interface {
 	// order): it goes into the trace.
 	String() string
 	// Clone returns a deep copy that shares no mutable memory with the
-	// receiver: every slice, map and pointer copied.
+	// receiver: every slice, map and pointer copied. A payload that nobody
+	// changes once it is sent (an immutable value, whose sender made its
+	// contents its own beforehand) may return itself: it shares no mutable
+	// memory with anyone.
 	Clone() Payload
 }
 
