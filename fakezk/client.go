@@ -861,7 +861,9 @@ func (c *Client) Close() {
 
 // DropConnection closes the client's connection as if the network had broken
 // it, for tests and fault injection: the client sees Disconnected and
-// reconnects with the same session.
+// reconnects with the same session. Simplified: the break is noticed at once;
+// the Java client notices a socket closed locally when its send thread next
+// wakes (up to readTimeout/2 later).
 func (c *Client) DropConnection() {
 	c.enter()
 	defer c.exit()

@@ -770,7 +770,8 @@ func (s *Server) negotiate(requested sim.Duration) sim.Duration {
 }
 
 // connect runs a connect request and reports whether it was a transaction
-// (createSession).
+// (createSession). Simplified: a reconnect's reply waits in order behind
+// pending fsyncs, where ZooKeeper sends it at once.
 func (s *Server) connect(sc *serverConn, r *rpc.Request, m *connectRequest) bool {
 	if sc.session != nil || sc.closed {
 		s.closeConn(sc)
@@ -842,6 +843,9 @@ func (s *Server) ensureTicking() {
 	s.w.At(s.id, next, "zk-tick", s.tick)
 }
 
+// tick expires sessions and reaps containers. Simplified: their
+// transactions apply when the tick runs, not queued behind the requests
+// waiting in the processor (their replies and closes still go out in order).
 func (s *Server) tick() {
 	s.ticking = false
 	now := s.w.Now()

@@ -47,6 +47,8 @@ func (c *Checker) Once(key string) bool {
 	return true
 }
 
+// report keeps the violation in the Checker; violations are not written to
+// the trace.
 func (c *Checker) report(class Class, inv, format string, args ...any) {
 	c.add(Violation{Invariant: inv, Class: class, At: c.w.Now(), Step: c.w.Steps(), Message: fmt.Sprintf(format, args...)})
 }

@@ -114,6 +114,7 @@ func (z *zkWatch) commit(cm fakezk.Commit) {
 		z.c.Safety(ZxidsOnlyGrow, "%s for session 0x%x committed at zxid 0x%x, after zxid 0x%x", cm.Kind, cm.Session, cm.Zxid, z.lastZxid)
 	}
 	z.lastZxid = cm.Zxid
+	// A failed write is checked for its zxid only: it changes no node.
 	tree := z.srv.Tree()
 	for _, ch := range cm.Changes {
 		switch ch.Type {

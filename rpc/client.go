@@ -10,7 +10,8 @@ import (
 // ClientConfig configures a Client. Zero fields take the defaults.
 type ClientConfig struct {
 	// Timeout is the timeout of a request made with Call (0: DefaultTimeout;
-	// NoTimeout: none). It runs from the call, so time spent queued counts.
+	// NoTimeout: none). It runs from the call, so time spent queued counts
+	// (simplified: Kafka's NetworkClient counts request.timeout.ms from the send).
 	Timeout sim.Duration
 	// MaxInFlight bounds the requests sent and not yet answered or timed out
 	// (0: DefaultMaxInFlight); beyond it requests wait in the client, in order.
@@ -232,7 +233,8 @@ func (c *Client) pump() {
 }
 
 // expire is the request's timeout: it fails the request, whose late reply is
-// then dropped. The slot it held is free again.
+// then dropped. The slot it held is free again (simplified: Kafka's
+// NetworkClient closes the connection instead, failing all it carries).
 func (cl *call) expire() {
 	c := cl.c
 	c.trace(KindTimeout, cl.kind(), cl.id(), "")

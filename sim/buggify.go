@@ -45,7 +45,8 @@ type buggifyState struct {
 // not for the whole run when first reached (BuggifySiteEnabledP), and an
 // enabled site fires with BuggifyFireP each time. Each site draws from a
 // stream of its own, named after it, so adding, removing or reaching a site
-// more often never changes another site's draws. Name sites after what they
+// more often never changes another site's draws (FoundationDB draws every
+// site from one generator). Name sites after what they
 // do ("zk.server.slow-fsync"), not where they are, so replays survive edits.
 func (w *World) Buggify(site string) bool { return w.BuggifyP(site, BuggifyFireP) }
 

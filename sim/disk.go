@@ -121,7 +121,8 @@ type pendingSync struct {
 // write-order prefix of its unsynced writes; a sync in flight at the crash
 // does not complete. Files are independent: a crash may keep more of one
 // file's unsynced writes than another's, as a file system keeps no order
-// between files.
+// between files. Nor does a file's creation or removal need a sync of its
+// directory to survive a crash (simplified: no directory-entry durability).
 //
 // Writes cost no virtual time (they land in the page cache); a sync costs a
 // duration drawn from the disk's SyncCost, plus the extra of a slow-disk
@@ -195,7 +196,7 @@ func (d *Disk) SetLossMode(m LossMode) {
 
 // SetSlow starts a slow-disk fault: every sync asked for from now on costs
 // extra on top of its drawn cost, until ClearSlow. Syncs already queued keep
-// their cost. Setting it again replaces the extra.
+// their cost (simplified: a disk that turns slow would slow them too). Setting it again replaces the extra.
 func (d *Disk) SetSlow(extra Duration) {
 	if extra < 0 {
 		panic(fmt.Sprintf("sim: negative slow-disk extra %v", extra))
@@ -264,6 +265,7 @@ func (d *Disk) lose(f *file) {
 			Int("unsynced", n), Int("kept", keep), Int("torn", max(torn, 0)), Int("size", len(st.data)))
 	}
 	f.cur = st
+	// Simplified: what survived the crash counts as durable from now on.
 	f.durable = st.clone()
 	f.ops = nil
 	f.durableSeq = f.seq

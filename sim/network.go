@@ -291,7 +291,8 @@ func (n *network) forget(c *Conn) {
 }
 
 // breakConn breaks a live connection: messages in flight are lost and each
-// end whose process is up learns after ConnBreakDetect.
+// end whose process is up learns after ConnBreakDetect (simplified: the same
+// delay whether an RST or a keep-alive timeout would have told it).
 func (n *network) breakConn(c *Conn, reason error) {
 	w := n.w
 	if c.state != connOpen && c.peer.state != connOpen {
@@ -326,6 +327,9 @@ func (n *network) run(ev *event) {
 	switch ev.kind {
 	case evAccept:
 		// The SYN arrived at c's process (c is the accepting end).
+		// Simplified: one that reached a paused process waited for the resume
+		// (no OS backlog accepts it), and one in flight across a crash and
+		// restart lands here, with the new incarnation's listener.
 		dst := w.procs[c.local]
 		if c.state != connOpen {
 			return // broken in flight: the dialer is told already
