@@ -205,21 +205,7 @@ var demoSlowLink = sim.Pareto(sim.Millisecond, 20*sim.Millisecond, 1.1, 2*sim.Se
 func demoSchedule(r *sim.Rand, names []string) (sim.Schedule, []string) {
 	enabled := swarm(r, []string{"partition", "one-way", "crash", "pause", "slow-link"}, 0.7)
 	var s sim.Schedule
-	type span struct {
-		node     int
-		from, to sim.Time
-	}
-	var crashes, pauses []span
-	// during reports whether a span of node covers t; a fault due at the end
-	// of a span runs before its heal, which was queued later.
-	during := func(spans []span, node int, t sim.Time) bool {
-		for _, sp := range spans {
-			if sp.node == node && sp.from <= t && t <= sp.to {
-				return true
-			}
-		}
-		return false
-	}
+	var crashes, pauses spans
 	for at := sim.Time(0).Add(r.DurationBetween(sim.Second, 3*sim.Second)); at < sim.Time(demoSafetyPhase); at = at.Add(r.DurationBetween(500*sim.Millisecond, 3*sim.Second)) {
 		kind := enabled[r.Intn(len(enabled))]
 		a, b := r.Intn(len(names)), r.Intn(len(names))
@@ -236,27 +222,23 @@ func demoSchedule(r *sim.Rand, names []string) (sim.Schedule, []string) {
 			}
 		case "crash":
 			down := 0
-			for n := range names {
-				if during(crashes, n, at) {
+			for _, n := range names {
+				if crashes.covers(n, at) {
 					down++
 				}
 			}
-			if during(crashes, a, at) || down >= demoMaxCrashed {
+			if crashes.covers(names[a], at) || down >= demoMaxCrashed {
 				continue
 			}
 			e.Kind, e.Proc = sim.FaultCrash, names[a]
-			crashes = append(crashes, span{a, at, at.Add(hold)})
-			for i, p := range pauses { // the crash ends a's pause
-				if p.node == a && p.from <= at && at <= p.to {
-					pauses[i].to = at
-				}
-			}
+			crashes.add(names[a], at, hold)
+			pauses.endAt(names[a], at) // the crash ends a's pause
 		case "pause":
-			if during(crashes, a, at) || during(pauses, a, at) {
+			if crashes.covers(names[a], at) || pauses.covers(names[a], at) {
 				continue
 			}
 			e.Kind, e.Proc = sim.FaultPause, names[a]
-			pauses = append(pauses, span{a, at, at.Add(hold)})
+			pauses.add(names[a], at, hold)
 		case "slow-link":
 			if a == b {
 				continue

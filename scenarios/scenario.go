@@ -219,3 +219,39 @@ func swarm(r *sim.Rand, kinds []string, p float64) []string {
 	}
 	return enabled
 }
+
+// span is a stretch of time [from, to] during which a process is crashed or
+// paused, as a fault schedule being drawn expects it to be.
+type span struct {
+	proc     string
+	from, to sim.Time
+}
+
+// spans tracks a schedule's own effects while it is drawn, so that faults
+// that would do nothing can be left out.
+type spans []span
+
+// add records that proc is held from at for hold.
+func (ss *spans) add(proc string, at sim.Time, hold sim.Duration) {
+	*ss = append(*ss, span{proc, at, at.Add(hold)})
+}
+
+// covers reports whether a span of proc covers t; a fault due at the end of
+// a span runs before its heal, which was queued later.
+func (ss spans) covers(proc string, t sim.Time) bool {
+	for _, sp := range ss {
+		if sp.proc == proc && sp.from <= t && t <= sp.to {
+			return true
+		}
+	}
+	return false
+}
+
+// endAt ends at t every span of proc that covers t (a crash ends a pause).
+func (ss spans) endAt(proc string, t sim.Time) {
+	for i, sp := range ss {
+		if sp.proc == proc && sp.from <= t && t <= sp.to {
+			ss[i].to = t
+		}
+	}
+}

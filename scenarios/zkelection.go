@@ -204,19 +204,7 @@ func electionSchedule(r *sim.Rand, members []string, server string) (sim.Schedul
 	enabled := swarm(r, []string{"pause-member", "partition-member", "crash-member", "expire-session", "pause-server", "crash-server"}, 0.6)
 	var s sim.Schedule
 	var expiries []expiry
-	type span struct {
-		proc     string
-		from, to sim.Time
-	}
-	var crashes, pauses []span
-	during := func(spans []span, proc string, t sim.Time) bool {
-		for _, sp := range spans {
-			if sp.proc == proc && sp.from <= t && t <= sp.to {
-				return true
-			}
-		}
-		return false
-	}
+	var crashes, pauses spans
 	for at := sim.Time(0).Add(r.DurationBetween(3, 6) * sim.Second); at < sim.Time(electionSafetyPhase-5*sim.Second); at = at.Add(r.DurationBetween(2000, 8000) * sim.Millisecond) {
 		kind := enabled[r.Intn(len(enabled))]
 		m := r.Intn(len(members))
@@ -234,25 +222,21 @@ func electionSchedule(r *sim.Rand, members []string, server string) (sim.Schedul
 		case "pause-server", "crash-server":
 			proc = server
 		}
-		if during(crashes, proc, at) {
+		if crashes.covers(proc, at) {
 			continue
 		}
 		e.Proc = proc
 		switch kind {
 		case "pause-member", "pause-server":
-			if during(pauses, proc, at) {
+			if pauses.covers(proc, at) {
 				continue
 			}
 			e.Kind = sim.FaultPause
-			pauses = append(pauses, span{proc, at, at.Add(hold)})
+			pauses.add(proc, at, hold)
 		case "crash-member", "crash-server":
 			e.Kind = sim.FaultCrash
-			crashes = append(crashes, span{proc, at, at.Add(hold)})
-			for i, p := range pauses { // the crash ends the pause
-				if p.proc == proc && p.from <= at && at <= p.to {
-					pauses[i].to = at
-				}
-			}
+			crashes.add(proc, at, hold)
+			pauses.endAt(proc, at) // the crash ends the pause
 		}
 		s = append(s, e)
 	}
