@@ -317,14 +317,6 @@ func (e *election) healAll() {
 	e.narrate("heal everything (%d %s still active); require one known leader within %v", active, plural(active, "fault"), electionGrace)
 }
 
-func (e *election) memberIDs() []sim.ProcID {
-	ids := make([]sim.ProcID, len(e.members))
-	for i, m := range e.members {
-		ids[i] = m.id
-	}
-	return ids
-}
-
 // checkConverged: after the grace period every member has a session and its
 // membership znode, /leader is held by a live member's session, and exactly
 // that member believes it leads.
