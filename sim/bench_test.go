@@ -83,12 +83,20 @@ func BenchmarkSchedulerTraceMemory(b *testing.B) {
 	benchScheduler(b, pendingTimers, Options{Sinks: []Sink{&resettingMemory{&MemorySink{}}}})
 }
 
-// BenchmarkMessageSendDeliverTraceHash is BenchmarkMessageSendDeliver (in
-// fault_kernel_test.go: one message sent and delivered on an open connection
-// with a drawn latency) with the trace hashed: its msg.send and msg.deliver
-// records, the text formatted once.
-func BenchmarkMessageSendDeliverTraceHash(b *testing.B) {
-	w := New(Options{Trace: TraceHash, MaxEvents: 1 << 62, MaxTime: 1 << 62, Latency: Uniform(Millisecond, 5*Millisecond)})
+// BenchmarkMessageSendDeliver measures one message sent and delivered on an
+// open connection with a drawn latency (trace off): the network's hot path,
+// including the per-link latency stream.
+func BenchmarkMessageSendDeliver(b *testing.B) { benchSendDeliver(b, TraceOff) }
+
+// BenchmarkMessageSendDeliverTraceHash is BenchmarkMessageSendDeliver with
+// the trace hashed: its msg.send and msg.deliver records, the text formatted
+// once.
+func BenchmarkMessageSendDeliverTraceHash(b *testing.B) { benchSendDeliver(b, TraceHash) }
+
+// benchSendDeliver sends one message and delivers it per iteration, at the
+// given trace level, and fails if messages were left undelivered.
+func benchSendDeliver(b *testing.B, level TraceLevel) {
+	w := New(Options{Trace: level, MaxEvents: 1 << 62, MaxTime: 1 << 62, Latency: Uniform(Millisecond, 5*Millisecond)})
 	a := w.AddProcess("a", ProcessHooks{})
 	p := w.AddProcess("b", ProcessHooks{})
 	w.Listen(p, func(c *Conn) ConnHandler { return ConnHandler{OnMessage: func(*Conn, Message) {}} })
@@ -97,7 +105,6 @@ func BenchmarkMessageSendDeliverTraceHash(b *testing.B) {
 	w.RunFor(Second) // not Run: it would move the clock to MaxTime, past which no delivery runs
 	var msg Message = note("m")
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
 		c.Send(msg)
 		w.Step()

@@ -195,26 +195,3 @@ func TestSYNAcrossACrashAndRestartBringsItsDataAlong(t *testing.T) {
 	w.Run()
 	assert.Equal(t, []string{"b got before at 100ms", "b got after at 130ms"}, p.log)
 }
-
-// BenchmarkMessageSendDeliver measures one message sent and delivered on an
-// open connection with a drawn latency (trace off): the network's hot path,
-// including the per-link latency stream.
-func BenchmarkMessageSendDeliver(b *testing.B) {
-	w := New(Options{Trace: TraceOff, MaxEvents: 1 << 62, MaxTime: 1 << 62, Latency: Uniform(Millisecond, 5*Millisecond)})
-	a := w.AddProcess("a", ProcessHooks{})
-	p := w.AddProcess("b", ProcessHooks{})
-	w.Listen(p, func(c *Conn) ConnHandler { return ConnHandler{OnMessage: func(*Conn, Message) {}} })
-	var c *Conn
-	w.At(Kernel, 0, "dial", func() { c = w.Dial(a, p, ConnHandler{}) })
-	w.RunFor(Second) // not Run: it would move the clock to MaxTime, past which no delivery runs
-	var msg Message = note("m")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Send(msg)
-		w.Step()
-	}
-	if w.Pending() > 1 {
-		b.Fatalf("%d messages never delivered", w.Pending())
-	}
-}
