@@ -171,8 +171,12 @@ func needsQuote(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '"' || r == '=' || r == 0x7f || r == 0xfffd })
 }
 
-// String renders a as key=value.
-func (a Attr) String() string {
-	b := append([]byte(a.Key), '=')
-	return string(a.appendValue(b))
+// appendText appends a as key=value.
+func (a *Attr) appendText(b []byte) []byte {
+	b = append(b, a.Key...)
+	b = append(b, '=')
+	return a.appendValue(b)
 }
+
+// String renders a as key=value.
+func (a Attr) String() string { return string(a.appendText(nil)) }

@@ -105,10 +105,7 @@ func (r *Record) appendDetail(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		a := &r.Attrs[i]
-		b = append(b, a.Key...)
-		b = append(b, '=')
-		b = a.appendValue(b)
+		b = r.Attrs[i].appendText(b)
 	}
 	return b
 }
@@ -340,27 +337,23 @@ func AppendJSON(b []byte, r *Record) []byte {
 	for i := range r.Attrs {
 		a := &r.Attrs[i]
 		b = append(b, ',')
-		switch a.Kind {
-		case AttrStr:
-			b = appendJSONString(b, a.Key)
-			b = append(b, ':')
-			b = appendJSONString(b, a.Str)
-		case AttrBool:
-			b = appendJSONString(b, a.Key)
-			b = append(b, ':')
-			b = strconv.AppendBool(b, a.Num != 0)
-		case AttrHex:
-			b = appendJSONString(b, a.Key)
-			b = append(b, ':', '"')
-			b = appendHex(b, a.Num)
-			b = append(b, '"')
-		case AttrDur:
-			b = appendJSONString(b, a.Key)
+		b = appendJSONString(b, a.Key)
+		if a.Kind == AttrDur { // "<key>_ns": the suffix goes inside the quotes
 			b = append(b[:len(b)-1], `_ns":`...)
 			b = strconv.AppendInt(b, a.Num, 10)
+			continue
+		}
+		b = append(b, ':')
+		switch a.Kind {
+		case AttrStr:
+			b = appendJSONString(b, a.Str)
+		case AttrBool:
+			b = strconv.AppendBool(b, a.Num != 0)
+		case AttrHex:
+			b = append(b, '"')
+			b = appendHex(b, a.Num)
+			b = append(b, '"')
 		case AttrProc:
-			b = appendJSONString(b, a.Key)
-			b = append(b, ':')
 			b = strconv.AppendInt(b, a.Num, 10)
 			if a.Str != "" {
 				b = append(b, ',')
@@ -369,8 +362,6 @@ func AppendJSON(b []byte, r *Record) []byte {
 				b = appendJSONString(b, a.Str)
 			}
 		default: // AttrInt, AttrConn
-			b = appendJSONString(b, a.Key)
-			b = append(b, ':')
 			b = strconv.AppendInt(b, a.Num, 10)
 		}
 	}
