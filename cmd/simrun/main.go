@@ -126,7 +126,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitOutput
 		}
 		return exitUsage // every other error dispatch returns is a usageError
-
 	}
 	return code
 }
@@ -307,7 +306,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		if err := json.NewEncoder(summary).Encode(res); err != nil && writeErr == nil {
 			writeErr = outputError{fmt.Errorf("writing the result: %w", err)}
 		}
-	} else if err := printSummary(summary, res, true); err != nil && writeErr == nil {
+	} else if err := printSummary(summary, res); err != nil && writeErr == nil {
 		writeErr = outputError{fmt.Errorf("writing the summary: %w", err)}
 	}
 	if writeErr != nil {
@@ -468,7 +467,7 @@ func runDefault(stdout io.Writer) (int, error) {
 		return 0, err
 	}
 	res := sc.Run(scenarios.Config{Seed: 1})
-	if err := printSummary(stdout, res, true); err != nil {
+	if err := printSummary(stdout, res); err != nil {
 		return 0, outputError{fmt.Errorf("writing the summary: %w", err)}
 	}
 	if _, err := fmt.Fprintf(stdout, "\nreplay: %s\nmore:   simrun list; simrun run --scenario NAME --seed N --json; simrun help\n", res.Replay); err != nil {
@@ -478,11 +477,11 @@ func runDefault(stdout io.Writer) (int, error) {
 }
 
 // printSummary writes the result for people; it returns the first write error.
-func printSummary(w io.Writer, r *invariants.Result, timeline bool) error {
+func printSummary(w io.Writer, r *invariants.Result) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "scenario %s, seed %d: %s after %v of virtual time, %d events, trace %s\n",
 		r.Scenario, r.Seed, r.Status, sim.Duration(r.SimTimeNs), r.Events, r.TraceHash)
-	if timeline && len(r.Timeline) > 0 {
+	if len(r.Timeline) > 0 {
 		fmt.Fprintln(ew, "\ntimeline:")
 		for _, l := range r.Timeline {
 			fmt.Fprintln(ew, "  "+l)
