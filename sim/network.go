@@ -65,7 +65,8 @@ type Conn struct {
 	peer        *Conn
 	handler     ConnHandler
 	state       connState
-	lastArrival Time // when the latest message sent from this end arrives
+	lastArrival Time       // when the latest message sent from this end arrives
+	out         *linkState // the link local -> remote, once a packet used it
 	dialer      bool
 }
 
@@ -151,12 +152,24 @@ func (n *network) link(from, to ProcID) *linkState {
 // delay draws a one-way delay for the link from -> to from the link's own
 // stream, "sim.net/<from>-><to>" by process names, so a seed gives each link
 // the same delays whatever the other links carry.
-func (n *network) delay(from, to ProcID) Duration {
-	ls := n.link(from, to)
+func (n *network) delay(from, to ProcID) Duration { return n.sample(n.link(from, to), from, to) }
+
+// sample draws a delay on ls, the state of the link from -> to.
+func (n *network) sample(ls *linkState, from, to ProcID) Duration {
 	if ls.rand == nil {
 		ls.rand = n.w.Rand("sim.net/" + n.w.procs[from].name + "->" + n.w.procs[to].name)
 	}
 	return ls.latency.Sample(ls.rand)
+}
+
+// delay is network.delay for the next packet from c's end to its peer. The
+// end keeps its link's state, so a send costs no map lookup.
+func (c *Conn) delay() Duration {
+	n := &c.w.net
+	if c.out == nil {
+		c.out = n.link(c.local, c.remote)
+	}
+	return n.sample(c.out, c.local, c.remote)
 }
 
 // isCut reports whether an active cut covers the link from -> to.
@@ -236,7 +249,7 @@ func (c *Conn) Send(msg Message) {
 		}
 		return
 	}
-	at := w.now.Add(w.net.delay(c.local, c.remote))
+	at := w.now.Add(c.delay())
 	if at < c.lastArrival && !plantReorder {
 		at = c.lastArrival // FIFO: never overtake an earlier message
 	}
@@ -269,7 +282,7 @@ func (c *Conn) Close() {
 	if !wasOpen || c.peer.state != connOpen {
 		return
 	}
-	at := w.now.Add(w.net.delay(c.local, c.remote))
+	at := w.now.Add(c.delay())
 	if at < c.lastArrival {
 		at = c.lastArrival
 	}
