@@ -161,6 +161,9 @@ func (f Fault) validate() error {
 
 func (f Fault) isDisk() bool { return f.Kind == FaultSlowDisk || f.Kind == FaultDiskCrashLoss }
 
+// pauses reports whether f keeps its process paused while active.
+func (f Fault) pauses() bool { return f.Kind == FaultPause }
+
 // holdsDown reports whether f keeps its process down while active.
 func (f Fault) holdsDown() bool { return f.Kind == FaultCrash || f.Kind == FaultDiskCrashLoss }
 
@@ -483,19 +486,18 @@ func (in *Injector) apply(e Entry, t target) error {
 	in.applied++
 	a := &activeFault{e: e, t: t, seq: in.applied}
 	a.e.At = w.Now()
-	ended := fmt.Sprintf("ended by fault %d", e.ID)
 	switch e.Kind {
 	case FaultRestart:
 		for _, b := range in.activeOn(t.proc, Fault.holdsDown) {
-			in.heal(b.e.ID, ended)
+			in.heal(b.e.ID, endedBy(e.ID))
 		}
 		if !w.IsUp(t.proc) {
 			w.Restart(t.proc)
 		}
 		return nil // instant: never active
 	case FaultCrash, FaultDiskCrashLoss:
-		for _, b := range in.activeOn(t.proc, func(f Fault) bool { return f.Kind == FaultPause }) {
-			in.heal(b.e.ID, ended)
+		for _, b := range in.activeOn(t.proc, Fault.pauses) {
+			in.heal(b.e.ID, endedBy(e.ID))
 		}
 		if e.Kind == FaultDiskCrashLoss {
 			if err := in.Disk.ApplyDiskFault(e.Fault, t.proc); err != nil {
@@ -538,6 +540,9 @@ func (in *Injector) apply(e Entry, t target) error {
 	in.active = slices.Insert(in.active, i, a)
 	return nil
 }
+
+// endedBy is the why of a heal that fault id caused.
+func endedBy(id FaultID) string { return fmt.Sprintf("ended by fault %d", id) }
 
 // activeOn returns the active faults on process p that match.
 func (in *Injector) activeOn(p ProcID, match func(Fault) bool) []*activeFault {
@@ -588,7 +593,7 @@ func (in *Injector) heal(id FaultID, why string) bool {
 			w.Restart(t.proc)
 		}
 	case FaultPause:
-		if len(in.activeOn(t.proc, func(f Fault) bool { return f.Kind == FaultPause })) == 0 {
+		if len(in.activeOn(t.proc, Fault.pauses)) == 0 {
 			w.Resume(t.proc)
 		}
 	case FaultPartition, FaultOneWay, FaultIsolate:
