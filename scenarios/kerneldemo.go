@@ -269,12 +269,9 @@ func (d *demo) narrateFault(e sim.Entry) {
 // narrateHeal tells the timeline that a fault ended, and what ended it if
 // not its own time (the end of the safety phase narrates itself).
 func (d *demo) narrateHeal(f sim.Fault, why string) {
-	if why == "heal-all" {
+	early, quiet := healNote(why)
+	if quiet {
 		return
-	}
-	early := ""
-	if why != "scheduled" {
-		early = " (" + why + ")"
 	}
 	switch f.Kind {
 	case sim.FaultPartition:

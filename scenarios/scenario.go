@@ -205,6 +205,19 @@ func (r *recorder) end(status string, metrics map[string]float64) *invariants.Re
 	return res
 }
 
+// healNote reads the why of an Injector's heal for a narrateHeal: quiet for
+// heal-all (the end of the safety phase narrates itself), and otherwise
+// early, " (why)" when something other than its own time ended the fault.
+func healNote(why string) (early string, quiet bool) {
+	switch why {
+	case "heal-all":
+		return "", true
+	case "scheduled":
+		return "", false
+	}
+	return " (" + why + ")", false
+}
+
 // swarm picks which fault kinds a run uses, each with probability p (at
 // least one): swarm testing, so that seeds explore different mixes.
 func swarm(r *sim.Rand, kinds []string, p float64) []string {

@@ -284,12 +284,9 @@ func (e *election) narrateFault(en sim.Entry) {
 // narrateHeal tells the timeline that a fault ended, and what ended it if
 // not its own time (the end of the safety phase narrates itself).
 func (e *election) narrateHeal(f sim.Fault, why string) {
-	if why == "heal-all" {
+	early, quiet := healNote(why)
+	if quiet {
 		return
-	}
-	early := ""
-	if why != "scheduled" {
-		early = " (" + why + ")"
 	}
 	zk := e.w.Name(e.srv.ID())
 	switch {
