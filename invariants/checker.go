@@ -79,11 +79,7 @@ func (c *Checker) Finish(status sim.Status) {
 // value is what recover returned, stack the goroutine stack, replay the
 // command that reproduces it.
 func (c *Checker) Panicked(value any, stack []byte, replay string) {
-	c.add(Violation{
-		Invariant: NoPanic, Class: Panic, At: c.w.Now(), Step: c.w.Steps(),
-		Message: fmt.Sprintf("panic: %v (replay: %s)", value, replay),
-		Stack:   string(stack),
-	})
+	c.add(PanicViolation(value, stack, replay, c.w.Now(), c.w.Steps()))
 }
 
 // Violations returns what was recorded, in order, never nil; an invariant

@@ -60,6 +60,17 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s [%s] at %v (step %d): %s", v.Invariant, v.Class, v.At, v.Step, v.Message)
 }
 
+// PanicViolation is the NoPanic violation of a panic of simulated code at
+// time at, step step: value is what recover returned, stack the goroutine
+// stack, replay the command that reproduces it.
+func PanicViolation(value any, stack []byte, replay string, at sim.Time, step uint64) Violation {
+	return Violation{
+		Invariant: NoPanic, Class: Panic, At: at, Step: step,
+		Message: fmt.Sprintf("panic: %v (replay: %s)", value, replay),
+		Stack:   string(stack),
+	}
+}
+
 // Result is the outcome of one run of a scenario.
 type Result struct {
 	Scenario   string             `json:"scenario"`

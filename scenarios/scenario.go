@@ -92,10 +92,10 @@ func guarded(name string, zk bool, run func(Config) *invariants.Result) func(Con
 			}
 			stack := debug.Stack()
 			if st.rec == nil { // before the world existed
-				res = &invariants.Result{Scenario: name, Seed: cfg.Seed, Status: "panic", Replay: ReplayCommand(name, cfg),
-					Violations: []invariants.Violation{{Invariant: invariants.NoPanic, Class: invariants.Panic,
-						Message: fmt.Sprintf("panic: %v (replay: %s)", p, ReplayCommand(name, cfg)), Stack: string(stack)}},
-					Metrics: map[string]float64{}}
+				replay := ReplayCommand(name, cfg)
+				res = &invariants.Result{Scenario: name, Seed: cfg.Seed, Status: "panic", Replay: replay,
+					Violations: []invariants.Violation{invariants.PanicViolation(p, stack, replay, 0, 0)},
+					Metrics:    map[string]float64{}}
 				return
 			}
 			st.rec.check.Panicked(p, stack, st.rec.result.Replay)
