@@ -2,7 +2,8 @@ package invariants
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/kzsim/kzsim/sim"
 )
@@ -87,12 +88,7 @@ func (c *Checker) Panicked(value any, stack []byte, replay string) {
 // saying how many more there were.
 func (c *Checker) Violations() []Violation {
 	out := append([]Violation{}, c.violations...)
-	invs := make([]string, 0, len(c.dropped))
-	for inv := range c.dropped {
-		invs = append(invs, inv)
-	}
-	sort.Strings(invs)
-	for _, inv := range invs {
+	for _, inv := range slices.Sorted(maps.Keys(c.dropped)) {
 		var class Class
 		for _, v := range c.violations {
 			if v.Invariant == inv {

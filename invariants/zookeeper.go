@@ -2,7 +2,8 @@ package invariants
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/sim"
@@ -148,12 +149,7 @@ func (z *zkWatch) checkClosed(session int64) {
 	for _, path := range tree.Ephemerals(session) {
 		left[path] = true
 	}
-	paths := make([]string, 0, len(left))
-	for p := range left {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(left)) {
 		if z.c.Once(fmt.Sprintf("%s %s 0x%x", EphemeralsBelongToLiveSessions, p, session)) {
 			z.c.Safety(EphemeralsBelongToLiveSessions, "session 0x%x closed but its ephemeral %s is still there", session, p)
 		}

@@ -4,10 +4,12 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/kzsim/kzsim/invariants"
@@ -107,12 +109,7 @@ func guarded(name string, zk bool, run func(Config) *invariants.Result) func(Con
 
 // All returns every scenario, sorted by name.
 func All() []Scenario {
-	out := make([]Scenario, 0, len(catalogue))
-	for _, s := range catalogue {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return slices.SortedFunc(maps.Values(catalogue), func(a, b Scenario) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // Lookup finds a scenario by name.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -271,14 +272,7 @@ func (d *Disk) lose(f *file) {
 	f.durableSeq = f.seq
 }
 
-func (d *Disk) names() []string {
-	names := make([]string, 0, len(d.files))
-	for name := range d.files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
+func (d *Disk) names() []string { return slices.Sorted(maps.Keys(d.files)) }
 
 // writable checks that p may write now and applies a crash since.
 func (d *Disk) writable(op string, name string) {

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -488,13 +489,8 @@ func printSummary(w io.Writer, r *invariants.Result) error {
 		}
 		fmt.Fprintln(ew)
 	}
-	keys := make([]string, 0, len(r.Metrics))
-	for k := range r.Metrics {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
+	parts := make([]string, 0, len(r.Metrics))
+	for _, k := range slices.Sorted(maps.Keys(r.Metrics)) {
 		parts = append(parts, fmt.Sprintf("%s=%g", k, r.Metrics[k]))
 	}
 	fmt.Fprintf(ew, "metrics: %s\n", strings.Join(parts, " "))
