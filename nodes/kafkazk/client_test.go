@@ -196,7 +196,7 @@ func TestReinitializeOnExpiry(t *testing.T) {
 			e.c.RegisterStateChangeHandler(StateChangeHandler{
 				Name:                      name,
 				BeforeInitializingSession: func() { log = append(log, "before "+name+" "+fmt.Sprintf("%x", e.c.SessionID())) },
-				AfterInitializingSession:  func() { log = append(log, "after "+name) },
+				AfterInitializingSession:  func() { log = append(log, fmt.Sprintf("after %s %v %x", name, e.c.State(), e.c.SessionID())) },
 			})
 		})
 	}
@@ -205,10 +205,11 @@ func TestReinitializeOnExpiry(t *testing.T) {
 	e.w.At(sim.Kernel, e.w.Now(), "expire", func() { require.True(t, e.zk.Expire(old)) })
 	e.run(5 * sim.Second)
 	// The Java client keeps its session id on the finished handle, so the
-	// before handlers still see the old one.
+	// before handlers still see the old one; the after handlers see the new
+	// handle, still connecting (new ZooKeeper(...) does not wait).
 	want := []string{
 		fmt.Sprintf("before broker-epoch %x", old), fmt.Sprintf("before controller %x", old),
-		"after broker-epoch", "after controller",
+		"after broker-epoch StateConnecting 0", "after controller StateConnecting 0",
 	}
 	assert.Equal(t, want, log)
 	require.Equal(t, fakezk.StateSyncConnected, e.c.State())
@@ -256,6 +257,9 @@ func TestWatchArmedOnlyByRead(t *testing.T) {
 		e.run(100 * sim.Millisecond)
 	}
 	e.handle(&fakezk.CreateRequest{Path: "/w", Acl: acl()})
+	// A read before the handler is registered arms nothing either.
+	e.handle(&fakezk.GetDataRequest{Path: "/w"}, &fakezk.ExistsRequest{Path: "/w"})
+	e.run(100 * sim.Millisecond)
 	e.do(func() {
 		e.c.RegisterZNodeChangeHandler(ZNodeChangeHandler{Path: "/w",
 			HandleDataChange: func() { fired = append(fired, "data") },
@@ -264,7 +268,7 @@ func TestWatchArmedOnlyByRead(t *testing.T) {
 	})
 	e.run(100 * sim.Millisecond)
 	set("1")
-	assert.Empty(t, fired, "registering a handler sets no watch")
+	assert.Empty(t, fired, "neither an unwatched read nor registering a handler sets a watch")
 	// Two reads arm one watch: the handler hears the change once.
 	e.handle(&fakezk.GetDataRequest{Path: "/w"}, &fakezk.ExistsRequest{Path: "/w"})
 	e.run(100 * sim.Millisecond)

@@ -146,6 +146,9 @@ func (e *ephemeral) getAfterNodeExists() {
 		switch {
 		case errors.Is(r.Err, fakezk.ErrNoNode):
 			// It went away while we read it: create again at once (every era).
+			// Simplified: Kafka 2.6 reads the response's stat before matching
+			// its code, and the Java client hands a null Stat with an error,
+			// so there this path would throw instead.
 			e.emit("gone")
 			e.create()
 			return
