@@ -492,3 +492,35 @@ func TestCheckedEphemeral08WaitsForeverForItsOwnNode(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, waits, int(2*sim.Minute/(6*sim.Second))-1, "one attempt per session timeout")
 }
+
+// The top-level paths of a 2.6 broker, created with their parents; a second
+// run finds them all and succeeds.
+func TestCreateTopLevelPaths(t *testing.T) {
+	e := newEnv(t, Config{}, fakezk.ServerConfig{})
+	for range 2 {
+		var err error
+		done := false
+		e.do(func() { e.c.CreateTopLevelPaths(func(e error) { err, done = e, true }) })
+		e.run(sim.Second)
+		require.True(t, done)
+		require.NoError(t, err)
+	}
+	for _, p := range append(PersistentPaths(), "/brokers", "/config", "/admin") {
+		_, ok := e.zk.Tree().Exists(p)
+		assert.True(t, ok, p)
+	}
+	assert.Equal(t, "/brokers/topics/t/partitions/3/state", PartitionStatePath("t", 3))
+	assert.Equal(t, "/brokers/ids/7", BrokerIDPath(7))
+}
+
+// A create under an ephemeral fails, and the error names the path.
+func TestMakeSurePersistentPathExistsReportsErrors(t *testing.T) {
+	e := newEnv(t, Config{}, fakezk.ServerConfig{})
+	e.handle(&fakezk.CreateRequest{Path: "/eph", Acl: acl(), Flags: fakezk.FlagEphemeral})
+	e.run(100 * sim.Millisecond)
+	var err error
+	e.do(func() { e.c.MakeSurePersistentPathExists("/eph/a/b", func(e error) { err = e }) })
+	e.run(sim.Second)
+	assert.ErrorIs(t, err, fakezk.ErrNoChildrenForEphemerals)
+	assert.ErrorContains(t, err, "/eph/a")
+}

@@ -29,6 +29,9 @@
 //     (a broker's /brokers/ids/<id>): Kafka 2.2+'s CheckedEphemeral by
 //     default, the 0.9–2.1 and 0.8 forms behind Config.Era. It returns the
 //     node's czxid, which is the broker epoch from 2.2 on (KIP-380).
+//   - Kafka's znode paths (ControllerPath, BrokerIDPath, PartitionStatePath,
+//     …) and the persistent paths every broker makes sure exist at startup
+//     (CreateTopLevelPaths, MakeSurePersistentPathExists).
 //
 // Everything runs on the kernel's thread, in callbacks that run as events of
 // the owning process, never inside the call; the Client is bound to one
