@@ -26,8 +26,13 @@ const latency = 5 * sim.Millisecond
 
 func newEnv(t *testing.T, cfg Config, srv fakezk.ServerConfig) *env {
 	t.Helper()
+	return newSeededEnv(t, 1, cfg, srv)
+}
+
+func newSeededEnv(t *testing.T, seed uint64, cfg Config, srv fakezk.ServerConfig) *env {
+	t.Helper()
 	e := &env{t: t, mem: &sim.MemorySink{}}
-	e.w = sim.New(sim.Options{Seed: 1, Latency: sim.Fixed(latency), ConnBreakDetect: 100 * sim.Millisecond,
+	e.w = sim.New(sim.Options{Seed: seed, Latency: sim.Fixed(latency), ConnBreakDetect: 100 * sim.Millisecond,
 		MaxTime: 10 * sim.Minute, Sinks: []sim.Sink{e.mem}})
 	if srv.TickTime == 0 {
 		srv.TickTime = 500 * sim.Millisecond
@@ -523,4 +528,67 @@ func TestMakeSurePersistentPathExistsReportsErrors(t *testing.T) {
 	e.run(sim.Second)
 	assert.ErrorIs(t, err, fakezk.ErrNoChildrenForEphemerals)
 	assert.ErrorContains(t, err, "/eph/a")
+}
+
+// The same seed gives the same trace through a drop, an expiry and a
+// checked re-registration; another seed moves the Java client's back-off
+// and so the trace.
+func TestDeterministic(t *testing.T) {
+	script := func(seed uint64) string {
+		e := newSeededEnv(t, seed, Config{}, fakezk.ServerConfig{BugKeepEphemerals: true})
+		e.checked("/b", "x")
+		e.run(100 * sim.Millisecond)
+		e.do(func() { e.c.zk.DropConnection() })
+		e.handle(&fakezk.CreateRequest{Path: "/p", Acl: acl()})
+		e.run(3 * sim.Second)
+		e.w.At(sim.Kernel, e.w.Now(), "expire", func() { e.zk.Expire(e.c.SessionID()) })
+		e.run(3 * sim.Second)
+		res := e.checked("/b", "x")
+		e.run(sim.Second)
+		require.NoError(t, res.err)
+		return e.w.TraceHash()
+	}
+	a, b, c := script(1), script(1), script(2)
+	assert.Equal(t, a, b)
+	assert.NotEqual(t, a, c)
+}
+
+// The broker's use: register, and re-register from AfterInitializingSession
+// (KafkaController's RegisterBrokerAndReelect). With the old session's node
+// left in place (ZOOKEEPER-2985, planted), 2.2+ re-registers with a new
+// epoch; 0.9–2.1 fails with NodeExists, nothing retries, and the node stays
+// the dead session's: once ZooKeeper removes it, the live broker is missing
+// from /brokers/ids (KAFKA-7165).
+func TestReRegistrationAfterExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		era        Era
+		registered bool
+	}{{Era22, true}, {Era09, false}} {
+		t.Run(tc.era.String(), func(t *testing.T) {
+			e := newEnv(t, Config{Era: tc.era}, fakezk.ServerConfig{BugKeepEphemerals: true})
+			path := BrokerIDPath(1)
+			var errs []error
+			register := func() {
+				e.c.CreateCheckedEphemeral(path, []byte("b1"), func(_ int64, err error) { errs = append(errs, err) })
+			}
+			e.do(func() {
+				e.c.RegisterStateChangeHandler(StateChangeHandler{Name: "controller", AfterInitializingSession: register})
+				e.c.CreateTopLevelPaths(func(err error) { require.NoError(t, err); register() })
+			})
+			e.run(sim.Second)
+			require.Equal(t, []error{nil}, errs)
+			e.w.At(sim.Kernel, e.w.Now(), "expire", func() { e.zk.Expire(e.c.SessionID()) })
+			e.run(3 * sim.Second)
+			require.Len(t, errs, 2)
+			stat, ok := e.zk.Tree().Exists(path)
+			require.True(t, ok)
+			if tc.registered {
+				assert.NoError(t, errs[1])
+				assert.Equal(t, e.c.SessionID(), stat.EphemeralOwner)
+			} else {
+				assert.ErrorIs(t, errs[1], fakezk.ErrNodeExists)
+				assert.NotEqual(t, e.c.SessionID(), stat.EphemeralOwner, "the node is the dead session's")
+			}
+		})
+	}
 }
