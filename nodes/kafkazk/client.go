@@ -3,6 +3,7 @@ package kafkazk
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/kzsim/kzsim/fakezk"
@@ -445,11 +446,7 @@ func (c *Client) reinitialize() {
 		return
 	}
 	old := c.zk.SessionID()
-	names := make([]string, 0, len(c.stateHandlers))
-	for n := range c.stateHandlers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(c.stateHandlers))
 	if c.w.Tracing() {
 		c.w.Emit(KindReinit, c.self, "before", sim.Int("handlers", len(names)), sim.Hex("old_session", old))
 	}
@@ -467,11 +464,7 @@ func (c *Client) reinitialize() {
 		c.w.Emit(KindReinit, c.self, "new-handle", sim.Hex("old_session", old))
 	}
 	// The handlers that are registered now (a Before may have changed them).
-	names = names[:0]
-	for n := range c.stateHandlers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names = slices.Sorted(maps.Keys(c.stateHandlers))
 	for _, n := range names {
 		if h, ok := c.stateHandlers[n]; ok && h.AfterInitializingSession != nil {
 			h.AfterInitializingSession()
