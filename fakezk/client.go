@@ -597,6 +597,15 @@ func (c *Client) received() {
 	}
 }
 
+// adopt takes the session the server granted in its connect reply, in both
+// client modes.
+func (c *Client) adopt(m *connectResponse) {
+	c.sessionID, c.passwd = m.sessionID, m.passwd
+	c.timeout = sim.Duration(m.timeout) * sim.Millisecond
+	c.hosts.connected()
+	c.established = true
+}
+
 func (c *Client) handshake(m *connectResponse) {
 	if m.timeout <= 0 {
 		// The session is gone: Connected, Expired, every watch told it is no
@@ -617,10 +626,7 @@ func (c *Client) handshake(m *connectResponse) {
 		}
 		return
 	}
-	c.sessionID, c.passwd = m.sessionID, m.passwd
-	c.timeout = sim.Duration(m.timeout) * sim.Millisecond
-	c.hosts.connected()
-	c.established = true
+	c.adopt(m)
 	c.setState(StateConnected)
 	c.setState(StateHasSession)
 	c.resume()

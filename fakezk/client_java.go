@@ -147,10 +147,7 @@ func (c *Client) javaHandshake(m *connectResponse) {
 		c.javaShut(ErrSessionExpired)
 		return
 	}
-	c.sessionID, c.passwd = m.sessionID, m.passwd
-	c.timeout = sim.Duration(m.timeout) * sim.Millisecond
-	c.hosts.connected()
-	c.established = true
+	c.adopt(m)
 	c.setQuietState(StateSyncConnected)
 	c.javaEvent(StateSyncConnected)
 	// Simplified: ClientCnxn.primeConnection sends setWatches and auth right
