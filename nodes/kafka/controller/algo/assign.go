@@ -50,9 +50,14 @@ func DrawPlacement(r *sim.Rand, n int) Placement {
 // `AdminUtils.assignReplicasToBrokers`: rack unaware when no broker has a
 // rack, rack aware when every broker has one, an error when only some have.
 //
-// Brokers are taken in id order whatever order they are given in, because
-// every Kafka caller passes them sorted (Kafka 2.6
-// `AdminZkClient.getBrokerMetadatas` ends with `sortBy(_.id)`).
+// Brokers are taken in id order whatever order they are given in, as Kafka's
+// ZooKeeper-side callers pass them (Kafka 2.6 `AdminZkClient.getBrokerMetadatas`
+// ends with `sortBy(_.id)`; it serves kafka-topics --zookeeper and
+// CreatePartitions). Simplification: the CreateTopics request handler (Kafka
+// 2.6 `AdminManager.createTopics`) passes its metadata cache's brokers in
+// the hash order of a Scala LongMap instead; that order is not modelled, so
+// a rack-unaware topic created that way may differ from Kafka's for the same
+// start index and shift (rack-aware assignment sorts anyway).
 //
 // Errors, one line each, as Kafka raises them: partitions or replication
 // factor not positive, replication factor above the broker count, partial

@@ -120,6 +120,21 @@ func ElectOffline(assignment []int32, cur LeaderAndIsr, l Liveness, uncleanEnabl
 	return Election{Recipients: recipients}
 }
 
+// ElectOfflineISROrder is the offline election of Kafka 0.8.0 and 0.8.1
+// (0.8.1.1 `OfflinePartitionLeaderSelector`): the first online member of the
+// ISR in ISR order leads, not the first in assignment order; KAFKA-1503
+// (first tag 0.8.2-beta) switched to assignment order so that the leaders
+// of a failed broker's partitions spread over the survivors. The ISR and
+// the unclean fallback are as in ElectOffline. Those releases had no
+// unclean setting and always fell back: pass uncleanEnabled true for them.
+func ElectOfflineISROrder(assignment []int32, cur LeaderAndIsr, l Liveness, uncleanEnabled bool) Election {
+	recipients := filter(assignment, l.Online)
+	if leader, ok := first(cur.ISR, l.Online); ok {
+		return Election{Elected: true, State: cur.next(leader, filter(cur.ISR, l.Online)), Recipients: recipients}
+	}
+	return ElectOffline(assignment, cur, l, uncleanEnabled)
+}
+
 // ElectReassign is the election at the end of a reassignment when the
 // leader is not among the target replicas or is offline (Kafka 2.6
 // `Election.leaderForReassign`, `reassignPartitionLeaderElection`): the first

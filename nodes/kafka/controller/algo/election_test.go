@@ -71,6 +71,34 @@ func TestElectOffline(t *testing.T) {
 	}
 }
 
+// TestElectOfflineISROrder: Kafka 0.8.0/0.8.1 took the first live ISR
+// member in ISR order. Same states as the 2.6 table where they differ.
+func TestElectOfflineISROrder(t *testing.T) {
+	tests := []struct {
+		name    string
+		a       []int32
+		isr     []int32
+		l       Liveness
+		unclean bool
+		want    string
+	}{
+		// 2.6 elects 2 here (assignment order); 0.8.1 elects 3.
+		{"ISR order", []int32{1, 2, 3}, []int32{3, 2}, live(2, 3), false, "leader 3 epoch 6 isr [3 2] to [2 3]"},
+		{"leader died", []int32{1, 2, 3}, []int32{1, 2, 3}, live(2, 3), false, "leader 2 epoch 6 isr [2 3] to [2 3]"},
+		// No live ISR member: the unclean fallback takes assignment order.
+		{"unclean fallback", []int32{1, 3, 2}, []int32{1}, live(2, 3), true, "leader 3 epoch 6 isr [3] unclean to [3 2]"},
+		{"no leader", []int32{1, 2}, []int32{1}, live(2), false, "none to [2]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := LeaderAndIsr{Leader: tc.a[0], LeaderEpoch: 5, ISR: tc.isr}
+			if got := show(ElectOfflineISROrder(tc.a, cur, tc.l, tc.unclean)); got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestElectReassign(t *testing.T) {
 	tests := []struct {
 		name   string

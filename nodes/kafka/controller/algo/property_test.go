@@ -74,6 +74,13 @@ func TestPropertyElections(t *testing.T) {
 		if cleanPossible != (off.Elected && !off.Unclean) {
 			t.Fatalf("offline: clean possible %v but got %+v", cleanPossible, off)
 		}
+		off08 := ElectOfflineISROrder(a, cur, l, unclean)
+		check("offline 0.8.1", off08, l.Online, unclean)
+		if off.Elected != off08.Elected || off.Unclean != off08.Unclean || !slices.Equal(off.State.ISR, off08.State.ISR) {
+			// Both eras elect in the same cases, and agree on the ISR of a
+			// clean election; only the leader may differ.
+			t.Fatalf("offline eras disagree: 2.6 %+v, 0.8.1 %+v", off, off08)
+		}
 		check("reassign", ElectReassign(a, cur, l), l.Online, false)
 		check("preferred", ElectPreferred(a, cur, l), l.Online, false)
 		check("controlled shutdown", ElectControlledShutdown(a, cur, l), func(r int32) bool {
