@@ -237,3 +237,36 @@ func AddPartitions(brokers []Broker, existing [][]int32, total int) ([][]int32, 
 	}
 	return AssignReplicas(brokers, total-len(existing), len(existing[0]), FixedPlacement(start), int32(len(existing)))
 }
+
+// ValidateAssignment checks an explicit assignment (element i is partition
+// i's replicas) as Kafka 2.6 `AdminZkClient.validateReplicaAssignment`
+// does before writing it: no partition without replicas, no broker twice in
+// a partition, every broker among brokers, and, when replicationFactor > 0,
+// every partition with that many replicas. The error names the first
+// partition at fault.
+func ValidateAssignment(assignment [][]int32, replicationFactor int, brokers []Broker) error {
+	for pid, rs := range assignment {
+		if len(rs) == 0 {
+			return fmt.Errorf("invalid replica assignment: cannot have replication factor of 0 for partition id %d", pid)
+		}
+		for i, r := range rs {
+			if slices.Contains(rs[:i], r) {
+				return fmt.Errorf("invalid replica assignment: duplicate brokers not allowed in replica assignment: %v for partition id %d", rs, pid)
+			}
+			if !slices.ContainsFunc(brokers, func(b Broker) bool { return b.ID == r }) {
+				return fmt.Errorf("invalid replica assignment: some brokers specified for partition id %d are not available: %v", pid, rs)
+			}
+		}
+	}
+	if replicationFactor <= 0 {
+		return nil
+	}
+	// Kafka checks the factor only once every partition has passed the
+	// checks above.
+	for pid, rs := range assignment {
+		if len(rs) != replicationFactor {
+			return fmt.Errorf("invalid replica assignment: inconsistent replication factor between partitions, partition 0 has %d while partition %d has %d", replicationFactor, pid, len(rs))
+		}
+	}
+	return nil
+}

@@ -231,3 +231,38 @@ func TestAssignDoesNotMutateInput(t *testing.T) {
 		t.Fatalf("input reordered: %v", bs)
 	}
 }
+
+func TestValidateAssignment(t *testing.T) {
+	bs := brokers(1, 2, 3)
+	tests := []struct {
+		name string
+		a    [][]int32
+		rf   int
+		want string // "" for valid
+	}{
+		{"valid", [][]int32{{1, 2}, {2, 3}}, 2, ""},
+		{"factor not checked", [][]int32{{1, 2}, {3}}, 0, ""},
+		{"empty partition", [][]int32{{1}, {}}, 0, "replication factor of 0 for partition id 1"},
+		{"duplicate", [][]int32{{1, 2, 1}}, 0, "duplicate brokers not allowed in replica assignment: [1 2 1] for partition id 0"},
+		{"unknown broker", [][]int32{{1, 2}, {4, 1}}, 2, "partition id 1 are not available"},
+		// The factor is checked after every partition's own checks: the
+		// unknown broker of partition 2 is reported, not partition 1's
+		// factor.
+		{"factor checked last", [][]int32{{1, 2}, {3}, {9, 1}}, 2, "partition id 2 are not available"},
+		{"inconsistent factor", [][]int32{{1, 2}, {3}}, 2, "partition 0 has 2 while partition 1 has 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateAssignment(tc.a, tc.rf, bs)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}

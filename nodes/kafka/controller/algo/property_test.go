@@ -77,8 +77,8 @@ func TestPropertyElections(t *testing.T) {
 		off08 := ElectOfflineISROrder(a, cur, l, unclean)
 		check("offline 0.8.1", off08, l.Online, unclean)
 		if off.Elected != off08.Elected || off.Unclean != off08.Unclean || !slices.Equal(off.State.ISR, off08.State.ISR) {
-			// Both eras elect in the same cases, and agree on the ISR of a
-			// clean election; only the leader may differ.
+			// Both eras elect in the same cases and agree on the ISR (the
+			// live ISR members, or the one unclean leader); only a clean leader may differ.
 			t.Fatalf("offline eras disagree: 2.6 %+v, 0.8.1 %+v", off, off08)
 		}
 		check("reassign", ElectReassign(a, cur, l), l.Online, false)
