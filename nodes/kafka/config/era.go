@@ -18,8 +18,8 @@ const (
 	// min.insync.replicas, always-unclean election, no auto rebalance, no
 	// controlled shutdown by default, no topic deletion by default).
 	Era08 Era = iota
-	// Era082 is 0.8.2.0: min.insync.replicas; unclean.leader.election.enable
-	// (default true); auto.leader.rebalance.enable and controlled.shutdown.enable
+	// Era082 is 0.8.2.0: min.insync.replicas and unclean.leader.election.enable
+	// become settings (at 1 and true: what 0.8.1 did); auto.leader.rebalance.enable and controlled.shutdown.enable
 	// default true; the leader's ISR-write read-back (KAFKA-1382).
 	Era082
 	// Era09 is 0.9.0.x: checked ephemeral owned by the session (KAFKA-1387);
@@ -82,11 +82,12 @@ type eraChange struct {
 var eraChanges = []eraChange{
 	{era: Era08, name: "0.8"},
 	{era: Era082, name: "0.8.2",
-		changed: []string{"unclean.leader.election.enable", "auto.leader.rebalance.enable", "controlled.shutdown.enable", "features.isr_write_read_back"},
+		changed: []string{"auto.leader.rebalance.enable", "controlled.shutdown.enable", "features.isr_write_read_back"},
 		undo: func(c *Config) {
-			// 0.8.0–0.8.1 had no unclean setting and always fell back to the
-			// first live assigned replica (0.8.1.1 OfflinePartitionLeaderSelector).
-			c.UncleanLeaderElectionEnable = true
+			// unclean.leader.election.enable arrived with default true;
+			// 0.8.0–0.8.1 had no setting and always fell back to the first live
+			// assigned replica (0.8.1.1 OfflinePartitionLeaderSelector), which
+			// is the same value, so it is left at true.
 			// 0.8.0 had no rebalance at all; 0.8.1's default was false.
 			c.AutoLeaderRebalanceEnable = false
 			c.ControlledShutdownEnable = false
