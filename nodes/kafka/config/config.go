@@ -173,7 +173,8 @@ type Config struct {
 
 // EphemeralForm is how Kafka creates an ephemeral znode that may already
 // exist (a broker's registration, the controller's /controller); the
-// broker maps it to the ZooKeeper layer's era.
+// broker maps it to the ZooKeeper layer's era (nodes/kafkazk Era22, Era09,
+// Era08), which this package does not import.
 type EphemeralForm uint8
 
 const (

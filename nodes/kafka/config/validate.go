@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/kzsim/kzsim/sim"
@@ -14,8 +13,12 @@ import (
 // (a zero period handed to its scheduler, a zero timeout) and says so.
 // A min.insync.replicas above the replication factor is valid, as in Kafka.
 func (c *Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var first error
+	add := func(format string, args ...any) {
+		if first == nil {
+			first = fmt.Errorf(format, args...)
+		}
+	}
 
 	// positive: Kafka has no validator, but a zero or negative value cannot
 	// work (a timeout that expires at once; ScheduledThreadPoolExecutor
@@ -81,6 +84,8 @@ func (c *Config) Validate() error {
 
 	atLeast("log.flush.interval.messages", c.LogFlushIntervalMessages, 1)
 	positive("log.flush.interval.ms", c.LogFlushInterval)
+	// Kafka's validator is atLeast(0), but LogManager schedules the
+	// checkpoint with this period, which the scheduler refuses at 0.
 	positive("log.flush.offset.checkpoint.interval.ms", c.LogFlushOffsetCheckpointInterval)
 
 	atLeast("reserved.broker.max.id", int64(c.ReservedBrokerMaxID), 0)
@@ -116,10 +121,7 @@ func (c *Config) Validate() error {
 	if !f.PipelinedZooKeeper && c.ZooKeeperMaxInFlightRequests > 1 {
 		add("zookeeper.max.in.flight.requests: %d needs features.pipelined_zookeeper (the synchronous client has one request outstanding)", c.ZooKeeperMaxInFlightRequests)
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs[0]
+	return first
 }
 
 // ValidateBrokerID checks a broker.id as Kafka 2.6's validateValues does:
@@ -133,7 +135,7 @@ func (c *Config) ValidateBrokerID(id int32) error {
 		return nil
 	}
 	if id < 0 {
-		return errors.New("broker.id: " + fmt.Sprint(id) + " must be at least 0 (broker.id.generation.enable is false)")
+		return fmt.Errorf("broker.id: %d must be at least 0 (broker.id.generation.enable is false)", id)
 	}
 	return nil
 }
