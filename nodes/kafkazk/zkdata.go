@@ -219,7 +219,7 @@ func DecodeBrokerRegistration(data []byte) (BrokerRegistration, error) {
 				if !slices.Contains(securityProtocols, p) {
 					return BrokerRegistration{}, malformed(kindBroker, "unknown security protocol %q for listener %q", p, name)
 				}
-				protoMap[strings.ToUpper(name)] = p
+				protoMap[name] = p // as given: Kafka's map keys are not normalised, endpoints' names are
 			}
 		}
 		items, err := o.array("endpoints")
@@ -738,3 +738,55 @@ func DecodeClusterID(data []byte) (ClusterID, error) {
 // zkVersion is used) and the parents of partition state znodes. Kafka
 // passes null; ZooKeeper stores it as no bytes.
 var EmptyData []byte
+
+// ProducerIDBlock is /latest_producer_id_block: the last block of producer
+// ids handed out (Kafka 2.6 coordinator/transaction/ProducerIdManager).
+// Allocation reads it, writes the next block conditionally on the read
+// zkVersion, and retries on BadVersion.
+type ProducerIDBlock struct {
+	BrokerID   int32 // the broker that took the block
+	BlockStart int64 // first id of the block
+	BlockEnd   int64 // last id of the block, inclusive
+}
+
+// ProducerIDBlockSize is the number of ids in one block (PidBlockSize).
+const ProducerIDBlockSize int64 = 1000
+
+const kindProducerIDBlock = "/latest_producer_id_block"
+
+// Encode returns {"version":1,"broker":N,"block_start":"S","block_end":"E"}
+// (a 4-entry Scala Map: insertion order; start and end as strings).
+func (p ProducerIDBlock) Encode() []byte {
+	var w jsonWriter
+	w.raw(`{"version":1,"broker":`)
+	w.int(int64(p.BrokerID))
+	w.raw(`,"block_start":`)
+	w.str(strconv.FormatInt(p.BlockStart, 10))
+	w.raw(`,"block_end":`)
+	w.str(strconv.FormatInt(p.BlockEnd, 10))
+	w.raw("}")
+	return w.buf
+}
+
+// DecodeProducerIDBlock parses /latest_producer_id_block. Kafka reads
+// broker, block_start and block_end; this also requires version 1.
+func DecodeProducerIDBlock(data []byte) (ProducerIDBlock, error) {
+	o, err := parseObject(kindProducerIDBlock, data)
+	if err != nil {
+		return ProducerIDBlock{}, err
+	}
+	if _, err := o.version(1); err != nil {
+		return ProducerIDBlock{}, err
+	}
+	var p ProducerIDBlock
+	if p.BrokerID, err = o.int32("broker"); err != nil {
+		return ProducerIDBlock{}, err
+	}
+	if p.BlockStart, err = o.int64String("block_start"); err != nil {
+		return ProducerIDBlock{}, err
+	}
+	if p.BlockEnd, err = o.int64String("block_end"); err != nil {
+		return ProducerIDBlock{}, err
+	}
+	return p, nil
+}

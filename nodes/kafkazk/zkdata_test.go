@@ -46,6 +46,8 @@ func TestEncodeGolden(t *testing.T) {
 		{"log dir event", LogDirEvent{BrokerID: 2}.Encode(), `{"version":1,"broker":2,"event":1}`},
 		{"config change", ConfigChange{EntityPath: "topics/t"}.Encode(), `{"version":2,"entity_path":"topics/t"}`},
 		{"cluster id", ClusterID{ID: "abcdefghijklmnopqrstuv"}.Encode(), `{"version":"1","id":"abcdefghijklmnopqrstuv"}`},
+		{"producer id block", ProducerIDBlock{BrokerID: 0, BlockStart: 0, BlockEnd: 999}.Encode(),
+			`{"version":1,"broker":0,"block_start":"0","block_end":"999"}`},
 		{"escapes", ClusterID{ID: "a\"\\\n\x01<é"}.Encode(), `{"version":"1","id":"a\"\\\n\u0001<é"}`},
 	}
 	for _, c := range cases {
@@ -130,6 +132,7 @@ func TestDecodeBadInput(t *testing.T) {
 		"logdir":           func(d []byte) error { _, err := DecodeLogDirEvent(d); return err },
 		"config":           func(d []byte) error { _, err := DecodeConfigChange(d); return err },
 		"cluster":          func(d []byte) error { _, err := DecodeClusterID(d); return err },
+		"pid":              func(d []byte) error { _, err := DecodeProducerIDBlock(d); return err },
 	}
 	const ts = `"timestamp":"1"`
 	cases := []struct{ dec, data, want string }{
@@ -153,6 +156,7 @@ func TestDecodeBadInput(t *testing.T) {
 		{"broker", `{"version":4,"jmx_port":1,` + ts + `,"endpoints":["PLAINTEXT://h:x"]}`, `bad port`},
 		{"broker", `{"version":2,"jmx_port":1,` + ts + `,"endpoints":["CLIENT://h:1"]}`, `no listener_security_protocol_map`},
 		{"broker", `{"version":4,"jmx_port":1,` + ts + `,"endpoints":["CLIENT://h:1"],"listener_security_protocol_map":{}}`, `no security protocol defined for listener CLIENT`},
+		{"broker", `{"version":4,"jmx_port":1,` + ts + `,"endpoints":["client://h:1"],"listener_security_protocol_map":{"client":"SSL"}}`, `no security protocol defined for listener CLIENT`},
 		{"broker", `{"version":4,"jmx_port":1,` + ts + `,"endpoints":[],"listener_security_protocol_map":{"A":"TLS"}}`, `unknown security protocol "TLS"`},
 		{"broker", `{"version":4,"jmx_port":1,` + ts + `,"endpoints":[],"rack":3}`, `"rack": want a string`},
 		{"topic", `{"version":3,"partitions":{}}`, "/brokers/topics/<t>: unknown version 3"},
@@ -171,6 +175,7 @@ func TestDecodeBadInput(t *testing.T) {
 		{"config", `{"version":1,"entity_type":"topics","entity_name":"t"}`, `config_change_<seq>: unknown version 1`},
 		{"cluster", `{"version":1,"id":"x"}`, `/cluster/id: "version": want a string`},
 		{"cluster", `{"version":"2","id":"x"}`, `unknown version "2"`},
+		{"pid", `{"version":1,"broker":0,"block_start":0,"block_end":"999"}`, `/latest_producer_id_block: "block_start": want a string`},
 	}
 	for _, c := range cases {
 		t.Run(c.dec+" "+c.data, func(t *testing.T) {
@@ -214,6 +219,11 @@ func TestRoundTrips(t *testing.T) {
 		gs, err := DecodePartitionState(s.Encode())
 		require.NoError(t, err)
 		require.Equal(t, s, gs)
+
+		pid := ProducerIDBlock{BrokerID: genID.Draw(t, "pb"), BlockStart: genStamp.Draw(t, "bs"), BlockEnd: genStamp.Draw(t, "be")}
+		gp, err := DecodeProducerIDBlock(pid.Encode())
+		require.NoError(t, err)
+		require.Equal(t, pid, gp)
 
 		cid := ClusterID{ID: genText.Draw(t, "cid")}
 		gc, err := DecodeClusterID(cid.Encode())
