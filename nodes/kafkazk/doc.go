@@ -32,6 +32,9 @@
 //   - Kafka's znode paths (ControllerPath, BrokerIDPath, PartitionStatePath,
 //     …) and the persistent paths every broker makes sure exist at startup
 //     (CreateTopLevelPaths, MakeSurePersistentPathExists).
+//   - Kafka's znode payloads as Kafka 2.6's ZkData writes them, byte for byte
+//     (BrokerRegistration, ControllerData, PartitionState, TopicAssignment,
+//     the notification and admin znodes), each with a strict Decode.
 //
 // Everything runs on the kernel's thread, in callbacks that run as events of
 // the owning process, never inside the call; the Client is bound to one
