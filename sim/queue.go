@@ -195,7 +195,9 @@ func (q *eventQueue) removeTop() {
 		s := h[c : c+queueArity : c+queueArity]
 		a := lessBit(&s[1], &s[0])
 		b := 2 + lessBit(&s[3], &s[2])
-		m := a + (b-a)*lessBit(&s[b&3], &s[a&3])
+		// m is b if s[b] orders first, else a: a mask, not a multiply,
+		// keeps the select off the critical path's latency.
+		m := a ^ (a^b)&-lessBit(&s[b&3], &s[a&3])
 		h[i] = s[m&3]
 		i = c + m
 	}
