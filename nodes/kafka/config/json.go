@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kzsim/kzsim/sim"
 )
@@ -289,31 +290,17 @@ func (ft *Features) decode(raw json.RawMessage) error {
 		v := m[k]
 		switch k {
 		case "checked_ephemeral":
-			var s string
-			_ = json.Unmarshal(v, &s)
-			switch s {
-			case "2.2":
-				ft.CheckedEphemeral = Ephemeral22
-			case "0.9":
-				ft.CheckedEphemeral = Ephemeral09
-			case "0.8":
-				ft.CheckedEphemeral = Ephemeral08
-			default:
-				return fmt.Errorf("config: features.checked_ephemeral: %s is not \"2.2\", \"0.9\" or \"0.8\"", v)
+			form, err := parseNamed("checked_ephemeral", v, []EphemeralForm{Ephemeral22, Ephemeral09, Ephemeral08})
+			if err != nil {
+				return err
 			}
+			ft.CheckedEphemeral = form
 		case "truncation":
-			var s string
-			_ = json.Unmarshal(v, &s)
-			switch s {
-			case "kip-279":
-				ft.Truncation = TruncateEpochV2
-			case "kip-101":
-				ft.Truncation = TruncateEpoch
-			case "high-watermark":
-				ft.Truncation = TruncateHighWatermark
-			default:
-				return fmt.Errorf("config: features.truncation: %s is not \"kip-279\", \"kip-101\" or \"high-watermark\"", v)
+			mode, err := parseNamed("truncation", v, []Truncation{TruncateEpochV2, TruncateEpoch, TruncateHighWatermark})
+			if err != nil {
+				return err
 			}
+			ft.Truncation = mode
 		case "broker_znode_version":
 			n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
 			if err != nil {
@@ -356,4 +343,21 @@ func unitName(u sim.Duration) string {
 		return "seconds"
 	}
 	return "milliseconds"
+}
+
+// parseNamed reads a feature whose JSON form is one of the String names of
+// values, so a name is written once, in String.
+func parseNamed[T fmt.Stringer](key string, v json.RawMessage, values []T) (T, error) {
+	var s string
+	_ = json.Unmarshal(v, &s) // a non-string matches no name and is refused below
+	quoted := make([]string, len(values))
+	for i, x := range values {
+		if x.String() == s {
+			return x, nil
+		}
+		quoted[i] = strconv.Quote(x.String())
+	}
+	var zero T
+	last := len(quoted) - 1
+	return zero, fmt.Errorf("config: features.%s: %s is not %s or %s", key, v, strings.Join(quoted[:last], ", "), quoted[last])
 }
