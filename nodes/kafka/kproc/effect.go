@@ -140,6 +140,17 @@ type Exit struct{}
 // Config.OnReport.
 type Report struct{}
 
+// Traced is a report that goes into the trace: the shell writes it as a
+// record of the process (sim.World.Emit) before handing it to OnReport, so
+// narration and checks read typed fields, never text.
+type Traced interface {
+	Effect
+	// TraceKind is the record's kind ("kafka.controller.elected").
+	TraceKind() string
+	// TraceRecord returns the record's label and attributes.
+	TraceRecord() (label string, attrs []sim.Attr)
+}
+
 func (ZKBatch) isEffect()      {}
 func (ZKHandler) isEffect()    {}
 func (ZKRegister) isEffect()   {}

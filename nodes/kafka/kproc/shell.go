@@ -229,6 +229,10 @@ func (s *Shell[M]) apply(inc *incarnation[M], e Effect) {
 	case Exit:
 		s.exit(inc)
 	default:
+		if t, ok := e.(Traced); ok && s.w.Tracing() {
+			label, attrs := t.TraceRecord()
+			s.w.Emit(t.TraceKind(), s.id, label, attrs...)
+		}
 		if s.cfg.OnReport != nil {
 			s.cfg.OnReport(inc.number, e)
 		}
