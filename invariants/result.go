@@ -1,8 +1,9 @@
 // Package invariants holds what a run's checks report, Violation and Result,
 // a Checker that collects violations as a run goes, and the named invariants
-// themselves, starting with ZooKeeper's. It imports only sim and fakezk, so
-// the checks of any layer (fakezk today, Kafka's nodes next) can live here
-// and scenarios can use them without an import cycle.
+// themselves: ZooKeeper's (WatchZooKeeper) and Kafka's (WatchKafka). It
+// imports only sim, fakezk and nodes/kafkazk (for Kafka's znode payloads),
+// never the brokers or the controller, so the checks of every layer can live
+// here and scenarios can use them without an import cycle.
 //
 // Checks observe; they never change the world. Safety invariants are
 // computed incrementally, from what changed (a ZooKeeper commit, a step),
