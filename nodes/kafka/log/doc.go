@@ -13,7 +13,11 @@
 //
 // The file is one segment: a 16-byte header holding the log start offset
 // (Kafka puts it in the segment's file name) and fixed-size records, each
-// with a CRC-32C (Castagnoli, as Kafka's record batches use).
+// with a CRC-32C (Castagnoli, as Kafka's record batches use). Simplified:
+// Kafka checks a CRC per batch, so a crash keeps a produce batch whole or
+// not at all; here each record stands alone, and a crash may keep the
+// first records of an append and lose the rest. There is one segment per
+// log (no rolling, no retention, no index files).
 //
 // The follower's truncation by leader epoch follows Kafka 2.6
 // `AbstractFetcherThread.getOffsetTruncationState` (KIP-101, KIP-279); see
