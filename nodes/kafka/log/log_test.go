@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -300,4 +301,8 @@ func TestEmptyLogSize(t *testing.T) {
 	perLog := allocs / n
 	t.Logf("empty Log: %d bytes allocated", perLog)
 	assert.LessOrEqual(t, perLog, uint64(96))
+}
+
+func TestRecordIsFortyBytes(t *testing.T) {
+	assert.Equal(t, uintptr(40), unsafe.Sizeof(Record{}))
 }

@@ -6,34 +6,34 @@ import (
 	"hash/crc32"
 )
 
-// Record is one record of a partition's log. The fields are ordered for a
-// compact layout (40 bytes, no padding).
+// Record is one record of a partition's log. The field order is that of
+// nodes/kafka/proto.Record, and packs into 40 bytes with no padding.
 type Record struct {
 	// Offset is the record's position in the partition, from 0.
 	Offset int64
-	// ProducerID and Sequence identify the producer's write, as Kafka's
+	// LeaderEpoch is the epoch of the leader that appended the record
+	// (Kafka's batch field partitionLeaderEpoch).
+	LeaderEpoch int32
+	// Sequence and ProducerID identify the producer's write, as Kafka's
 	// idempotent producer stamps its batches (KIP-98); no deduplication
 	// is done here.
+	Sequence   int32
 	ProducerID int64
 	// Key and Value are short ids of what was written, so that a consumer
 	// can say what it read at an offset (no payload bytes are kept).
 	Key, Value uint64
-	// LeaderEpoch is the epoch of the leader that appended the record
-	// (Kafka's batch field partitionLeaderEpoch).
-	LeaderEpoch int32
-	// Sequence is the producer's sequence number of the record.
-	Sequence int32
 }
 
 // Entry is what a producer sends for one record; the leader assigns the
-// offset and the leader epoch.
+// offset and the leader epoch. The field order is that of
+// nodes/kafka/proto.Entry.
 type Entry struct {
 	// ProducerID and Sequence are the producer's id and the record's
 	// sequence number (Record.ProducerID, Record.Sequence).
 	ProducerID int64
+	Sequence   int32
 	// Key and Value are the short ids of what is written.
 	Key, Value uint64
-	Sequence   int32
 }
 
 // Sizes of the log file's parts, in bytes.
