@@ -11,6 +11,11 @@ import (
 // heard from since it became leader (Kafka 2.6 `Log.UnknownOffset`).
 const UnknownOffset int64 = -1
 
+// NeverCaughtUp is the LastCaughtUp of a follower never known to have
+// caught up. Kafka uses 0 ms since 1970, which a wall clock puts decades
+// back; virtual time starts at 0, so the sentinel is far before it.
+const NeverCaughtUp sim.Time = -1 << 60
+
 // Follower is the leader's view of one follower replica (Kafka 2.6
 // `Replica`).
 type Follower struct {
@@ -36,7 +41,7 @@ type Follower struct {
 func BecomeLeader(f Follower, inISR bool, now sim.Time, epochStartOffset int64, newLeader bool) Follower {
 	f.LastFetchLeaderLogEndOffset = epochStartOffset
 	f.LastFetch = now
-	f.LastCaughtUp = 0
+	f.LastCaughtUp = NeverCaughtUp
 	if inISR {
 		f.LastCaughtUp = now
 	}

@@ -147,7 +147,7 @@ func TestBecomeLeader(t *testing.T) {
 		t.Fatalf("in ISR, new leader: got %+v, want %+v", got, want)
 	}
 	got = BecomeLeader(f, false, at(100*ms), 12, false)
-	want = Follower{ID: 2, LogEndOffset: 7, LastCaughtUp: 0, LastFetch: at(100 * ms), LastFetchLeaderLogEndOffset: 12}
+	want = Follower{ID: 2, LogEndOffset: 7, LastCaughtUp: NeverCaughtUp, LastFetch: at(100 * ms), LastFetchLeaderLogEndOffset: 12}
 	if got != want {
 		t.Fatalf("out of ISR, already leader: got %+v, want %+v", got, want)
 	}

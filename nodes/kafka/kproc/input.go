@@ -138,6 +138,13 @@ type Synced struct {
 	Req ReqID
 }
 
+// Shutdown is the operator asking the process to stop (SIGTERM): a broker
+// shuts down in a controlled way and then emits Exit.
+type Shutdown struct{}
+
+func (Shutdown) isInput()       {}
+func (Shutdown) String() string { return "shutdown" }
+
 func (Started) isInput()        {}
 func (ZKResult) isInput()       {}
 func (ZKChange) isInput()       {}

@@ -146,6 +146,14 @@ func (s *Shell[M]) Start() {
 	s.feed(inc, Started{Incarnation: n, Files: files})
 }
 
+// Shutdown asks the running incarnation to stop (the machine gets a
+// Shutdown input). It must run as an event of the process.
+func (s *Shell[M]) Shutdown() {
+	if s.cur != nil {
+		s.feed(s.cur, Shutdown{})
+	}
+}
+
 // crash drops the incarnation: the kernel has dropped its events and
 // connections already, and its clients are dead with it.
 func (s *Shell[M]) crash() { s.cur = nil }

@@ -3,28 +3,18 @@ package proto
 import (
 	"fmt"
 
+	"github.com/kzsim/kzsim/nodes/kafka/log"
 	"github.com/kzsim/kzsim/rpc"
 )
 
-// Record is one record as a log holds it: its offset, the leader epoch it
-// was written in, the producer's id and sequence (idempotence), and its key
-// and value as short ids (no payload bytes: a consumer says what it read at
-// an offset by the ids).
-type Record struct {
-	Offset      int64
-	LeaderEpoch int32
-	Sequence    int32
-	ProducerID  int64
-	Key, Value  uint64
-}
+// Record is one record of a partition's log, as a Fetch returns it (the
+// log's own type: offset, leader epoch, producer id and sequence, key and
+// value ids; no payload bytes).
+type Record = log.Record
 
 // Entry is a record as a producer sends it, before the leader gives it an
 // offset and an epoch.
-type Entry struct {
-	ProducerID int64
-	Sequence   int32
-	Key, Value uint64
-}
+type Entry = log.Entry
 
 // Acks values of a ProduceRequest.
 const (
