@@ -20,7 +20,9 @@
 //
 // Inputs: Restarted (first of every incarnation), ZKReply (the answer to a
 // ZKRequest, carrying its ReqID), ZKWatch (a one-shot watch set by a read
-// fired), ZKSession (a session state change) and TimerFired. Effects:
+// fired), ZKSession (a session state change), TimerFired, and Command (an
+// instruction from outside, such as a client's request, that a scenario
+// delivers with Shell.Command). Effects:
 // ZKRequest, SetTimer, CancelTimer, and the machine's own reports (role
 // changes and the like: types that embed Report), which the Shell hands
 // to its Config.OnReport.

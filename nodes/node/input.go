@@ -54,11 +54,22 @@ type TimerFired struct {
 	Name TimerName
 }
 
+// Command is an instruction to the process from outside its ZooKeeper
+// world, carried as data: a client's request or an operator's action that a
+// scenario drives (a producer's first message to a topic, say), until the
+// RPC layer carries such requests. Value is of a type the machine defines;
+// a machine panics on a Value it does not know. A shell delivers it with
+// Shell.Command.
+type Command struct {
+	Value fmt.Stringer
+}
+
 func (Restarted) isInput()  {}
 func (ZKReply) isInput()    {}
 func (ZKWatch) isInput()    {}
 func (ZKSession) isInput()  {}
 func (TimerFired) isInput() {}
+func (Command) isInput()    {}
 
 func (in Restarted) String() string { return fmt.Sprintf("restarted incarnation=%d", in.Incarnation) }
 
@@ -90,6 +101,8 @@ func (in ZKSession) String() string {
 }
 
 func (in TimerFired) String() string { return "timer-fired " + string(in.Name) }
+
+func (in Command) String() string { return "command " + in.Value.String() }
 
 // Machine is a process's logic. Step applies one input that happened at
 // virtual time now and returns the effects, in the order they are to be

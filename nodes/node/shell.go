@@ -124,6 +124,20 @@ func (s *Shell[M]) Session() (fakezk.State, int64) {
 	return s.cur.zk.State(), s.cur.zk.SessionID()
 }
 
+// Command hands v to the current incarnation's machine as a Command input
+// and carries out its effects. It must run as an event of the process
+// (w.At(shell.ID(), …)), so that a paused process sees it when it resumes
+// and a crashed one never: the kernel drops the event.
+func (s *Shell[M]) Command(v fmt.Stringer) {
+	if s.cur == nil {
+		panic(fmt.Sprintf("node: %s: command %v while the process is down (deliver it as an event of the process)", s.cfg.Name, v))
+	}
+	if v == nil {
+		panic(fmt.Sprintf("node: %s: a command without a value", s.cfg.Name))
+	}
+	s.feed(s.cur, Command{Value: v})
+}
+
 // feed steps the machine of inc with one input and carries out its effects.
 func (s *Shell[M]) feed(inc *incarnation[M], in Input) {
 	if s.cur != inc {

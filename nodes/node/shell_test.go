@@ -238,3 +238,30 @@ func withoutTimes(log []string) []string {
 	}
 	return out
 }
+
+type cmd string
+
+func (c cmd) String() string { return string(c) }
+
+// A command reaches the current incarnation as an input, in the process's
+// event; one for a process that is down at its time is dropped with the
+// event, and calling Command outside the process panics.
+func TestShellCommand(t *testing.T) {
+	h := newHarness(t, func(m *scripted, in Input) []Effect {
+		if c, ok := in.(Command); ok {
+			return []Effect{note{text: "got " + c.Value.String()}}
+		}
+		return nil
+	})
+	h.w.At(h.shell.ID(), sim.Time(sim.Second), "cmd", func() { h.shell.Command(cmd("a")) })
+	h.w.RunFor(2 * sim.Second)
+	h.w.Crash(h.shell.ID())
+	h.w.At(h.shell.ID(), sim.Time(3*sim.Second), "cmd", func() { h.shell.Command(cmd("b")) })
+	h.w.RunFor(2 * sim.Second)
+	assert.Equal(t, []string{"got a"}, h.reps)
+	assert.Contains(t, h.log, "1s #1 command a")
+	assert.Panics(t, func() { h.shell.Command(cmd("c")) }, "down")
+	h.w.Restart(h.shell.ID())
+	h.w.RunFor(sim.Second)
+	assert.Panics(t, func() { h.shell.Command(nil) })
+}
