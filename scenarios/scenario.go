@@ -35,8 +35,34 @@ type Config struct {
 	// Write errors are the writer's to keep; the run goes on.
 	ZKDump io.Writer
 	ZKLog  io.Writer
+	// Layout is the Kafka cluster layout to run (one of Layouts); "" means
+	// the default, LayoutController.
+	Layout string
 
 	run *runState // set by the catalogue's runner, for panic recovery
+}
+
+// Kafka cluster layouts, the values of Config.Layout.
+const (
+	// LayoutController is Kafka 2.6 in ZooKeeper mode: a controller,
+	// replicated partitions with leaders and ISRs (the default).
+	LayoutController = "2.6"
+	// Layout07 is Kafka 0.7's: no controller and no replication; each
+	// broker registers /brokers/ids/<id> and, for each topic it hosts, an
+	// ephemeral /brokers/topics/<topic>/<id> holding its partition count.
+	Layout07 = "0.7"
+)
+
+// Layouts lists the valid values of Config.Layout ("" aside), the default
+// first.
+var Layouts = []string{LayoutController, Layout07}
+
+// ValidLayout checks a --layout value: one of Layouts.
+func ValidLayout(layout string) error {
+	if !slices.Contains(Layouts, layout) {
+		return fmt.Errorf("--layout %q is not a layout (layouts: %s)", layout, strings.Join(Layouts, ", "))
+	}
+	return nil
 }
 
 // Scenario is a named, runnable experiment.
@@ -46,15 +72,55 @@ type Scenario struct {
 	// ZooKeeper says the scenario runs a fakezk server, so it can write
 	// Config.ZKDump and Config.ZKLog.
 	ZooKeeper bool
+	// Layouts lists the Kafka cluster layouts the scenario runs (a scenario
+	// that needs a controller lists only LayoutController). Empty: the
+	// scenario has no Kafka cluster, so a layout means nothing to it and it
+	// accepts only the default.
+	Layouts []string
 	// Run runs the scenario once. A panic of the simulated code is recovered
 	// and returned as an invariants.Panic violation.
 	Run func(cfg Config) *invariants.Result
+}
+
+// CheckLayout reports, in one line, why the scenario does not run layout
+// ("" is the default, LayoutController); nil if it does.
+func (s Scenario) CheckLayout(layout string) error {
+	if layout == "" {
+		layout = LayoutController
+	}
+	if err := ValidLayout(layout); err != nil {
+		return err
+	}
+	switch {
+	case len(s.Layouts) == 0 && layout == LayoutController:
+		return nil
+	case len(s.Layouts) == 0:
+		return fmt.Errorf("scenario %s has no Kafka brokers, so no cluster layout; --layout %s is not accepted", s.Name, layout)
+	case slices.Contains(s.Layouts, layout):
+		return nil
+	case len(s.Layouts) == 1 && s.Layouts[0] == LayoutController:
+		return fmt.Errorf("scenario %s needs a controller; --layout %s is not accepted", s.Name, layout)
+	}
+	return fmt.Errorf("scenario %s runs with --layout %s only; --layout %s is not accepted", s.Name, strings.Join(s.Layouts, " or "), layout)
+}
+
+// Forms returns the layouts to run the scenario with, one run each, as a
+// seed sweep does: its Layouts, or "" (the default) for a scenario without
+// a Kafka cluster.
+func (s Scenario) Forms() []string {
+	if len(s.Layouts) == 0 {
+		return []string{""}
+	}
+	return slices.Clone(s.Layouts)
 }
 
 // ReplayCommand returns the simrun command line that replays a run of the
 // named scenario with cfg.
 func ReplayCommand(name string, cfg Config) string {
 	s := fmt.Sprintf("simrun run --scenario %s --seed %d", name, cfg.Seed)
+	if cfg.Layout != "" {
+		s += " --layout " + cfg.Layout
+	}
 	if cfg.MaxEvents != 0 {
 		s += fmt.Sprintf(" --max-events %d", cfg.MaxEvents)
 	}
@@ -67,7 +133,12 @@ func register(s Scenario) {
 	if _, dup := catalogue[s.Name]; dup {
 		panic("scenarios: duplicate name " + s.Name)
 	}
-	s.Run = guarded(s.Name, s.ZooKeeper, s.Run)
+	for _, l := range s.Layouts {
+		if err := ValidLayout(l); err != nil {
+			panic("scenarios: " + s.Name + ": " + err.Error())
+		}
+	}
+	s.Run = guarded(s, s.Run)
 	catalogue[s.Name] = s
 }
 
@@ -80,10 +151,14 @@ type runState struct {
 // guarded wraps a scenario's run so that a panic in simulated code (an event,
 // a hook, a check) ends the run with a Panic violation that names the seed
 // and the replay command, instead of crashing the program.
-func guarded(name string, zk bool, run func(Config) *invariants.Result) func(Config) *invariants.Result {
+func guarded(sc Scenario, run func(Config) *invariants.Result) func(Config) *invariants.Result {
+	name := sc.Name
 	return func(cfg Config) (res *invariants.Result) {
-		if !zk && (cfg.ZKDump != nil || cfg.ZKLog != nil) {
+		if !sc.ZooKeeper && (cfg.ZKDump != nil || cfg.ZKLog != nil) {
 			panic(fmt.Sprintf("scenarios: %s has no ZooKeeper for Config.ZKDump or ZKLog", name))
+		}
+		if err := sc.CheckLayout(cfg.Layout); err != nil {
+			panic("scenarios: " + err.Error()) // callers check first (cmd/simrun does)
 		}
 		st := &runState{}
 		cfg.run = st

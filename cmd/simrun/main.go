@@ -5,8 +5,8 @@
 //
 //	simrun                       run the default scenario and narrate it
 //	simrun list [--json]         the scenarios it knows
-//	simrun run --scenario NAME --seed N [--json] [--max-events N] [--trace FILE|-]
-//	             [--zk-dump FILE|-] [--zk-log FILE|-] [--force]
+//	simrun run --scenario NAME --seed N [--layout 2.6|0.7] [--json] [--max-events N]
+//	             [--trace FILE|-] [--zk-dump FILE|-] [--zk-log FILE|-] [--force]
 //	simrun help                  usage (also -h on any command)
 //
 // Exit status, the first that applies in this order: 2 bad usage or input
@@ -47,7 +47,9 @@ const (
 
 const usage = `usage:
   simrun                       run the default scenario (seed 1) and narrate it
-  simrun list [--json]         list the scenarios
+  simrun list [--json]         list the scenarios: name, the --layout values
+                               it runs (- for a scenario without Kafka brokers,
+                               which takes none) and a summary
   simrun run --scenario NAME --seed N [flags]
                                run one scenario once
   simrun help                  this text (also -h or --help after any command)
@@ -55,6 +57,10 @@ const usage = `usage:
 run flags:
   --scenario NAME    the scenario (simrun list shows them)
   --seed N           the seed, a decimal number from 0 to 2^64-1
+  --layout L         the Kafka cluster layout: 2.6 (the default: a controller,
+                     replicated partitions) or 0.7 (Kafka 0.7's registry: no
+                     controller, no replication); a scenario that does not run
+                     L refuses it (simrun list shows what each runs)
   --json             print the result as one JSON object instead of a summary
   --max-events N     the run's event budget (default: the scenario's own); a run
                      that uses it all fails with status 5
@@ -196,13 +202,14 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 	all := scenarios.All()
 	if *asJSON {
 		type entry struct {
-			Name    string `json:"name"`
-			Summary string `json:"summary"`
-			Default bool   `json:"default"`
+			Name    string   `json:"name"`
+			Summary string   `json:"summary"`
+			Default bool     `json:"default"`
+			Layouts []string `json:"layouts"`
 		}
 		out := make([]entry, 0, len(all))
 		for _, s := range all {
-			out = append(out, entry{s.Name, s.Summary, s.Name == scenarios.Default})
+			out = append(out, entry{s.Name, s.Summary, s.Name == scenarios.Default, append([]string{}, s.Layouts...)})
 		}
 		if err := json.NewEncoder(stdout).Encode(out); err != nil {
 			return 0, outputError{fmt.Errorf("writing the list: %w", err)}
@@ -210,7 +217,11 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		return exitOK, nil
 	}
 	for _, s := range all {
-		if _, err := fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary); err != nil {
+		layouts := strings.Join(s.Layouts, ",")
+		if layouts == "" {
+			layouts = "-"
+		}
+		if _, err := fmt.Fprintf(stdout, "%-16s %-8s %s\n", s.Name, layouts, s.Summary); err != nil {
 			return 0, outputError{fmt.Errorf("writing the list: %w", err)}
 		}
 	}
@@ -221,6 +232,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	fs := newFlags("run")
 	name := fs.String("scenario", "", "scenario name (simrun list)")
 	seedText := fs.String("seed", "", "seed, a decimal number")
+	layout := fs.String("layout", "", "the Kafka cluster layout: "+strings.Join(scenarios.Layouts, " or "))
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	maxEventsText := fs.String("max-events", "", "event budget")
 	tracePath := fs.String("trace", "", "write the trace as JSON lines to this file (- for stdout)")
@@ -250,8 +262,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		cfg.MaxEvents = n
 	}
+	if set["layout"] {
+		if err := scenarios.ValidLayout(*layout); err != nil {
+			return 0, badUsage("run: %v", err)
+		}
+		cfg.Layout = *layout
+	}
 	sc, err := lookup(*name)
 	if err != nil {
+		return 0, badUsage("run: %v", err)
+	}
+	if err := sc.CheckLayout(cfg.Layout); err != nil {
 		return 0, badUsage("run: %v", err)
 	}
 

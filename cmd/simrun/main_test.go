@@ -354,7 +354,7 @@ func TestOutputsAreCheckedTogether(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: zk-election)\n"},
+		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: broker-crash, zk-election)\n"},
 		{[]string{"--scenario", "zk-election", "--trace", "-", "--zk-dump", "-"}, "simrun: run: --trace and --zk-dump both write to standard output; only one may\n"},
 		{[]string{"--scenario", "zk-election", "--trace", x, "--zk-dump", x}, "simrun: run: --trace and --zk-dump both name " + x + "\n"},
 		{[]string{"--scenario", "zk-election", "--zk-dump", dir}, "simrun: run: --zk-dump " + dir + " is a directory; name a file, e.g. " + dir + "/zk-dump.json\n"},
@@ -402,7 +402,7 @@ func TestZKLogReplaysToTheDump(t *testing.T) {
 
 	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--zk-log", filepath.Join(dir, "x"))
 	assert.Equal(t, 2, code)
-	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: zk-election)\n", errOut)
+	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: broker-crash, zk-election)\n", errOut)
 	code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-log", logPath)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--zk-log file "+logPath+" exists; remove it or pass --force")
@@ -410,5 +410,56 @@ func TestZKLogReplaysToTheDump(t *testing.T) {
 		code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-log", "/dev/full", "--force")
 		assert.Equal(t, 4, code)
 		assert.Equal(t, "simrun: writing --zk-log /dev/full: write /dev/full: no space left on device\n", errOut)
+	}
+}
+
+// --layout: a value that is not a layout is a one-line error naming it and
+// the valid ones; a scenario refuses a layout it does not run before
+// anything starts; an accepted one runs and its replay command carries it.
+func TestLayout(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--scenario", "broker-crash", "--layout", "0.8"}, `simrun: run: --layout "0.8" is not a layout (layouts: 2.6, 0.7)` + "\n"},
+		{[]string{"--scenario", "broker-crash", "--layout", ""}, `simrun: run: --layout "" is not a layout (layouts: 2.6, 0.7)` + "\n"},
+		{[]string{"--scenario", "zk-election", "--layout", "0.7"}, "simrun: run: scenario zk-election has no Kafka brokers, so no cluster layout; --layout 0.7 is not accepted\n"},
+		{[]string{"--scenario", "kernel-demo", "--layout", "0.7"}, "simrun: run: scenario kernel-demo has no Kafka brokers, so no cluster layout; --layout 0.7 is not accepted\n"},
+		{[]string{"--scenario", "broker-crash"}, "simrun: run: scenario broker-crash runs with --layout 0.7 only; --layout 2.6 is not accepted\n"},
+		{[]string{"--scenario", "broker-crash", "--layout", "2.6"}, "simrun: run: scenario broker-crash runs with --layout 0.7 only; --layout 2.6 is not accepted\n"},
+	} {
+		code, out, errOut := simrun(append([]string{"run", "--seed", "1"}, tc.args...)...)
+		assert.Equal(t, 2, code, "%v", tc.args)
+		assert.Empty(t, out, "%v", tc.args)
+		assert.Equal(t, tc.err, errOut, "%v", tc.args)
+	}
+
+	code, out, errOut := simrun("run", "--scenario", "broker-crash", "--seed", "1", "--layout", "0.7", "--json")
+	require.Equal(t, 0, code, errOut)
+	var res map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, "simrun run --scenario broker-crash --seed 1 --layout 0.7", res["replay"])
+
+	// A scenario without Kafka brokers runs with the default layout named.
+	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--layout", "2.6")
+	assert.Equal(t, 0, code, errOut)
+
+	// simrun list says what each scenario runs.
+	_, out, _ = simrun("list")
+	assert.Regexp(t, `(?m)^broker-crash +0\.7 +\S`, out)
+	assert.Regexp(t, `(?m)^zk-election +- +\S`, out)
+	_, out, _ = simrun("list", "--json")
+	var entries []struct {
+		Name    string   `json:"name"`
+		Layouts []string `json:"layouts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &entries))
+	for _, e := range entries {
+		if e.Name == "broker-crash" {
+			assert.Equal(t, []string{"0.7"}, e.Layouts)
+		}
+		if e.Name == "zk-election" {
+			assert.Equal(t, []string{}, e.Layouts)
+		}
 	}
 }

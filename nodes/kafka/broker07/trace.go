@@ -11,11 +11,11 @@ import (
 // (broker: its id; session: hexadecimal; why: startup, new-session or
 // new-topic), for narration and checks that read the trace.
 const (
-	KindRegistered         = "kafka07.broker.registered"   // broker, session, data, why, found
-	KindTopicRegistered    = "kafka07.topic.registered"    // broker, topic, partitions, session, why, found
-	KindRegistrationFailed = "kafka07.registration.failed" // broker, path, session, why, reason
-	KindStartupFailed      = "kafka07.startup.failed"      // broker, reason
-	KindLogCreated         = "kafka07.log.created"         // broker, topic
+	KindRegistered         = "kafka.07.broker.registered"   // broker, session, data, why, found
+	KindTopicRegistered    = "kafka.07.topic.registered"    // broker, topic, partitions, session, why, found
+	KindRegistrationFailed = "kafka.07.registration.failed" // broker, path, session, why, reason
+	KindStartupFailed      = "kafka.07.startup.failed"      // broker, reason
+	KindLogCreated         = "kafka.07.log.created"         // broker, topic
 )
 
 // Trace writes one of a broker's reports to w's trace as a record of
