@@ -13,6 +13,11 @@ import (
 	"github.com/kzsim/kzsim/sim"
 )
 
+// broker-crash is registered here and runs in each layout it lists:
+// runBrokerCrash dispatches on Config.Layout to the form written for it.
+// The controller layout's form joins this registration: add
+// LayoutController to Layouts and a case for it ("" is the default,
+// LayoutController) in runBrokerCrash.
 func init() {
 	register(Scenario{
 		Name:      "broker-crash",
@@ -32,7 +37,7 @@ func runBrokerCrash(cfg Config) *invariants.Result {
 	case Layout07:
 		return runBrokerCrash07(cfg, crash07Plan{})
 	}
-	panic(fmt.Sprintf("broker-crash: layout %q is not written", cfg.Layout))
+	panic(fmt.Sprintf("broker-crash: layout %q is not written", cfg.Layout)) // CheckLayout refuses it first
 }
 
 // crash07Plan holds switches tests use to plant bugs the checks must catch.

@@ -656,6 +656,9 @@ func (b *Broker) produce(now sim.Time, topic string) {
 	if b.state != Running {
 		// getLogPool awaits the start-up latch.
 		if !slices.Contains(b.produces, topic) {
+			if len(b.produces) >= maxQueuedTasks {
+				panic(fmt.Sprintf("broker %d: %d produce requests wait for start-up, the limit", b.cfg.ID, len(b.produces)))
+			}
 			b.produces = append(b.produces, topic)
 		}
 		return
