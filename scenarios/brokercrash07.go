@@ -203,7 +203,9 @@ func (b *broker07Proc) report(r node.Effect) {
 		}
 	case broker07.RegistrationFailed:
 		c.regFailures++
-		c.narrate("%s: registration of %s fails (%s): %s", b.name, r.Path, r.Why, r.Reason)
+		if r.Why != broker07.WhyStartup { // StartupFailed follows and says why
+			c.narrate("%s: registration of %s fails (%s): %s", b.name, r.Path, r.Why, r.Reason)
+		}
 	case broker07.StartupFailed:
 		c.startupFailures++
 		c.narrate("%s: start-up fails and the broker shuts down: %s", b.name, r.Reason)

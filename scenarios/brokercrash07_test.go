@@ -108,3 +108,26 @@ func TestBrokerCrashRefusesTheControllerLayoutForNow(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualError(t, sc.CheckLayout(""), "scenario broker-crash runs with --layout 0.7 only; --layout 2.6 is not accepted")
 }
+
+// Over a few seeds the scenario exercises what it is about: fast restarts
+// that meet their old registration and exit, supervisor restarts,
+// re-registration on new sessions, topics registered at runtime, and a
+// broker lost for good.
+func TestBrokerCrash07ExercisesItsStories(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := uint64(1); seed <= 20; seed++ {
+		r := runBrokerCrash07(Config{Seed: seed, Layout: Layout07}, crash07Plan{})
+		require.True(t, r.OK(), "seed %d: %v", seed, r.Violations)
+		for _, m := range []string{"startup_failures", "supervisor_restarts", "broker_reregistrations", "produces_lost"} {
+			seen[m] = seen[m] || r.Metrics[m] > 0
+		}
+		for _, l := range r.Timeline {
+			seen["new-topic"] = seen["new-topic"] || strings.Contains(l, "(new-topic)")
+			seen["lost"] = seen["lost"] || strings.Contains(l, "is lost for good")
+			seen["already registered"] = seen["already registered"] || strings.Contains(l, "A broker is already registered on the path")
+		}
+	}
+	for _, s := range []string{"startup_failures", "supervisor_restarts", "broker_reregistrations", "produces_lost", "new-topic", "lost", "already registered"} {
+		assert.True(t, seen[s], "no seed of 1-20 shows %s", s)
+	}
+}
