@@ -306,3 +306,29 @@ func TestConfigValidate(t *testing.T) {
 	assert.Panics(t, func() { New(Config{ID: -1, Host: "h"}, nil) })
 	assert.Panics(t, func() { New(Config{ID: 1, Host: "h"}, []string{".."}) })
 }
+
+// Every report is a typed trace record with the broker's id; anything else
+// is refused.
+func TestTrace(t *testing.T) {
+	sink := &sim.MemorySink{}
+	w := sim.New(sim.Options{Seed: 1, Sinks: []sim.Sink{sink}})
+	w.At(sim.Kernel, 0, "emit", func() {
+		Trace(w, sim.Kernel, 3, TopicRegistered{Topic: "orders", Partitions: 4, Session: 0x10, Why: WhyNewTopic})
+	})
+	w.Run()
+	var got *sim.Record
+	for _, r := range sink.All() {
+		if r.Kind == KindTopicRegistered {
+			got = &r
+		}
+	}
+	require.NotNil(t, got)
+	for key, want := range map[string]int64{"broker": 3, "partitions": 4, "session": 0x10} {
+		a, ok := got.Attr(key)
+		require.True(t, ok, key)
+		assert.Equal(t, want, a.Num, key)
+	}
+	a, _ := got.Attr("why")
+	assert.Equal(t, "new-topic", a.Str)
+	assert.Panics(t, func() { Trace(w, sim.Kernel, 3, node.SetTimer{Name: "x"}) })
+}
