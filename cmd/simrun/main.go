@@ -48,8 +48,8 @@ const (
 const usage = `usage:
   simrun                       run the default scenario (seed 1) and narrate it
   simrun list [--json]         list the scenarios: name, the --layout values
-                               it runs (- for a scenario without Kafka brokers,
-                               which takes none) and a summary
+                               it runs (-: a scenario without Kafka brokers,
+                               run with the default only) and a summary
   simrun run --scenario NAME --seed N [flags]
                                run one scenario once
   simrun help                  this text (also -h or --help after any command)
