@@ -1,0 +1,31 @@
+package controller
+
+import (
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
+)
+
+// Features not built yet: each is a no-op that continues.
+
+func (c *Controller) initTopicDeletion(then func())                        { then() }
+func (c *Controller) tryTopicDeletion(then func())                         { then() }
+func (c *Controller) resumeDeletions([]int32)                              {}
+func (c *Controller) failReplicaDeletion([]replicaRef)                     {}
+func (c *Controller) processTopicDeletion()                                {}
+func (c *Controller) initializePartitionReassignments(_ bool, then func()) { then() }
+func (c *Controller) resumeReassignments(_ []int32, then func())           { then() }
+func (c *Controller) processZkPartitionReassignment()                      {}
+func (c *Controller) processReassignmentIsrChange(string, int32)           {}
+func (c *Controller) pendingPreferredElections(_ bool, then func())        { then() }
+func (c *Controller) processPreferredReplicaElection()                     {}
+func (c *Controller) processAutoRebalance()                                {}
+func (c *Controller) processStopReplicaDeletionResponse(int32, *proto.StopReplicaRequest, *proto.StopReplicaResponse) {
+}
+
+func (c *Controller) processControlledShutdown(tok kproc.Token, req *proto.ControlledShutdownRequest) {
+	c.replyShutdown(tok, proto.NotController, nil)
+}
+
+func (c *Controller) replyShutdown(tok kproc.Token, code proto.ErrorCode, remaining []proto.TopicPartition) {
+	c.emit(kproc.Reply{Token: tok, Resp: &proto.ControlledShutdownResponse{Error: code, Remaining: remaining}})
+}
