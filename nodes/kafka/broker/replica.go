@@ -363,6 +363,9 @@ func (rm *replicaManager) truncate(p *partition, to int64, byEpoch bool) {
 	b := rm.b
 	from := p.log.LogEndOffset()
 	if to >= from {
+		if b.cfg.Kafka.Features.EpochCacheTruncatedAtEnd && p.log.TruncateEpochsFromEnd(to) {
+			rm.writeEpochs(p)
+		}
 		return
 	}
 	var size int

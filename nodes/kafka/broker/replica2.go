@@ -143,6 +143,12 @@ type fetcher struct {
 	dirty    bool
 	inflight bool
 	backoff  bool
+	// The request in flight: an answer is taken for a partition only if its
+	// fetch state is still what the request was built from (Kafka's
+	// AbstractFetcherThread compares the current fetch state with the
+	// request's before processing a partition's data or error).
+	fetching *proto.FetchRequest
+	querying *proto.OffsetsForLeaderEpochRequest
 }
 
 func (f *fetcher) list() []proto.TopicPartition {
@@ -173,13 +179,15 @@ func (f *fetcher) pump() {
 	k := b.cfg.Kafka
 	f.inflight = true
 	if len(queries) > 0 {
+		f.querying = &proto.OffsetsForLeaderEpochRequest{ReplicaID: b.cfg.ID, Partitions: queries}
 		b.emit(kproc.Send{ID: b.newCall(call{kind: callEpochQuery, arg: int64(f.leader)}), Host: f.host, Channel: kproc.ChannelFetcher,
-			Req: &proto.OffsetsForLeaderEpochRequest{ReplicaID: b.cfg.ID, Partitions: queries}, Timeout: k.ReplicaSocketTimeout})
+			Req: f.querying, Timeout: k.ReplicaSocketTimeout})
 		return
 	}
+	f.fetching = &proto.FetchRequest{ReplicaID: b.cfg.ID, BrokerEpoch: b.brokerEpoch,
+		MaxWaitMs: int32(k.ReplicaFetchWaitMax / sim.Millisecond), MinRecords: 1, Partitions: fetches}
 	b.emit(kproc.Send{ID: b.newCall(call{kind: callFetch, arg: int64(f.leader)}), Host: f.host, Channel: kproc.ChannelFetcher,
-		Req:     &proto.FetchRequest{ReplicaID: b.cfg.ID, BrokerEpoch: b.brokerEpoch, MaxWaitMs: int32(k.ReplicaFetchWaitMax / sim.Millisecond), MinRecords: 1, Partitions: fetches},
-		Timeout: k.ReplicaSocketTimeout})
+		Req: f.fetching, Timeout: k.ReplicaSocketTimeout})
 }
 
 func (f *fetcher) fail() {
@@ -206,12 +214,14 @@ func (rm *replicaManager) fetchResult(c call, in kproc.RPCResult) {
 		return
 	}
 	resp := in.Resp.(*proto.FetchResponse)
+	req := f.fetching
 	b := rm.b
 	backoff := false
 	for i := range resp.Partitions {
 		pr := &resp.Partitions[i]
 		p := rm.parts[pr.TopicPartition]
-		if p == nil || p.fetcher != f.leader || p.truncating {
+		sent := req.Partitions[i]
+		if p == nil || p.fetcher != f.leader || p.truncating || p.leaderEpoch != sent.CurrentLeaderEpoch || p.log.LogEndOffset() != sent.FetchOffset {
 			continue // the partition moved on while the fetch was out
 		}
 		switch pr.Error {
@@ -261,11 +271,13 @@ func (rm *replicaManager) epochResult(c call, in kproc.RPCResult) {
 		return
 	}
 	resp := in.Resp.(*proto.OffsetsForLeaderEpochResponse)
+	req := f.querying
 	backoff := false
-	for _, e := range resp.Partitions {
+	for i, e := range resp.Partitions {
 		p := rm.parts[e.TopicPartition]
-		if p == nil || p.fetcher != f.leader || !p.truncating {
-			continue
+		sent := req.Partitions[i]
+		if p == nil || p.fetcher != f.leader || !p.truncating || p.leaderEpoch != sent.CurrentLeaderEpoch || p.log.LatestEpoch() != sent.LeaderEpoch {
+			continue // the partition moved on while the query was out
 		}
 		if e.Error != proto.None {
 			if e.Error == proto.FencedLeaderEpoch {
@@ -277,6 +289,9 @@ func (rm *replicaManager) epochResult(c call, in kproc.RPCResult) {
 		}
 		to, done := p.log.TruncationOffset(e.LeaderEpoch, e.EndOffset, p.hw)
 		rm.truncate(p, to, true)
+		if !done {
+			backoff = true // the next round after replica.fetch.backoff.ms (AbstractFetcherThread delays the partition)
+		}
 		p.truncating = !done
 	}
 	if backoff {

@@ -273,6 +273,13 @@ type Features struct {
 	// StopReplicaLeaderEpoch (2.6, KIP-570, KAFKA-9539): StopReplica
 	// carries leader epochs and the broker fences older ones.
 	StopReplicaLeaderEpoch bool
+	// EpochCacheTruncatedAtEnd (2.6.1, KAFKA-10706, apache/kafka#9633): a
+	// follower's truncation at or past its log end still drops the epoch
+	// cache's entries from that offset on. Without it, consecutive leader
+	// elections with no records between them leave conflicting epoch
+	// entries at the log end, and the follower repeats the same
+	// OffsetsForLeaderEpoch round for ever, never fetching.
+	EpochCacheTruncatedAtEnd bool
 	// Truncation is the follower's truncation (2.0: TruncateEpochV2;
 	// 0.11: TruncateEpoch; before: TruncateHighWatermark).
 	Truncation Truncation
@@ -350,6 +357,7 @@ func Default() Config {
 			BrokerEpochs:                   true,
 			AcceptNewerBrokerEpoch:         true,
 			StopReplicaLeaderEpoch:         true,
+			EpochCacheTruncatedAtEnd:       true,
 			Truncation:                     TruncateEpochV2,
 			IsrExpandNeedsEpochStart:       true,
 			IsrWriteReadBack:               true,

@@ -101,6 +101,7 @@ func TestDefaultIsKafka26(t *testing.T) {
 		"features.broker_epochs":                     "true",
 		"features.accept_newer_broker_epoch":         "true",
 		"features.stop_replica_leader_epoch":         "true",
+		"features.epoch_cache_truncated_at_end":      "true",
 		"features.isr_expand_needs_epoch_start":      "true",
 		"features.isr_write_read_back":               "true",
 		"features.reassignment_adding_removing":      "true",

@@ -153,10 +153,11 @@ var eraChanges = []eraChange{
 			c.ReplicaLagTimeMax = 10 * sim.Second
 		}},
 	{era: Era26, name: "2.6",
-		changed: []string{"features.accept_newer_broker_epoch", "features.stop_replica_leader_epoch"},
+		changed: []string{"features.accept_newer_broker_epoch", "features.stop_replica_leader_epoch", "features.epoch_cache_truncated_at_end"},
 		undo: func(c *Config) {
 			c.Features.AcceptNewerBrokerEpoch = false
 			c.Features.StopReplicaLeaderEpoch = false
+			c.Features.EpochCacheTruncatedAtEnd = false // a 2.6.1 fix; 2.5 and before never had it
 		}},
 }
 

@@ -102,6 +102,7 @@ func (f *Features) boolFields() []field {
 		{key: "broker_epochs", b: &f.BrokerEpochs},
 		{key: "accept_newer_broker_epoch", b: &f.AcceptNewerBrokerEpoch},
 		{key: "stop_replica_leader_epoch", b: &f.StopReplicaLeaderEpoch},
+		{key: "epoch_cache_truncated_at_end", b: &f.EpochCacheTruncatedAtEnd},
 		{key: "isr_expand_needs_epoch_start", b: &f.IsrExpandNeedsEpochStart},
 		{key: "isr_write_read_back", b: &f.IsrWriteReadBack},
 		{key: "reassignment_adding_removing", b: &f.ReassignmentAddingRemoving},
