@@ -22,8 +22,8 @@ func init() {
 	register(Scenario{
 		Name:      "broker-crash",
 		ZooKeeper: true,
-		Layouts:   []string{Layout07},
-		Summary: "5 brokers hosting topics crash, restart, pause, lose their ZooKeeper sessions and register new topics; " +
+		Layouts:   []string{LayoutController, Layout07},
+		Summary: "5 brokers crash, pause and are cut off; the controller moves their leaderships and the cluster converges after healing; " +
 			"--layout 0.7: Kafka 0.7's registry (no controller); after healing every live broker's /brokers/ids and " +
 			"/brokers/topics znodes are its current session's with the right partition counts, and a lost broker's are gone",
 		Run: runBrokerCrash,
@@ -34,6 +34,8 @@ func init() {
 // refused the layouts it does not run.
 func runBrokerCrash(cfg Config) *invariants.Result {
 	switch cfg.Layout {
+	case "", LayoutController:
+		return runKafka(cfg, kafkaPlans["broker-crash"]())
 	case Layout07:
 		return runBrokerCrash07(cfg, crash07Plan{})
 	}

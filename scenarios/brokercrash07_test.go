@@ -17,7 +17,7 @@ import (
 func TestBrokerCrash07HoldsAndReplays(t *testing.T) {
 	sc, err := Lookup("broker-crash")
 	require.NoError(t, err)
-	assert.Equal(t, []string{Layout07}, sc.Layouts)
+	assert.Equal(t, []string{LayoutController, Layout07}, sc.Layouts)
 	for seed := uint64(1); seed <= 8; seed++ {
 		a := sc.Run(Config{Seed: seed, Layout: Layout07})
 		b := sc.Run(Config{Seed: seed, Layout: Layout07})
@@ -103,10 +103,13 @@ func TestBrokerCrash07ChecksCatchPlantedBugs(t *testing.T) {
 }
 
 // The controller layout of broker-crash is not written yet: it is refused.
-func TestBrokerCrashRefusesTheControllerLayoutForNow(t *testing.T) {
-	sc, err := Lookup("broker-crash")
-	require.NoError(t, err)
-	assert.EqualError(t, sc.CheckLayout(""), "scenario broker-crash runs with --layout 0.7 only; --layout 2.6 is not accepted")
+func TestControllerScenariosRefuseLayout07(t *testing.T) {
+	for _, name := range []string{"controller-failover", "zombie-controller", "reassignment"} {
+		sc, err := Lookup(name)
+		require.NoError(t, err)
+		assert.Error(t, sc.CheckLayout(Layout07), name)
+		assert.NoError(t, sc.CheckLayout(""), name)
+	}
 }
 
 // Over a few seeds the scenario exercises what it is about: fast restarts

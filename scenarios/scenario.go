@@ -201,7 +201,7 @@ func Lookup(name string) (Scenario, error) {
 }
 
 // Default is the scenario simrun runs with no arguments.
-const Default = "kernel-demo"
+const Default = "controller-failover"
 
 // maxEvents returns the event budget of a run: cfg's if set, else the
 // scenario's own.

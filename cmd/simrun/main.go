@@ -216,12 +216,16 @@ func cmdList(args []string, stdout io.Writer) (int, error) {
 		}
 		return exitOK, nil
 	}
+	width := 0
+	for _, s := range all {
+		width = max(width, len(s.Name))
+	}
 	for _, s := range all {
 		layouts := strings.Join(s.Layouts, ",")
 		if layouts == "" {
 			layouts = "-"
 		}
-		if _, err := fmt.Fprintf(stdout, "%-16s %-8s %s\n", s.Name, layouts, s.Summary); err != nil {
+		if _, err := fmt.Fprintf(stdout, "%-*s %-8s %s\n", width, s.Name, layouts, s.Summary); err != nil {
 			return 0, outputError{fmt.Errorf("writing the list: %w", err)}
 		}
 	}

@@ -30,7 +30,7 @@ func simrun(args ...string) (code int, stdout, stderr string) {
 func TestDefaultRunNarrates(t *testing.T) {
 	code, out, errOut := simrun()
 	assert.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "scenario kernel-demo, seed 1")
+	assert.Contains(t, out, "scenario controller-failover, seed 1")
 	assert.Contains(t, out, "timeline:")
 	assert.Contains(t, out, "checks: all held")
 }
@@ -354,7 +354,7 @@ func TestOutputsAreCheckedTogether(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: broker-crash, zk-election)\n"},
+		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: broker-crash, controlled-shutdown, controller-failover, preferred-election, reassignment, session-expiry, topic-lifecycle, zk-election, zombie-controller)\n"},
 		{[]string{"--scenario", "zk-election", "--trace", "-", "--zk-dump", "-"}, "simrun: run: --trace and --zk-dump both write to standard output; only one may\n"},
 		{[]string{"--scenario", "zk-election", "--trace", x, "--zk-dump", x}, "simrun: run: --trace and --zk-dump both name " + x + "\n"},
 		{[]string{"--scenario", "zk-election", "--zk-dump", dir}, "simrun: run: --zk-dump " + dir + " is a directory; name a file, e.g. " + dir + "/zk-dump.json\n"},
@@ -402,7 +402,7 @@ func TestZKLogReplaysToTheDump(t *testing.T) {
 
 	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--zk-log", filepath.Join(dir, "x"))
 	assert.Equal(t, 2, code)
-	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: broker-crash, zk-election)\n", errOut)
+	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: broker-crash, controlled-shutdown, controller-failover, preferred-election, reassignment, session-expiry, topic-lifecycle, zk-election, zombie-controller)\n", errOut)
 	code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-log", logPath)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--zk-log file "+logPath+" exists; remove it or pass --force")
@@ -425,8 +425,7 @@ func TestLayout(t *testing.T) {
 		{[]string{"--scenario", "broker-crash", "--layout", ""}, `simrun: run: --layout "" is not a layout (layouts: 2.6, 0.7)` + "\n"},
 		{[]string{"--scenario", "zk-election", "--layout", "0.7"}, "simrun: run: scenario zk-election has no Kafka brokers, so no cluster layout; --layout 0.7 is not accepted\n"},
 		{[]string{"--scenario", "kernel-demo", "--layout", "0.7"}, "simrun: run: scenario kernel-demo has no Kafka brokers, so no cluster layout; --layout 0.7 is not accepted\n"},
-		{[]string{"--scenario", "broker-crash"}, "simrun: run: scenario broker-crash runs with --layout 0.7 only; --layout 2.6 is not accepted\n"},
-		{[]string{"--scenario", "broker-crash", "--layout", "2.6"}, "simrun: run: scenario broker-crash runs with --layout 0.7 only; --layout 2.6 is not accepted\n"},
+		{[]string{"--scenario", "controller-failover", "--layout", "0.7"}, "simrun: run: scenario controller-failover needs a controller; --layout 0.7 is not accepted\n"},
 	} {
 		code, out, errOut := simrun(append([]string{"run", "--seed", "1"}, tc.args...)...)
 		assert.Equal(t, 2, code, "%v", tc.args)
@@ -446,7 +445,8 @@ func TestLayout(t *testing.T) {
 
 	// simrun list says what each scenario runs.
 	_, out, _ = simrun("list")
-	assert.Regexp(t, `(?m)^broker-crash +0\.7 +\S`, out)
+	assert.Regexp(t, `(?m)^broker-crash +2\.6,0\.7 +\S`, out)
+	assert.Regexp(t, `(?m)^controller-failover +2\.6 +\S`, out)
 	assert.Regexp(t, `(?m)^zk-election +- +\S`, out)
 	_, out, _ = simrun("list", "--json")
 	var entries []struct {
@@ -456,7 +456,7 @@ func TestLayout(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &entries))
 	for _, e := range entries {
 		if e.Name == "broker-crash" {
-			assert.Equal(t, []string{"0.7"}, e.Layouts)
+			assert.Equal(t, []string{"2.6", "0.7"}, e.Layouts)
 		}
 		if e.Name == "zk-election" {
 			assert.Equal(t, []string{}, e.Layouts)
