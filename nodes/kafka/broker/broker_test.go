@@ -317,3 +317,27 @@ func TestFollowerTruncatesByLeaderEpoch(t *testing.T) {
 		t.Fatalf("fetch from %d, want 1", f.Partitions[0].FetchOffset)
 	}
 }
+
+// An ISR write of an old leader epoch that is answered after a new epoch
+// came must not block the new epoch's ISR writes (broker-crash seed 123:
+// the leader's ISR stayed [3] for good).
+func TestStaleIsrWriteDoesNotBlockTheNewEpoch(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	h.start(0x100)
+	h.step(kproc.RPCIn{Token: 1, Req: lai(1, 0x100, 1, 1, 1, 2, 3)})
+	h.answers()
+	h.now = h.now.Add(31 * sim.Second)
+	h.step(kproc.TimerFired{Name: timerIsrExpiration})
+	stale := find[kproc.ZKBatch](h)
+	// The controller moves the partition to epoch 2 before the write is
+	// answered; then the write fails on the version.
+	h.step(kproc.RPCIn{Token: 2, Req: lai(1, 0x100, 1, 2, 1, 2, 3)})
+	h.answers()
+	h.step(kproc.ZKResult{Req: stale.ID, Resps: []fakezk.Response{{Err: fakezk.ErrBadVersion}}})
+	h.now = h.now.Add(31 * sim.Second)
+	h.step(kproc.TimerFired{Name: timerIsrExpiration})
+	w := find[kproc.ZKBatch](h)
+	if set := w.Reqs[0].(*fakezk.SetDataRequest); set.Version != 0 {
+		t.Fatalf("new epoch's ISR write at version %d", set.Version)
+	}
+}

@@ -248,6 +248,9 @@ func (rm *replicaManager) becomeLeaderOrFollower(ps *proto.PartitionState, leade
 		return proto.StaleControllerEpoch
 	}
 	wasLeader := p.isLeader(self)
+	// An ISR write of the previous epoch may still be out; its answer is
+	// ignored (rm.current), and the new epoch may write at once.
+	p.isrWrite = false
 	p.leaderEpoch, p.zkVersion, p.controllerEpoch = ps.LeaderEpoch, ps.ZkVersion, ps.ControllerEpoch
 	p.replicas = slices.Clone(ps.Replicas)
 	p.isr = slices.Clone(ps.ISR)

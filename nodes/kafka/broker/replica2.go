@@ -71,10 +71,11 @@ func (rm *replicaManager) isrReadBack(id kproc.ReqID, c call, r fakezk.Response)
 // leads it in the same leader epoch.
 func (rm *replicaManager) current(c call) *partition {
 	p := rm.parts[c.tp]
-	if p == nil || !p.isLeader(rm.b.cfg.ID) || int64(p.leaderEpoch) != c.arg {
-		if p != nil && int64(p.leaderEpoch) == c.arg {
-			p.isrWrite = false
-		}
+	if p == nil || int64(p.leaderEpoch) != c.arg {
+		return nil // a newer epoch has come (and cleared isrWrite)
+	}
+	if !p.isLeader(rm.b.cfg.ID) {
+		p.isrWrite = false
 		return nil
 	}
 	return p
