@@ -33,6 +33,11 @@ type driver struct {
 	zkBatches  int // batches answered
 	zkRequests int // requests answered
 	effects    effectCount
+
+	// zkLatency, if set, is how long the driver's ZooKeeper takes to
+	// answer a batch of n requests: the clock moves by it before each answer.
+	zkLatency  func(n int) sim.Duration
+	failoverAt sim.Time // when FailoverDone was last reported
 }
 
 // effectCount counts what a run produced.
@@ -128,6 +133,9 @@ func (d *driver) apply(effs []kproc.Effect, lines *[]string) {
 		}
 		if _, ok := e.(kproc.Traced); ok {
 			d.effects.reports++
+		}
+		if _, ok := e.(FailoverDone); ok {
+			d.failoverAt = d.now
 		}
 		if lines != nil {
 			*lines = append(*lines, describe(e))
@@ -269,6 +277,9 @@ func (d *driver) answer(r fakezk.Request) fakezk.Response {
 // answerZK answers the oldest pending batch; failZK overrides responses.
 func (d *driver) answerZK() kproc.ZKResult {
 	b := d.zk[0]
+	if d.zkLatency != nil {
+		d.now = d.now.Add(d.zkLatency(len(b.Reqs)))
+	}
 	d.zk = d.zk[1:]
 	resps := make([]fakezk.Response, len(b.Reqs))
 	for k, r := range b.Reqs {
