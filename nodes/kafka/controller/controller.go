@@ -189,7 +189,7 @@ func (c *Controller) Step(now sim.Time, in kproc.Input) []kproc.Effect {
 			panic(fmt.Sprintf("controller: RPCIn of kind %s routed to the controller", in.Req.Kind()))
 		}
 		c.enqueue(&event{name: "ControlledShutdown", run: func() { c.processControlledShutdown(in.Token, req) },
-			preempt: func() { c.replyShutdown(in.Token, proto.NotController, nil) }})
+			preempt: func() { c.replyShutdown(in.Token, req.BrokerID, proto.NotController, nil) }})
 	default:
 		panic(fmt.Sprintf("controller: input %T routed to the controller", in))
 	}

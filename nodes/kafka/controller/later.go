@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 )
 
@@ -22,10 +21,3 @@ func (c *Controller) processAutoRebalance()                                {}
 func (c *Controller) processStopReplicaDeletionResponse(int32, *proto.StopReplicaRequest, *proto.StopReplicaResponse) {
 }
 
-func (c *Controller) processControlledShutdown(tok kproc.Token, req *proto.ControlledShutdownRequest) {
-	c.replyShutdown(tok, proto.NotController, nil)
-}
-
-func (c *Controller) replyShutdown(tok kproc.Token, code proto.ErrorCode, remaining []proto.TopicPartition) {
-	c.emit(kproc.Reply{Token: tok, Resp: &proto.ControlledShutdownResponse{Error: code, Remaining: remaining}})
-}
