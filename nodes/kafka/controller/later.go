@@ -15,9 +15,5 @@ func (c *Controller) initializePartitionReassignments(_ bool, then func()) { the
 func (c *Controller) resumeReassignments(_ []int32, then func())           { then() }
 func (c *Controller) processZkPartitionReassignment()                      {}
 func (c *Controller) processReassignmentIsrChange(string, int32)           {}
-func (c *Controller) pendingPreferredElections(_ bool, then func())        { then() }
-func (c *Controller) processPreferredReplicaElection()                     {}
-func (c *Controller) processAutoRebalance()                                {}
 func (c *Controller) processStopReplicaDeletionResponse(int32, *proto.StopReplicaRequest, *proto.StopReplicaResponse) {
 }
-
