@@ -6,14 +6,12 @@ import (
 
 // Features not built yet: each is a no-op that continues.
 
-func (c *Controller) initTopicDeletion(then func())                        { then() }
-func (c *Controller) tryTopicDeletion(then func())                         { then() }
-func (c *Controller) resumeDeletions([]int32)                              {}
-func (c *Controller) failReplicaDeletion([]replicaRef)                     {}
-func (c *Controller) processTopicDeletion()                                {}
-func (c *Controller) initializePartitionReassignments(_ bool, then func()) { then() }
-func (c *Controller) resumeReassignments(_ []int32, then func())           { then() }
-func (c *Controller) processZkPartitionReassignment()                      {}
-func (c *Controller) processReassignmentIsrChange(string, int32)           {}
+func (c *Controller) initTopicDeletion(then func())    { then() }
+func (c *Controller) tryTopicDeletion(then func())     { then() }
+func (c *Controller) resumeDeletions([]int32)          {}
+func (c *Controller) failReplicaDeletion([]replicaRef) {}
+func (c *Controller) processTopicDeletion()            {}
 func (c *Controller) processStopReplicaDeletionResponse(int32, *proto.StopReplicaRequest, *proto.StopReplicaResponse) {
 }
+
+func (c *Controller) resumeDeletionOf(int32) {}
