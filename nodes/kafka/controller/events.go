@@ -165,8 +165,7 @@ func (c *Controller) onBrokerStartup(ids []int32, then func()) {
 	c.replicasOnline(byReplica)
 	c.triggerOnline(func() {
 		c.resumeReassignments(ids, func() {
-			c.resumeDeletions(ids)
-			c.registerBrokerHandlers(ids, then)
+			c.resumeDeletionsOn(ids, func() { c.registerBrokerHandlers(ids, then) })
 		})
 	})
 }
@@ -218,15 +217,16 @@ func (c *Controller) onBrokerFailure(ids []int32, then func()) {
 	c.toOffline(parts)
 	c.triggerOnline(func() {
 		c.replicasOffline(offlineReplicas, func() {
-			c.failReplicaDeletion(forDeletion)
-			if len(parts) == 0 {
-				c.addUpdateMetadata(c.ctx.liveIDs)
-				c.flush()
-			}
-			for _, id := range ids {
-				c.unregister(kafkazk.BrokerIDPath(id), false)
-			}
-			then()
+			c.failReplicaDeletion(forDeletion, func() {
+				if len(parts) == 0 {
+					c.addUpdateMetadata(c.ctx.liveIDs)
+					c.flush()
+				}
+				for _, id := range ids {
+					c.unregister(kafkazk.BrokerIDPath(id), false)
+				}
+				then()
+			})
 		})
 	})
 }
