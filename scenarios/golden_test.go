@@ -12,14 +12,14 @@ import (
 // is stale: make it on purpose, say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"controller-failover@2.6": "8f53fd6dfb32690e",
-		"broker-crash@2.6":        "f12ef766958868c9",
-		"controlled-shutdown@2.6": "97a4b3604095b5c4",
-		"zombie-controller@2.6":   "aa1083a54ede8e7f",
-		"session-expiry@2.6":      "3f524cb27da98a4d",
-		"preferred-election@2.6":  "efa8f1a73b640e46",
-		"reassignment@2.6":        "4b8ffa9b91008895",
-		"topic-lifecycle@2.6":     "0ba188950b71594e",
+		"controller-failover@2.6": "40f87a3dad96a3cf",
+		"broker-crash@2.6":        "7c3ae044b8cb8638",
+		"controlled-shutdown@2.6": "1a2933d663ee052d",
+		"zombie-controller@2.6":   "c5d3721e80431f9e",
+		"session-expiry@2.6":      "80c712594ef9f495",
+		"preferred-election@2.6":  "7273e9946c1d6fb1",
+		"reassignment@2.6":        "85a517e629869d22",
+		"topic-lifecycle@2.6":     "8b31a3be97ad141e",
 		"broker-crash@0.7":        "790e39869ced2ec9",
 		"kernel-demo":             "ea8d180096091347",
 		"zk-election":             "df375d843250e90f",
