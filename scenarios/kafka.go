@@ -37,6 +37,9 @@ type kafkaPlan struct {
 	tweak func(*config.Config)
 	// bugs are planted bugs that tests switch on to show a check firing.
 	bugs kafkaBugs
+	// afterHeal, if set, runs right after the healing (a last operation
+	// whose outcome the end checks).
+	afterHeal func(c *kcluster)
 	// settled runs the scenario's own checks at the end.
 	settled func(c *kcluster)
 }
@@ -49,6 +52,13 @@ type kafkaBugs struct {
 	brokerIgnoresControllerEpoch bool
 	// leaveBrokerDown: healing leaves broker 1 crashed.
 	leaveBrokerDown bool
+	// The brokers' planted bugs (broker.Config's Bug fields).
+	noIsrExpand, keepDeletedLogs, shutdownWithoutController bool
+	// wrongReassignTarget: the admin records the reverse of the target it
+	// asked for, as if the controller had reassigned elsewhere.
+	wrongReassignTarget bool
+	// skipFinalPreferredElection: no preferred election after the healing.
+	skipFinalPreferredElection bool
 }
 
 type topicSpec struct {
@@ -91,15 +101,31 @@ type kcluster struct {
 	offline          map[proto.TopicPartition]bool
 	offlineMax       int
 	leaderOf         map[proto.TopicPartition]leaderAt
-	unavailSince     map[proto.TopicPartition]sim.Time
+	unavailSince     map[proto.TopicPartition]unavailable
 	unavail          []sim.Duration
 	rejected         int
 	applied          int
+	zombiePause      sim.Duration // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
+	shutdowns        int          // controlled shutdowns the controller completed
+	fenced           int          // controllers that found themselves fenced
+
+	// What the admin asked for, for the end checks.
+	reassigned map[proto.TopicPartition][]int32 // the last target of each reassignment
+	deleted    []string                         // topics marked for deletion
 }
 
 type leaderAt struct {
 	broker int32
 	epoch  int32
+}
+
+// unavailable is a partition without a serving leader since a time: its
+// leader crashed (until a broker applies its leadership), or is paused or
+// isolated (also until that fault heals, if it still leads).
+type unavailable struct {
+	since     sim.Time
+	leader    int32 // the leader lost; -1 when offline
+	resumable bool  // the leader comes back by itself when its fault heals
 }
 
 // kbroker is the scenario's handle on one broker process.
@@ -135,7 +161,7 @@ func runKafka(cfg Config, plan kafkaPlan) *invariants.Result {
 	})
 	c := &kcluster{recorder: newRecorder(w, plan.name, cfg), plan: plan, kcfg: config.Default(), costs: config.DefaultCosts(),
 		controllerLostAt: -1, offline: map[proto.TopicPartition]bool{}, leaderOf: map[proto.TopicPartition]leaderAt{},
-		unavailSince: map[proto.TopicPartition]sim.Time{}}
+		unavailSince: map[proto.TopicPartition]unavailable{}, reassigned: map[proto.TopicPartition][]int32{}}
 	if plan.tweak != nil {
 		plan.tweak(&c.kcfg)
 	}
@@ -174,7 +200,10 @@ func (c *kcluster) addBroker(id int32) {
 				Controller: func() broker.Hosted {
 					return controller.New(controller.Config{BrokerID: id, Kafka: kcfg, Costs: costs})
 				},
-				BugIgnoreControllerEpoch: c.plan.bugs.brokerIgnoresControllerEpoch,
+				BugIgnoreControllerEpoch:     c.plan.bugs.brokerIgnoresControllerEpoch,
+				BugNoIsrExpand:               c.plan.bugs.noIsrExpand,
+				BugKeepDeletedLogs:           c.plan.bugs.keepDeletedLogs,
+				BugShutdownWithoutController: c.plan.bugs.shutdownWithoutController,
 			})
 		},
 		ZooKeeper: kafkazk.Config{
@@ -240,6 +269,7 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 	case controller.Resigned:
 		c.narrate("%s resigns as controller of epoch %d", b.name, r.Epoch)
 	case controller.Fenced:
+		c.fenced++
 		c.narrate("%s finds itself fenced: /controller_epoch moved past epoch %d", b.name, r.Epoch)
 	case controller.LeaderElected:
 		tp := proto.TopicPartition{Topic: r.Topic, Partition: r.Partition}
@@ -254,10 +284,14 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 		tp := proto.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 		c.offline[tp] = true
 		c.offlineMax = max(c.offlineMax, len(c.offline))
-		c.markUnavailable(tp, now)
+		c.markUnavailable(tp, unavailable{since: now, leader: -1})
 	case controller.BrokerAdded:
 		if r.Bounced {
 			c.narrate("%s (controller) sees broker %d bounce (new epoch 0x%x)", b.name, r.Broker, r.BrokerEpoch)
+		}
+	case controller.ControlRequestSent:
+		if r.API == proto.KindLeaderAndIsr {
+			c.maybeZombie(b)
 		}
 	case controller.BrokerRemoved:
 		c.narrate("%s (controller) sees broker %d leave", b.name, r.Broker)
@@ -270,10 +304,7 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 		c.watch.PartitionApplied(b.id, inc, r.TP.Topic, r.TP.Partition, r.LeaderEpoch)
 		if r.Leader == b.id {
 			c.leaderOf[r.TP] = leaderAt{broker: b.id, epoch: r.LeaderEpoch}
-			if since, ok := c.unavailSince[r.TP]; ok {
-				c.unavail = append(c.unavail, now.Sub(since))
-				delete(c.unavailSince, r.TP)
-			}
+			c.available(r.TP, now)
 		}
 	case broker.Fatal:
 		// As Kafka, a broker that cannot start exits (a restart before its
@@ -284,6 +315,8 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 		}
 		b.failedStarts++
 		b.fatal = true
+	case broker.ControlledShutdown:
+		c.shutdownStep(b, r)
 	case broker.Registered:
 		if b.failedStarts > 0 {
 			c.narrate("%s registers (broker epoch 0x%x) after %d failed %s", b.name, r.BrokerEpoch, b.failedStarts, plural(b.failedStarts, "start"))
@@ -320,22 +353,41 @@ func (b *kbroker) exited() {
 	}
 }
 
-// markUnavailable starts tp's unavailability now unless it is already.
-func (c *kcluster) markUnavailable(tp proto.TopicPartition, now sim.Time) {
+// markUnavailable starts tp's unavailability unless it is already.
+func (c *kcluster) markUnavailable(tp proto.TopicPartition, u unavailable) {
 	if _, ok := c.unavailSince[tp]; !ok {
-		c.unavailSince[tp] = now
+		c.unavailSince[tp] = u
 	}
 }
 
-// brokerHit is called when a fault takes broker b away (crash, pause,
-// partition, expiry): the partitions it leads become unavailable, and if
-// it is the controller the failover clock starts.
-func (c *kcluster) brokerHit(b *kbroker) {
+// available ends tp's unavailability now, if it was.
+func (c *kcluster) available(tp proto.TopicPartition, now sim.Time) {
+	if u, ok := c.unavailSince[tp]; ok {
+		c.unavail = append(c.unavail, now.Sub(u.since))
+		delete(c.unavailSince, tp)
+	}
+}
+
+// How a fault takes a broker away, for the unavailability metric.
+type hitKind uint8
+
+const (
+	hitCrash     hitKind = iota + 1 // its partitions wait for a new leader (or its restart)
+	hitPause                        // paused or isolated: they come back with it, if it still leads
+	hitZooKeeper                    // cut from ZooKeeper or expired: it still serves its partitions
+)
+
+// brokerHit is called when a fault takes broker b away: the partitions it
+// leads become unavailable (unless it still serves them), and if it is the
+// controller the failover clock starts.
+func (c *kcluster) brokerHit(b *kbroker, kind hitKind) {
 	now := c.w.Now()
-	for tp, l := range c.leaderOf {
-		if l.broker == b.id {
-			c.markUnavailable(tp, now)
-			delete(c.leaderOf, tp)
+	if kind != hitZooKeeper {
+		for tp, l := range c.leaderOf {
+			if l.broker == b.id {
+				c.markUnavailable(tp, unavailable{since: now, leader: b.id, resumable: kind == hitPause})
+				delete(c.leaderOf, tp)
+			}
 		}
 	}
 	// The failover clock runs from the last hit of the active controller
@@ -425,11 +477,17 @@ func (c *kcluster) healAll() {
 	active := len(c.faults.Active())
 	c.faults.HealAll()
 	for _, b := range c.brokers {
+		c.resumed(b) // restarts below count as crashes still (their partitions wait for LeaderAndIsr)
+	}
+	for _, b := range c.brokers {
 		if !c.w.IsUp(b.pid) && !(c.plan.bugs.leaveBrokerDown && b.id == 1) {
 			c.w.Restart(b.pid)
 		}
 	}
 	c.narrate("heal everything (%d %s still active); the cluster must settle within %v", active, plural(active, "fault"), c.plan.grace)
+	if c.plan.afterHeal != nil {
+		c.plan.afterHeal(c)
+	}
 }
 
 func (c *kcluster) checkSettled() {
@@ -453,6 +511,8 @@ func (c *kcluster) metrics() map[string]float64 {
 		"partitions_offline_max": float64(c.offlineMax),
 		"requests_applied":       float64(c.applied),
 		"requests_rejected":      float64(c.rejected),
+		"controlled_shutdowns":   float64(c.shutdowns),
+		"controllers_fenced":     float64(c.fenced),
 		"crashes":                float64(st.Crashes),
 		"pauses":                 float64(st.Pauses),
 		"partitions":             float64(st.Partitions),
@@ -463,8 +523,8 @@ func (c *kcluster) metrics() map[string]float64 {
 	}
 	end := c.w.Now()
 	all := slices.Clone(c.unavail)
-	for _, since := range c.unavailSince {
-		all = append(all, end.Sub(since))
+	for _, u := range c.unavailSince {
+		all = append(all, end.Sub(u.since))
 	}
 	if len(all) > 0 {
 		slices.Sort(all)
@@ -518,4 +578,24 @@ func (c *kcluster) checkReplicasInSync() {
 			}
 		}
 	})
+}
+
+// resumed: broker b's pause or isolation has healed; the partitions it
+// still leads are served again.
+func (c *kcluster) resumed(b *kbroker) {
+	now := c.w.Now()
+	m, ok := b.machine()
+	if !ok {
+		return
+	}
+	for _, tp := range slices.SortedFunc(maps.Keys(c.unavailSince), compareTP) {
+		u := c.unavailSince[tp]
+		if !u.resumable || u.leader != b.id {
+			continue
+		}
+		if r, ok := m.Replica(tp); ok && r.Leader == b.id {
+			c.available(tp, now)
+			c.leaderOf[tp] = leaderAt{broker: b.id, epoch: r.LeaderEpoch}
+		}
+	}
 }

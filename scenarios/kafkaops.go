@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/nodes/kafka/controller/algo"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
 	"github.com/kzsim/kzsim/sim"
 )
@@ -24,6 +26,11 @@ const (
 	faultExpireController    = "expire-controller"    // ZooKeeper expires the session, the process lives on
 	faultExpireBroker        = "expire-broker"
 	faultControlledShutdown  = "controlled-shutdown" // SIGTERM, restarted after the hold
+	// faultZombie crashes a broker and pauses the controller past its
+	// session timeout the moment it starts sending the LeaderAndIsr that
+	// move that broker's leaders: it wakes with requests of its old epoch
+	// still queued for its brokers.
+	faultZombie = "zombie"
 
 	opCreateTopic       = "create-topic"
 	opDeleteTopic       = "delete-topic"
@@ -72,7 +79,16 @@ func drawKafkaSchedule(r *sim.Rand, plan kafkaPlan) ([]kafkaEvent, []string) {
 func (c *kcluster) scheduleFaults() {
 	w := c.w
 	c.faults = sim.NewInjector(w)
-	c.faults.OnHeal = c.narrateHeal
+	c.faults.OnHeal = func(f sim.Fault, why string) {
+		c.narrateHeal(f, why)
+		if f.Kind == sim.FaultPause || f.Kind == sim.FaultIsolate {
+			if id, err := strconv.ParseInt(strings.TrimPrefix(f.Proc, "broker-"), 10, 32); err == nil {
+				if b := c.broker(int32(id)); b != nil {
+					c.resumed(b)
+				}
+			}
+		}
+	}
 	events, enabled := drawKafkaSchedule(w.Rand("faults"), c.plan)
 	w.At(sim.Kernel, 0, "swarm", func() { c.narrate("fault kinds and operations this run: %v", enabled) })
 	for _, e := range events {
@@ -105,6 +121,10 @@ func (c *kcluster) fire(e kafkaEvent) {
 		w.At(c.admin.pid, w.Now(), e.Kind, func() { c.admin.operate(e) })
 		return
 	}
+	if e.Kind == faultZombie {
+		c.fireZombie(e)
+		return
+	}
 	b := c.target(e)
 	if b == nil || !w.IsUp(b.pid) || w.IsPaused(b.pid) {
 		return
@@ -135,7 +155,7 @@ func (c *kcluster) fire(e kafkaEvent) {
 			return
 		}
 		c.narrate("ZooKeeper expires the session 0x%x of %s%s; the process lives on", session, b.name, role)
-		c.brokerHit(b)
+		c.brokerHit(b, hitZooKeeper)
 		return
 	case faultControlledShutdown:
 		c.narrate("controlled shutdown of %s%s; restart after %v", b.name, role, e.Hold)
@@ -150,9 +170,61 @@ func (c *kcluster) fire(e kafkaEvent) {
 	default:
 		panic("kafka scenario: unknown fault kind " + e.Kind)
 	}
-	c.brokerHit(b)
+	switch f.Kind {
+	case sim.FaultCrash:
+		c.brokerHit(b, hitCrash)
+	case sim.FaultPartition:
+		c.brokerHit(b, hitZooKeeper)
+	default:
+		c.brokerHit(b, hitPause)
+	}
 	if err := c.faults.Apply(f, e.Hold); err != nil {
 		panic(fmt.Sprintf("kafka scenario: %v: %v", f, err)) // targets were checked above
+	}
+}
+
+func (c *kcluster) fireZombie(e kafkaEvent) {
+	w := c.w
+	ctl, ok := c.activeController()
+	if !ok || c.zombiePause > 0 {
+		return
+	}
+	var others []*kbroker
+	for _, b := range c.brokers {
+		if b.id != ctl && w.IsUp(b.pid) && !w.IsPaused(b.pid) {
+			others = append(others, b)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	victim := others[e.Target%len(others)]
+	c.zombiePause = kafkaZombiePause
+	c.narrate("crash %s for %v; the controller (broker-%d) will pause for %v as it moves its leaders", victim.name, e.Hold+30*sim.Second, ctl, kafkaZombiePause)
+	c.faultID++
+	c.brokerHit(victim, hitCrash)
+	if err := c.faults.Apply(sim.Fault{ID: c.faultID, Kind: sim.FaultCrash, Proc: victim.name}, e.Hold+30*sim.Second); err != nil {
+		panic(fmt.Sprintf("kafka scenario: zombie crash: %v", err))
+	}
+}
+
+// kafkaZombiePause is past the 18 s session timeout and its 2 s ticks.
+const kafkaZombiePause = 25 * sim.Second
+
+// maybeZombie pauses the controller that is sending requests, if a zombie
+// fault armed the pause.
+func (c *kcluster) maybeZombie(b *kbroker) {
+	w := c.w
+	if c.zombiePause == 0 || !w.IsUp(b.pid) || w.IsPaused(b.pid) {
+		return
+	}
+	hold := c.zombiePause
+	c.zombiePause = 0
+	c.faultID++
+	c.narrate("GC pause of %s (the controller) for %v while it sends LeaderAndIsr", b.name, hold)
+	c.brokerHit(b, hitPause)
+	if err := c.faults.Apply(sim.Fault{ID: c.faultID, Kind: sim.FaultPause, Proc: b.name}, hold); err != nil {
+		panic(fmt.Sprintf("kafka scenario: zombie pause: %v", err))
 	}
 }
 
@@ -252,6 +324,7 @@ func (a *kadmin) operate(e kafkaEvent) {
 		a.zk.Handle([]fakezk.Request{&fakezk.CreateRequest{Path: kafkazk.DeleteTopicPath(t.name), Data: kafkazk.EmptyData, Acl: fakezk.WorldACL(fakezk.PermAll)}},
 			func(rs []fakezk.Response) {
 				if rs[0].Err == nil {
+					c.deleted = append(c.deleted, t.name)
 					c.narrate("admin marks topic %s for deletion", t.name)
 				}
 			})
@@ -296,6 +369,12 @@ func (a *kadmin) reassign(e kafkaEvent) {
 	a.zk.Handle([]fakezk.Request{&fakezk.CreateRequest{Path: kafkazk.ReassignPartitionsPath, Data: r.Encode(), Acl: fakezk.WorldACL(fakezk.PermAll)}},
 		func(rs []fakezk.Response) {
 			if rs[0].Err == nil {
+				recorded := target
+				if c.plan.bugs.wrongReassignTarget {
+					recorded = slices.Clone(target)
+					slices.Reverse(recorded)
+				}
+				c.reassigned[proto.TopicPartition{Topic: t.name, Partition: p}] = recorded
 				c.narrate("admin reassigns %s-%d to %v", t.name, p, target)
 			}
 		})

@@ -29,7 +29,7 @@ var kafkaPlans = map[string]func() kafkaPlan{
 	},
 	"zombie-controller": func() kafkaPlan {
 		return kafkaPlan{name: "zombie-controller", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultPauseController, faultPartitionController}, faultEvery: 30 * sim.Second}
+			faults: []string{faultZombie, faultZombie, faultPauseController, faultPartitionController}, faultEvery: 30 * sim.Second}
 	},
 	"session-expiry": func() kafkaPlan {
 		return kafkaPlan{name: "session-expiry", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
@@ -37,15 +37,18 @@ var kafkaPlans = map[string]func() kafkaPlan{
 	},
 	"preferred-election": func() kafkaPlan {
 		return kafkaPlan{name: "preferred-election", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultCrashBroker, opPreferredElection}, faultEvery: 12 * sim.Second}
+			faults: []string{faultCrashBroker, opPreferredElection}, faultEvery: 12 * sim.Second,
+			afterHeal: preferredAfterHeal, settled: checkPreferredLeaders}
 	},
 	"reassignment": func() kafkaPlan {
 		return kafkaPlan{name: "reassignment", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultCrashBroker, faultCrashController}, ops: []string{opReassign, opReassign}, faultEvery: 12 * sim.Second}
+			faults: []string{faultCrashBroker, faultCrashController}, ops: []string{opReassign, opReassign}, faultEvery: 12 * sim.Second,
+			settled: checkReassignments}
 	},
 	"topic-lifecycle": func() kafkaPlan {
 		return kafkaPlan{name: "topic-lifecycle", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultCrashBroker, faultCrashController}, ops: []string{opCreateTopic, opDeleteTopic, opCreateTopic}, faultEvery: 10 * sim.Second}
+			faults: []string{faultCrashBroker, faultCrashController}, ops: []string{opCreateTopic, opDeleteTopic, opCreateTopic}, faultEvery: 10 * sim.Second,
+			settled: checkDeletions}
 	},
 }
 

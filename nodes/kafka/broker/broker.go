@@ -54,6 +54,15 @@ type Config struct {
 	// whatever their controller epoch, so a zombie controller's requests
 	// take effect (tests show no-stale-request-applied catching it).
 	BugIgnoreControllerEpoch bool
+	// BugNoIsrExpand plants a bug: a leader never takes a caught-up
+	// follower back into the ISR.
+	BugNoIsrExpand bool
+	// BugKeepDeletedLogs plants a bug: StopReplica with delete stops the
+	// replica but leaves its log.
+	BugKeepDeletedLogs bool
+	// BugShutdownWithoutController plants a bug: a controlled shutdown
+	// reports itself done without asking the controller to move leaders.
+	BugShutdownWithoutController bool
 }
 
 // phase is where a broker is in its life, in Kafka's start-up order

@@ -401,7 +401,7 @@ func (rm *replicaManager) stop(sp proto.StopReplicaPartition) proto.ErrorCode {
 		if sp.Delete {
 			if l := rm.recovered[sp.TopicPartition]; l != nil {
 				delete(rm.recovered, sp.TopicPartition)
-				b.emit(kproc.DiskRemove{File: logFile(sp.TopicPartition)}, kproc.DiskRemove{File: epochFile(sp.TopicPartition)})
+				rm.removeFiles(sp.TopicPartition)
 			}
 		}
 		return proto.None
@@ -411,10 +411,10 @@ func (rm *replicaManager) stop(sp proto.StopReplicaPartition) proto.ErrorCode {
 	}
 	rm.unfollow(p)
 	rm.failProduces(p, proto.NotLeaderForPartition)
-	if sp.Delete {
+	if sp.Delete && !b.cfg.BugKeepDeletedLogs {
 		delete(rm.parts, p.tp)
 		delete(rm.isrChanges, p.tp)
-		b.emit(kproc.DiskRemove{File: logFile(p.tp)}, kproc.DiskRemove{File: epochFile(p.tp)})
+		rm.removeFiles(p.tp)
 		rm.hwDirty = true
 	} else {
 		p.leader = proto.NoLeader
@@ -657,7 +657,7 @@ func (rm *replicaManager) followerFetched(p *partition, id int32, fetchOffset in
 		return // not a replica of ours (a reassignment the leader has not heard of)
 	}
 	p.followers[i] = p.followers[i].Fetched(fetchOffset, b.now, p.log.LogEndOffset())
-	if !slices.Contains(p.isr, id) && !p.isrWrite &&
+	if !slices.Contains(p.isr, id) && !p.isrWrite && !b.cfg.BugNoIsrExpand &&
 		p.followers[i].CanJoin(p.hw, p.epochStartOffset, b.cfg.Kafka.Features.IsrExpandNeedsEpochStart) {
 		next := append(slices.Clone(p.isr), id)
 		rm.writeIsr(p, next, false)
@@ -795,4 +795,15 @@ func (rm *replicaManager) truncateFully(p *partition, newStart int64) {
 	p.hw = p.log.LogStartOffset()
 	rm.writeEpochs(p)
 	b.emit(Truncated{Broker: b.cfg.ID, TP: p.tp, From: from, To: newStart, LeaderEpoch: p.leaderEpoch})
+}
+
+// removeFiles deletes a replica's files for good. Kafka renames the
+// directory to <dir>-delete and deletes it in the background, and a log
+// directory renamed so is deleted at the next start-up; simplified: the
+// removal is synced at once, so a crash cannot bring the replica back.
+func (rm *replicaManager) removeFiles(tp proto.TopicPartition) {
+	b := rm.b
+	b.emit(kproc.DiskRemove{File: logFile(tp)}, kproc.DiskRemove{File: epochFile(tp)},
+		kproc.DiskSync{ID: b.newCall(call{kind: callSync}), File: logFile(tp)},
+		kproc.DiskSync{ID: b.newCall(call{kind: callSync}), File: epochFile(tp)})
 }

@@ -27,6 +27,11 @@ func (b *Broker) shutdownRequested() {
 		return
 	}
 	b.phase = phaseShuttingDown
+	if b.cfg.BugShutdownWithoutController {
+		b.emit(ControlledShutdown{Broker: b.cfg.ID, Attempt: 1, Remaining: 0, Done: true})
+		b.finishShutdown()
+		return
+	}
 	b.sendControlledShutdown()
 }
 

@@ -63,3 +63,20 @@ func (b *Broker) Read(tp proto.TopicPartition, from int64, max int) []proto.Reco
 	}
 	return recs
 }
+
+// ReplicasOf returns how many replicas of topic the broker hosts (logs
+// recovered from its disk and not yet claimed by a LeaderAndIsr included).
+func (b *Broker) ReplicasOf(topic string) int {
+	n := 0
+	for tp := range b.replicas.parts {
+		if tp.Topic == topic {
+			n++
+		}
+	}
+	for tp := range b.replicas.recovered {
+		if tp.Topic == topic {
+			n++
+		}
+	}
+	return n
+}
