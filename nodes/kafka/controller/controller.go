@@ -179,8 +179,8 @@ func (c *Controller) Step(now sim.Time, in kproc.Input) []kproc.Effect {
 		}
 	case kproc.RPCResult:
 		c.rpcResult(in)
-	case kproc.Synced:
-		// The controller syncs nothing; a stray id is ignored.
+	case kproc.Synced, kproc.ZKRegistered:
+		// The controller syncs and registers nothing; a stray id is ignored.
 	case kproc.TimerFired:
 		c.timer(in.Name)
 	case kproc.RPCIn:

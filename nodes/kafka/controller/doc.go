@@ -57,7 +57,9 @@
 // (ZooKeeper requests issued, requests handed to the sender queues,
 // reports emitted) and the event thread moves on. The senders
 // (RequestSendThread, one per broker) are threads of their own: they are
-// not charged and not held.
+// not charged and not held. Simplified: the answers of a pipelined batch
+// are handled once the last has arrived, so their handling does not
+// overlap the batch's round trips as Kafka's response callbacks do.
 //
 // # Trace kinds
 //
