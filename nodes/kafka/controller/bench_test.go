@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/kzsim/kzsim/nodes/kafka/config"
@@ -69,6 +70,11 @@ func benchmarkFailover(b *testing.B, partitions int, pipelined bool) {
 		last = d
 	}
 	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-after-MB")
+	runtime.KeepAlive(last)
 	v := last.c.View()
 	if !v.IsActive || v.Partitions != partitions || v.OfflinePartitions != 0 {
 		b.Fatalf("failover incomplete: %+v", v)
