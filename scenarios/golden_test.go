@@ -12,14 +12,14 @@ import (
 // is stale: make it on purpose, say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"controller-failover@2.6": "40f87a3dad96a3cf",
-		"broker-crash@2.6":        "7c3ae044b8cb8638",
-		"controlled-shutdown@2.6": "1a2933d663ee052d",
-		"zombie-controller@2.6":   "8f73cfe53ff64966",
-		"session-expiry@2.6":      "80c712594ef9f495",
-		"preferred-election@2.6":  "fbdf1e84b08c3ba0",
-		"reassignment@2.6":        "fb837c9129b5819c",
-		"topic-lifecycle@2.6":     "bf0c3a0ad15b45fb",
+		"controller-failover@2.6": "37406b15effefe59",
+		"broker-crash@2.6":        "b6e15586e9143a3a",
+		"controlled-shutdown@2.6": "46a114683e0e4795",
+		"zombie-controller@2.6":   "85413a3b1f0f492e",
+		"session-expiry@2.6":      "7b982c6067c502a8",
+		"preferred-election@2.6":  "65f8375d5cd2cd14",
+		"reassignment@2.6":        "f08e5b1af61282e6",
+		"topic-lifecycle@2.6":     "c4f7f8862dc5f0fc",
 		"broker-crash@0.7":        "790e39869ced2ec9",
 		"kernel-demo":             "ea8d180096091347",
 		"zk-election":             "df375d843250e90f",

@@ -365,9 +365,9 @@ func (c *Controller) onNewPartitionCreation(parts []int32, then func()) {
 }
 
 // processPartitionModifications (Kafka 2.6): partitions added to a topic's
-// znode are created. Simplified: for a topic queued for deletion the added
-// partitions are ignored (Kafka 2.0+ rewrites the znode without them,
-// KAFKA-6612).
+// znode are created. For a topic queued for deletion they are not: 2.0+
+// (KAFKA-6612) rewrites the znode with the partitions the controller knows
+// (Kafka keeps those with a partitions/<p> znode, the same set here).
 func (c *Controller) processPartitionModifications(name string) {
 	if !c.IsActive() {
 		return
@@ -377,7 +377,13 @@ func (c *Controller) processPartitionModifications(name string) {
 		return
 	}
 	c.readAssignments([]string{name}, func(tas []*kafkazk.TopicAssignment) {
-		if tas[0] == nil || c.ctx.topics[ti].queued {
+		if tas[0] == nil {
+			return
+		}
+		if c.ctx.topics[ti].queued {
+			if c.feat.TopicRewriteOnDeletedAdd {
+				c.writeTopicAssignment(ti, func() {})
+			}
 			return
 		}
 		c.onNewPartitionCreation(c.addTopicAssignment(name, tas[0]), func() {})

@@ -128,7 +128,8 @@ type EventFailed struct {
 	Err   string
 }
 
-// TopicCreated: the controller brought a new topic's partitions online.
+// TopicCreated: the controller brought partitions of a topic online: a new
+// topic's, or those added to an existing one.
 type TopicCreated struct {
 	kproc.Report
 	Topic      string
@@ -242,7 +243,7 @@ func (r EventFailed) TraceRecord() (string, []sim.Attr) {
 	return fmt.Sprintf("%s failed: %s", r.Event, r.Err), []sim.Attr{sim.Str("event", r.Event), sim.Str("err", r.Err)}
 }
 func (r TopicCreated) TraceRecord() (string, []sim.Attr) {
-	return fmt.Sprintf("topic %s created", r.Topic), []sim.Attr{sim.Str("topic", r.Topic), sim.Int("partitions", r.Partitions)}
+	return fmt.Sprintf("topic %s: %d partitions created", r.Topic, r.Partitions), []sim.Attr{sim.Str("topic", r.Topic), sim.Int("partitions", r.Partitions)}
 }
 func (r TopicDeleted) TraceRecord() (string, []sim.Attr) {
 	return fmt.Sprintf("topic %s deleted", r.Topic), []sim.Attr{sim.Str("topic", r.Topic)}
