@@ -24,14 +24,14 @@ func (m *metadataCache) init() {
 
 // update applies an UpdateMetadata (MetadataCache.updateMetadata): the live
 // brokers are replaced, each partition entry replaces the cached one, and
-// one with LeaderEpochDuringDelete removes it.
+// one whose leader is LeaderDuringDelete removes it.
 func (m *metadataCache) update(r *proto.UpdateMetadataRequest) {
 	m.controllerID = r.ControllerID
 	m.brokers = slices.Clone(r.LiveBrokers)
 	slices.SortFunc(m.brokers, func(a, b proto.Broker) int { return int(a.ID) - int(b.ID) })
 	for i := range r.Partitions {
 		p := &r.Partitions[i]
-		if p.LeaderEpoch == proto.LeaderEpochDuringDelete {
+		if p.Leader == proto.LeaderDuringDelete {
 			delete(m.partitions, p.TopicPartition)
 			continue
 		}

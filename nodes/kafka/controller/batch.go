@@ -163,8 +163,8 @@ func (c *Controller) flush() {
 			}
 			st := c.partitionState(i, false)
 			if c.ctx.topics[p.topic].queued {
-				// LeaderAndIsr.duringDelete; proto marks it by the leader epoch.
-				st.LeaderEpoch = proto.LeaderEpochDuringDelete
+				// LeaderAndIsr.duringDelete: the leader says it.
+				st.Leader = proto.LeaderDuringDelete
 			}
 			for _, r := range p.replicas {
 				if !c.ctx.online(r) {

@@ -52,9 +52,9 @@ type Broker struct {
 // UpdateMetadata request: what the controller holds of it.
 type PartitionState struct {
 	TopicPartition
-	ControllerEpoch int32   // of the controller that elected this leader
-	Leader          int32   // NoLeader when offline
-	LeaderEpoch     int32   // -2 in UpdateMetadata marks a deleted partition
+	ControllerEpoch int32 // of the controller that elected this leader
+	Leader          int32 // NoLeader when offline; LeaderDuringDelete in UpdateMetadata for a partition being deleted
+	LeaderEpoch     int32
 	ISR             []int32 // in the znode's order
 	ZkVersion       int32   // the state znode's version (the partition epoch)
 	Replicas        []int32 // assignment order; head is the preferred replica
@@ -64,9 +64,13 @@ type PartitionState struct {
 	IsNew           bool    // LeaderAndIsr only: the replica is being created
 }
 
-// LeaderEpochDuringDelete is the leader epoch of an UpdateMetadata entry
-// telling brokers a partition is being deleted
-// (LeaderAndIsr.EpochDuringDelete).
+// LeaderDuringDelete is the leader of an UpdateMetadata entry telling
+// brokers a partition is being deleted (Kafka 2.6 LeaderAndIsr.
+// LeaderDuringDelete, set by LeaderAndIsr.duringDelete).
+const LeaderDuringDelete int32 = -2
+
+// LeaderEpochDuringDelete is the leader epoch of a StopReplica entry that
+// deletes the partition (KIP-570's EpochDuringDelete).
 const LeaderEpochDuringDelete int32 = -2
 
 // ControllerHeader is what every controller-to-broker request carries: who
