@@ -341,3 +341,26 @@ func TestStaleIsrWriteDoesNotBlockTheNewEpoch(t *testing.T) {
 		t.Fatalf("new epoch's ISR write at version %d", set.Version)
 	}
 }
+
+// A LeaderAndIsr naming a leader the broker knows no live broker for is
+// abandoned without taking its epoch, so the next one of the same epoch
+// applies (zombie-controller seed 38: a follower stayed without a fetcher
+// for good).
+func TestFollowerOfAnUnknownLeaderTakesTheEpochLater(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	h.start(0x100)
+	req := lai(1, 0x100, 2, 3, 2, 1)
+	req.LiveLeaders = nil
+	h.step(kproc.RPCIn{Token: 1, Req: req})
+	h.answers()
+	if r, _ := h.b.Replica(tp0); r.LeaderEpoch != -1 {
+		t.Fatalf("epoch %d taken without a live leader", r.LeaderEpoch)
+	}
+	h.step(kproc.RPCIn{Token: 2, Req: lai(1, 0x100, 2, 3, 2, 1)})
+	if f := find[kproc.Send](h); f.Host != "broker-2" {
+		t.Fatalf("fetch to %s", f.Host)
+	}
+	if r, _ := h.b.Replica(tp0); r.LeaderEpoch != 3 || r.Leader != 2 {
+		t.Fatalf("replica %+v", r)
+	}
+}

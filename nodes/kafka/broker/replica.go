@@ -247,6 +247,15 @@ func (rm *replicaManager) becomeLeaderOrFollower(ps *proto.PartitionState, leade
 		// newer, equal included (a new controller resending the states).
 		return proto.StaleControllerEpoch
 	}
+	if ps.Leader != self && ps.Leader != proto.NoLeader {
+		if _, ok := rm.leaderHost(ps.Leader, leaders); !ok {
+			// ReplicaManager.makeFollowers: "the leader broker should always
+			// be present in the metadata cache"; if not, the transition is
+			// abandoned (the log exists, KAFKA-1647) and the partition keeps
+			// its old epoch, so the next LeaderAndIsr of this epoch applies.
+			return proto.None
+		}
+	}
 	wasLeader := p.isLeader(self)
 	// An ISR write of the previous epoch may still be out; its answer is
 	// ignored (rm.current), and the new epoch may write at once.
@@ -320,9 +329,9 @@ func (rm *replicaManager) makeFollower(p *partition, wasLeader bool, leaders map
 	if p.leader == proto.NoLeader {
 		return
 	}
-	l, ok := leaders[p.leader]
+	host, ok := rm.leaderHost(p.leader, leaders)
 	if !ok {
-		return // the leader is not live: nothing to fetch from until the next LeaderAndIsr
+		panic("broker: makeFollower without a live leader") // becomeLeaderOrFollower checked
 	}
 	if rm.b.cfg.Kafka.Features.Truncation != config.TruncateHighWatermark && p.log.LatestEpoch() != klog.UndefinedEpoch {
 		p.truncating = true
@@ -335,7 +344,7 @@ func (rm *replicaManager) makeFollower(p *partition, wasLeader bool, leaders map
 		f = &fetcher{rm: rm, leader: p.leader, parts: map[proto.TopicPartition]bool{}}
 		rm.fetchers[p.leader] = f
 	}
-	f.host = l.Host
+	f.host = host
 	f.parts[p.tp] = true
 	f.dirty = true
 	p.fetcher = p.leader
@@ -806,4 +815,17 @@ func (rm *replicaManager) removeFiles(tp proto.TopicPartition) {
 	b.emit(kproc.DiskRemove{File: logFile(tp)}, kproc.DiskRemove{File: epochFile(tp)},
 		kproc.DiskSync{ID: b.newCall(call{kind: callSync}), File: logFile(tp)},
 		kproc.DiskSync{ID: b.newCall(call{kind: callSync}), File: epochFile(tp)})
+}
+
+// leaderHost finds a leader's host: in the metadata cache's live brokers,
+// as Kafka 2.6's makeFollowers does, or else among the request's live
+// leaders.
+func (rm *replicaManager) leaderHost(id int32, leaders map[int32]proto.Broker) (string, bool) {
+	for _, br := range rm.b.meta.brokers {
+		if br.ID == id {
+			return br.Host, true
+		}
+	}
+	l, ok := leaders[id]
+	return l.Host, ok
 }
