@@ -13,8 +13,12 @@ var kafkaScenarioNames = []string{"controller-failover", "broker-crash", "contro
 	"session-expiry", "preferred-election", "reassignment", "topic-lifecycle"}
 
 func TestKafkaScenariosHoldAndReplay(t *testing.T) {
+	seeds := uint64(3)
+	if raceEnabled {
+		seeds = 1
+	}
 	for _, name := range kafkaScenarioNames {
-		for seed := uint64(1); seed <= 3; seed++ {
+		for seed := uint64(1); seed <= seeds; seed++ {
 			a := runKafka(Config{Seed: seed}, kafkaPlans[name]())
 			b := runKafka(Config{Seed: seed}, kafkaPlans[name]())
 			assert.Empty(t, a.Violations, "%s seed %d", name, seed)
@@ -71,6 +75,9 @@ func TestKafkaScenariosExerciseTheirStories(t *testing.T) {
 		{"zombie-controller", "requests_rejected"},
 		{"session-expiry", "controller_elections"},
 		{"controlled-shutdown", "controlled_shutdowns"},
+	}
+	if raceEnabled {
+		t.Skip("many runs; covered without -race")
 	}
 	for _, tt := range tests {
 		total := 0.0
