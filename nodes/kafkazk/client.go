@@ -30,10 +30,17 @@ const (
 	DefaultMaxInFlight = 10
 )
 
-// maxWaitingRequests bounds the requests that wait for a connection to be
-// sent again (the fakezk client's own default bound on outstanding requests);
-// beyond it a retried request fails with fakezk.ErrTooManyRequests.
-const maxWaitingRequests = 4096
+// maxOutstandingRequests bounds the requests a Client holds: those handed
+// to the fakezk handle (in flight or waiting for one of MaxInFlight slots)
+// and, separately, those waiting for a connection to be sent again; beyond
+// it a request fails with fakezk.ErrTooManyRequests. Kafka has no such
+// bound: ZooKeeperClient.handleRequests blocks its caller on the in-flight
+// semaphore and the Java client's queues are unbounded, and the controller
+// hands over a request per partition at once (every partition state at
+// failover). The bound is 5 times the 200,000 partitions the simulator is
+// designed for, far above the fakezk handle's default of 4096, which a
+// controller of 10,000 partitions exceeded: the creates beyond it failed.
+const maxOutstandingRequests = 1 << 20
 
 // Config configures a Client.
 type Config struct {
@@ -149,6 +156,7 @@ func (c *Client) connect() *fakezk.Client {
 		SessionTimeout: c.cfg.SessionTimeout,
 		Mode:           fakezk.JavaClient,
 		MaxInFlight:    c.cfg.MaxInFlight,
+		MaxOutstanding: maxOutstandingRequests,
 		EventCallback:  func(ev fakezk.Event) { c.event(h, ev) },
 	})
 	return h
@@ -328,7 +336,7 @@ func (c *Client) retry(b *batch, h *fakezk.Client) {
 		// The handle is finished and its replacement not made yet:
 		// waitUntilConnected would throw.
 		c.answerExpired(b, fakezk.ErrSessionExpired)
-	case c.waitingReq+len(b.pending) > maxWaitingRequests:
+	case c.waitingReq+len(b.pending) > maxOutstandingRequests:
 		c.answerExpired(b, fakezk.ErrTooManyRequests)
 	default:
 		c.waiting = append(c.waiting, b)

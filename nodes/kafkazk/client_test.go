@@ -592,3 +592,23 @@ func TestReRegistrationAfterExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestHandleManyRequests: a batch far above the fakezk handle's default
+// bound of 4096 outstanding requests (a controller creating or reading
+// every partition state at once) is answered in full, as Kafka's blocking
+// in-flight semaphore lets it be; with the default bound the requests past
+// it failed with ErrTooManyRequests.
+func TestHandleManyRequests(t *testing.T) {
+	e := newEnv(t, Config{}, fakezk.ServerConfig{})
+	const n = 10_000
+	reqs := make([]fakezk.Request, n)
+	for i := range reqs {
+		reqs[i] = &fakezk.CreateRequest{Path: fmt.Sprintf("/p%05d", i), Acl: fakezk.WorldACL(fakezk.PermAll)}
+	}
+	got := e.handle(reqs...)
+	e.run(sim.Minute) // 10 in flight at a 10 ms round trip: 10 s
+	require.Len(t, *got, n)
+	for i, r := range *got {
+		require.NoError(t, r.Err, "request %d", i)
+	}
+}
