@@ -1,6 +1,7 @@
 package kafkazk
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,11 +207,206 @@ type jsonObject struct {
 // parseObject parses data as one JSON object (duplicate keys: the last
 // wins, as with Jackson's readTree).
 func parseObject(kind string, data []byte) (jsonObject, error) {
+	if fields, ok := compactObject(data); ok {
+		return jsonObject{kind: kind, fields: fields}, nil
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
 		return jsonObject{}, malformed(kind, "not a JSON object: %q", clip(data))
 	}
 	return jsonObject{kind: kind, fields: fields}, nil
+}
+
+// The compact fast path. Every znode payload is decoded where it is read
+// (the controller loads every partition state at failover, the checks
+// decode every state write), and encoding/json's reflection was a fifth
+// of a 10,000-partition failover's time. The payloads Kafka and kzsim
+// write are compact JSON: no whitespace, ASCII strings without escapes,
+// integers without fraction or exponent. The compact* functions accept
+// exactly that form and report false for anything else (whitespace,
+// escapes, non-ASCII, numbers that are not plain integers, bad syntax),
+// which then goes through encoding/json as before: for every input they
+// accept they give what encoding/json gives, and every error still comes
+// from the encoding/json path.
+
+// compactObject splits a compact JSON object into its fields (the last of
+// duplicate keys wins, as with encoding/json). The values alias data.
+func compactObject(data []byte) (map[string]json.RawMessage, bool) {
+	if len(data) < 2 || data[0] != '{' {
+		return nil, false
+	}
+	fields := make(map[string]json.RawMessage, 8)
+	i := 1
+	if data[i] == '}' {
+		return fields, i+1 == len(data)
+	}
+	for {
+		kend, ok := compactString(data, i)
+		if !ok || kend >= len(data) || data[kend] != ':' {
+			return nil, false
+		}
+		vend, ok := compactValue(data, kend+1, 0)
+		if !ok || vend >= len(data) {
+			return nil, false
+		}
+		fields[string(data[i+1:kend-1])] = data[kend+1 : vend : vend]
+		switch data[vend] {
+		case ',':
+			i = vend + 1
+		case '}':
+			return fields, vend+1 == len(data)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// compactMaxDepth bounds the nesting compactValue follows; deeper values
+// take the encoding/json path.
+const compactMaxDepth = 8
+
+// compactValue returns the end of the compact JSON value at data[i:].
+func compactValue(data []byte, i, depth int) (int, bool) {
+	if i >= len(data) || depth > compactMaxDepth {
+		return 0, false
+	}
+	switch c := data[i]; {
+	case c == '"':
+		return compactString(data, i)
+	case c == '-' || c >= '0' && c <= '9':
+		return compactInt(data, i)
+	case c == '{' || c == '[':
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i++
+		if i < len(data) && data[i] == closer {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				kend, ok := compactString(data, i)
+				if !ok || kend >= len(data) || data[kend] != ':' {
+					return 0, false
+				}
+				i = kend + 1
+			}
+			end, ok := compactValue(data, i, depth+1)
+			if !ok || end >= len(data) {
+				return 0, false
+			}
+			switch data[end] {
+			case ',':
+				i = end + 1
+			case closer:
+				return end + 1, true
+			default:
+				return 0, false
+			}
+		}
+	}
+	for _, lit := range []string{"null", "true", "false"} {
+		if len(data)-i >= len(lit) && string(data[i:i+len(lit)]) == lit {
+			return i + len(lit), true
+		}
+	}
+	return 0, false
+}
+
+// compactString returns the end of the ASCII, escape-free JSON string at
+// data[i:].
+func compactString(data []byte, i int) (int, bool) {
+	if i >= len(data) || data[i] != '"' {
+		return 0, false
+	}
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return j + 1, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// compactInt returns the end of the JSON integer (-?(0|[1-9][0-9]*), no
+// fraction or exponent after it) at data[i:].
+func compactInt(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	start := i
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == start, data[start] == '0' && i-start > 1:
+		return 0, false
+	case i < len(data) && (data[i] == '.' || data[i] == 'e' || data[i] == 'E'):
+		return 0, false
+	}
+	return i, true
+}
+
+// compactInt32 parses v, a whole compact JSON integer in int32 range.
+func compactInt32(v []byte) (int32, bool) {
+	if len(v) == 0 || len(v) > 11 {
+		return 0, false
+	}
+	if end, ok := compactInt(v, 0); !ok || end != len(v) {
+		return 0, false
+	}
+	neg := v[0] == '-'
+	var n int64
+	for _, c := range v[btoi(neg):] {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	if n < -1<<31 || n > 1<<31-1 {
+		return 0, false
+	}
+	return int32(n), true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// compactInt32s parses v, a compact JSON array of int32 integers.
+func compactInt32s(v []byte) ([]int32, bool) {
+	if len(v) < 2 || v[0] != '[' || v[len(v)-1] != ']' {
+		return nil, false
+	}
+	body := v[1 : len(v)-1]
+	if len(body) == 0 {
+		return []int32{}, true
+	}
+	out := make([]int32, 0, 1+bytes.Count(body, []byte{','}))
+	for len(body) > 0 {
+		end := bytes.IndexByte(body, ',')
+		item := body
+		if end >= 0 {
+			item, body = body[:end], body[end+1:]
+			if len(body) == 0 {
+				return nil, false // a trailing comma
+			}
+		} else {
+			body = nil
+		}
+		n, ok := compactInt32(item)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, n)
+	}
+	return out, true
 }
 
 // clip shortens data for an error message.
@@ -237,6 +433,9 @@ func (o jsonObject) get(key string) (json.RawMessage, error) {
 // int32Of reads an integral JSON number in int32 range (Kafka's
 // DecodeJson[Int] accepts only Jackson int nodes: no strings, no fractions).
 func int32Of(kind, what string, v json.RawMessage) (int32, error) {
+	if n, ok := compactInt32(v); ok {
+		return n, nil
+	}
 	var n json.Number
 	if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
 		return 0, malformed(kind, "%s: want an integer, got %s", what, clip(v))
@@ -257,6 +456,9 @@ func (o jsonObject) int32(key string) (int32, error) {
 }
 
 func stringOf(kind, what string, v json.RawMessage) (string, error) {
+	if end, ok := compactString(v, 0); ok && end == len(v) {
+		return string(v[1 : len(v)-1]), nil
+	}
 	var s string
 	if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
 		return "", malformed(kind, "%s: want a string, got %s", what, clip(v))
@@ -287,6 +489,9 @@ func (o jsonObject) int64String(key string) (int64, error) {
 }
 
 func int32sOf(kind, what string, v json.RawMessage) ([]int32, error) {
+	if out, ok := compactInt32s(v); ok {
+		return out, nil
+	}
 	var items []json.RawMessage
 	if len(v) == 0 || v[0] != '[' || json.Unmarshal(v, &items) != nil {
 		return nil, malformed(kind, "%s: want an array of integers, got %s", what, clip(v))
@@ -326,6 +531,9 @@ func (o jsonObject) object(key string) (jsonObject, error) {
 	v, err := o.get(key)
 	if err != nil {
 		return jsonObject{}, err
+	}
+	if fields, ok := compactObject(v); ok {
+		return jsonObject{kind: o.kind, fields: fields}, nil
 	}
 	var fields map[string]json.RawMessage
 	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &fields) != nil {
