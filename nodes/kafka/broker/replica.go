@@ -88,6 +88,12 @@ type partition struct {
 	fetcher    int32 // leader followed; -1 for none
 	truncating bool  // waiting for OffsetsForLeaderEpoch before fetching
 	unflushed  int64
+
+	// removed: the partition left rm.parts (StopReplica with delete). The
+	// fetch path holds *partition across a request's round trip instead of
+	// looking each partition up again (every partition of a fetch, twice a
+	// second per fetcher); a removed one is looked up by name again.
+	removed bool
 }
 
 func (p *partition) isLeader(self int32) bool { return p.leader == self }
@@ -95,6 +101,7 @@ func (p *partition) isLeader(self int32) bool { return p.leader == self }
 type replicaManager struct {
 	b                *Broker
 	parts            map[proto.TopicPartition]*partition
+	sorted           []*partition // parts by name (nil: to sort again)
 	recovered        map[proto.TopicPartition]*klog.Log
 	hwFromDisk       map[proto.TopicPartition]int64
 	recoveredRecords int64
@@ -120,6 +127,7 @@ type deadline struct {
 type delayedFetch struct {
 	token kproc.Token
 	req   *proto.FetchRequest
+	parts []*partition // resolved req.Partitions (nil: not found then)
 	done  bool
 }
 
@@ -286,7 +294,17 @@ func (rm *replicaManager) create(tp proto.TopicPartition) *partition {
 	delete(rm.hwFromDisk, tp)
 	p := &partition{tp: tp, log: l, leader: proto.NoLeader, leaderEpoch: -1, fetcher: -1, hw: max(hw, l.LogStartOffset())}
 	rm.parts[tp] = p
+	rm.sorted = nil
 	return p
+}
+
+// sortedParts returns the partitions by name, sorted again only after a
+// partition came or went (maybeShrinkIsr walks them every 15 s).
+func (rm *replicaManager) sortedParts() []*partition {
+	if rm.sorted == nil {
+		rm.sorted = slices.SortedFunc(maps.Values(rm.parts), func(x, y *partition) int { return compareTP(x.tp, y.tp) })
+	}
+	return rm.sorted
 }
 
 // makeLeader: the epoch starts at the log end (the epoch cache learns it,
@@ -341,11 +359,11 @@ func (rm *replicaManager) makeFollower(p *partition, wasLeader bool, leaders map
 	}
 	f := rm.fetchers[p.leader]
 	if f == nil {
-		f = &fetcher{rm: rm, leader: p.leader, parts: map[proto.TopicPartition]bool{}}
+		f = &fetcher{rm: rm, leader: p.leader, parts: map[proto.TopicPartition]*partition{}}
 		rm.fetchers[p.leader] = f
 	}
 	f.host = host
-	f.parts[p.tp] = true
+	f.parts[p.tp] = p
 	f.dirty = true
 	p.fetcher = p.leader
 }
@@ -421,7 +439,9 @@ func (rm *replicaManager) stop(sp proto.StopReplicaPartition) proto.ErrorCode {
 	rm.unfollow(p)
 	rm.failProduces(p, proto.NotLeaderForPartition)
 	if sp.Delete && !b.cfg.BugKeepDeletedLogs {
+		p.removed = true
 		delete(rm.parts, p.tp)
+		rm.sorted = nil
 		delete(rm.isrChanges, p.tp)
 		rm.removeFiles(p.tp)
 		rm.hwDirty = true
@@ -435,7 +455,20 @@ func (rm *replicaManager) stop(sp proto.StopReplicaPartition) proto.ErrorCode {
 // ---- Leader side: produce, fetch, ISR, high watermark ----
 
 func (rm *replicaManager) leaderOf(tp proto.TopicPartition, currentEpoch int32) (*partition, proto.ErrorCode) {
-	p := rm.parts[tp]
+	return rm.leaderAt(rm.parts[tp], currentEpoch)
+}
+
+// resolve returns the partition named tp that p was: p itself unless it
+// has been removed (or was not found), else a fresh lookup.
+func (rm *replicaManager) resolve(p *partition, tp proto.TopicPartition) *partition {
+	if p != nil && !p.removed {
+		return p
+	}
+	return rm.parts[tp]
+}
+
+// leaderAt is leaderOf for the partition p (nil: not found).
+func (rm *replicaManager) leaderAt(p *partition, currentEpoch int32) (*partition, proto.ErrorCode) {
 	if p == nil {
 		return nil, proto.UnknownTopicOrPartition
 	}
@@ -591,18 +624,22 @@ func (rm *replicaManager) waitsOn(d *delayedProduce, tp proto.TopicPartition) bo
 // answer waits up to MaxWaitMs for records.
 func (rm *replicaManager) fetch(token kproc.Token, r *proto.FetchRequest) {
 	b := rm.b
+	parts := make([]*partition, len(r.Partitions))
+	for i, fp := range r.Partitions {
+		parts[i] = rm.parts[fp.TopicPartition]
+	}
 	if r.ReplicaID >= 0 {
-		for _, fp := range r.Partitions {
-			p, code := rm.leaderOf(fp.TopicPartition, fp.CurrentLeaderEpoch)
+		for i, fp := range r.Partitions {
+			p, code := rm.leaderAt(parts[i], fp.CurrentLeaderEpoch)
 			if code != proto.None {
 				continue
 			}
 			rm.followerFetched(p, r.ReplicaID, fp.FetchOffset)
 		}
 	}
-	resp, n := rm.read(r)
+	resp, n := rm.read(r, parts)
 	if n == 0 && r.MaxWaitMs > 0 && !rm.anyError(resp) {
-		d := &delayedFetch{token: token, req: r}
+		d := &delayedFetch{token: token, req: r, parts: parts}
 		rm.parked = append(rm.parked, d)
 		rm.addDeadline(deadline{at: b.now.Add(sim.Duration(r.MaxWaitMs) * sim.Millisecond), fetch: d})
 		return
@@ -619,13 +656,16 @@ func (rm *replicaManager) anyError(r *proto.FetchResponse) bool {
 	return false
 }
 
-func (rm *replicaManager) read(r *proto.FetchRequest) (*proto.FetchResponse, int) {
+// read answers r from the partitions it names, parts (resolved earlier:
+// each is checked again with resolve).
+func (rm *replicaManager) read(r *proto.FetchRequest, parts []*partition) (*proto.FetchResponse, int) {
 	resp := &proto.FetchResponse{Partitions: make([]proto.FetchPartitionResponse, len(r.Partitions))}
 	n := 0
 	for i, fp := range r.Partitions {
 		out := &resp.Partitions[i]
 		out.TopicPartition = fp.TopicPartition
-		p, code := rm.leaderOf(fp.TopicPartition, fp.CurrentLeaderEpoch)
+		parts[i] = rm.resolve(parts[i], fp.TopicPartition)
+		p, code := rm.leaderAt(parts[i], fp.CurrentLeaderEpoch)
 		if code != proto.None {
 			out.Error = code
 			continue
@@ -684,7 +724,7 @@ func (rm *replicaManager) wakeFetches() {
 		if d.done {
 			continue
 		}
-		resp, n := rm.read(d.req)
+		resp, n := rm.read(d.req, d.parts)
 		if n == 0 && !rm.anyError(resp) {
 			kept = append(kept, d)
 			continue
@@ -717,7 +757,7 @@ func (rm *replicaManager) expire() {
 		switch {
 		case d.fetch != nil && !d.fetch.done:
 			d.fetch.done = true
-			resp, n := rm.read(d.fetch.req)
+			resp, n := rm.read(d.fetch.req, d.fetch.parts)
 			b.reply(d.fetch.token, resp, b.cfg.Costs.BrokerRequest+sim.Duration(n)*b.cfg.Costs.BrokerRecord)
 		case d.produce != nil && !d.produce.done:
 			for j := range d.produce.results {
@@ -768,8 +808,8 @@ func (rm *replicaManager) offsetsForLeaderEpoch(token kproc.Token, r *proto.Offs
 // replica.lag.time.max.ms from the ISR of each partition led.
 func (rm *replicaManager) maybeShrinkIsr() {
 	b := rm.b
-	for _, tp := range slices.SortedFunc(maps.Keys(rm.parts), compareTP) {
-		p := rm.parts[tp]
+	for _, p := range rm.sortedParts() {
+		tp := p.tp
 		if !p.isLeader(b.cfg.ID) || p.isrWrite {
 			continue
 		}

@@ -139,8 +139,8 @@ type fetcher struct {
 	rm       *replicaManager
 	leader   int32
 	host     string
-	parts    map[proto.TopicPartition]bool
-	sorted   []proto.TopicPartition
+	parts    map[proto.TopicPartition]*partition
+	sorted   []*partition // parts by name, rebuilt when dirty
 	dirty    bool
 	inflight bool
 	backoff  bool
@@ -150,11 +150,13 @@ type fetcher struct {
 	// request's before processing a partition's data or error).
 	fetching *proto.FetchRequest
 	querying *proto.OffsetsForLeaderEpochRequest
+	// sent are the partitions of the request in flight, in its order.
+	sent []*partition
 }
 
-func (f *fetcher) list() []proto.TopicPartition {
+func (f *fetcher) list() []*partition {
 	if f.dirty {
-		f.sorted = slices.SortedFunc(maps.Keys(f.parts), compareTP)
+		f.sorted = slices.SortedFunc(maps.Values(f.parts), func(x, y *partition) int { return compareTP(x.tp, y.tp) })
 		f.dirty = false
 	}
 	return f.sorted
@@ -168,11 +170,14 @@ func (f *fetcher) pump() {
 	b := rm.b
 	var queries []proto.EpochQuery
 	var fetches []proto.FetchPartition
-	for _, tp := range f.list() {
-		p := rm.parts[tp]
+	var sentQ, sentF []*partition
+	for _, p := range f.list() {
+		tp := p.tp
 		if p.truncating {
+			sentQ = append(sentQ, p)
 			queries = append(queries, proto.EpochQuery{TopicPartition: tp, CurrentLeaderEpoch: p.leaderEpoch, LeaderEpoch: p.log.LatestEpoch()})
 		} else {
+			sentF = append(sentF, p)
 			fetches = append(fetches, proto.FetchPartition{TopicPartition: tp, CurrentLeaderEpoch: p.leaderEpoch,
 				FetchOffset: p.log.LogEndOffset(), LogStartOffset: p.log.LogStartOffset()})
 		}
@@ -180,11 +185,13 @@ func (f *fetcher) pump() {
 	k := b.cfg.Kafka
 	f.inflight = true
 	if len(queries) > 0 {
+		f.sent = sentQ
 		f.querying = &proto.OffsetsForLeaderEpochRequest{ReplicaID: b.cfg.ID, Partitions: queries}
 		b.emit(kproc.Send{ID: b.newCall(call{kind: callEpochQuery, arg: int64(f.leader)}), Host: f.host, Channel: kproc.ChannelFetcher,
 			Req: f.querying, Timeout: k.ReplicaSocketTimeout})
 		return
 	}
+	f.sent = sentF
 	f.fetching = &proto.FetchRequest{ReplicaID: b.cfg.ID, BrokerEpoch: b.brokerEpoch,
 		MaxWaitMs: int32(k.ReplicaFetchWaitMax / sim.Millisecond), MinRecords: 1, Partitions: fetches}
 	b.emit(kproc.Send{ID: b.newCall(call{kind: callFetch, arg: int64(f.leader)}), Host: f.host, Channel: kproc.ChannelFetcher,
@@ -220,7 +227,7 @@ func (rm *replicaManager) fetchResult(c call, in kproc.RPCResult) {
 	backoff := false
 	for i := range resp.Partitions {
 		pr := &resp.Partitions[i]
-		p := rm.parts[pr.TopicPartition]
+		p := rm.resolve(f.sent[i], pr.TopicPartition)
 		sent := req.Partitions[i]
 		if p == nil || p.fetcher != f.leader || p.truncating || p.leaderEpoch != sent.CurrentLeaderEpoch || p.log.LogEndOffset() != sent.FetchOffset {
 			continue // the partition moved on while the fetch was out
@@ -275,7 +282,7 @@ func (rm *replicaManager) epochResult(c call, in kproc.RPCResult) {
 	req := f.querying
 	backoff := false
 	for i, e := range resp.Partitions {
-		p := rm.parts[e.TopicPartition]
+		p := rm.resolve(f.sent[i], e.TopicPartition)
 		sent := req.Partitions[i]
 		if p == nil || p.fetcher != f.leader || !p.truncating || p.leaderEpoch != sent.CurrentLeaderEpoch || p.log.LatestEpoch() != sent.LeaderEpoch {
 			continue // the partition moved on while the query was out
