@@ -42,6 +42,9 @@ type kafkaPlan struct {
 	afterHeal func(c *kcluster)
 	// settled runs the scenario's own checks at the end.
 	settled func(c *kcluster)
+	// drive, if set, runs the world in place of World.Run (benchmarks run a
+	// faultless plan in phases and inject their own fault).
+	drive func(c *kcluster) sim.Status
 }
 
 // kafkaBugs are planted bugs.
@@ -174,7 +177,12 @@ func runKafka(cfg Config, plan kafkaPlan) *invariants.Result {
 	invariants.WatchZooKeeper(c.check, c.srv)
 	c.scheduleFaults()
 	w.At(sim.Kernel, sim.Time(plan.safety), "heal-all", c.healAll)
-	status := w.Run()
+	var status sim.Status
+	if plan.drive != nil {
+		status = plan.drive(c)
+	} else {
+		status = w.Run()
+	}
 	if c.ranToEnd(status) {
 		c.checkSettled()
 	}
