@@ -69,7 +69,7 @@ const maxFetchRecords = 500
 // local Log).
 type partition struct {
 	tp              proto.TopicPartition
-	log             *klog.Log
+	log             klog.Log // held in place: the fetch path reads every partition's log end
 	leader          int32
 	leaderEpoch     int32 // -1 before the first LeaderAndIsr
 	zkVersion       int32
@@ -292,7 +292,7 @@ func (rm *replicaManager) create(tp proto.TopicPartition) *partition {
 	}
 	hw := min(rm.hwFromDisk[tp], l.LogEndOffset())
 	delete(rm.hwFromDisk, tp)
-	p := &partition{tp: tp, log: l, leader: proto.NoLeader, leaderEpoch: -1, fetcher: -1, hw: max(hw, l.LogStartOffset())}
+	p := &partition{tp: tp, log: *l, leader: proto.NoLeader, leaderEpoch: -1, fetcher: -1, hw: max(hw, l.LogStartOffset())}
 	rm.parts[tp] = p
 	rm.sorted = nil
 	return p
