@@ -169,9 +169,11 @@ func (f *fetcher) pump() {
 	rm := f.rm
 	b := rm.b
 	var queries []proto.EpochQuery
-	var fetches []proto.FetchPartition
-	var sentQ, sentF []*partition
-	for _, p := range f.list() {
+	var sentQ []*partition
+	list := f.list()
+	fetches := make([]proto.FetchPartition, 0, len(list)) // most partitions fetch
+	sentF := make([]*partition, 0, len(list))
+	for _, p := range list {
 		tp := p.tp
 		if p.truncating {
 			sentQ = append(sentQ, p)
