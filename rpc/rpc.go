@@ -105,11 +105,13 @@ func (e errorText) Clone() Payload { return e }
 
 // String renders the frame for the trace: "request 7 Metadata{...}".
 func (f *frame) String() string {
-	s := frameNames[f.kind] + " " + strconv.FormatUint(f.id, 10)
-	if f.payload != nil {
-		return s + " " + f.payload.String()
+	// One allocation: every message is formatted for the trace hash.
+	var num [20]byte
+	id := strconv.AppendUint(num[:0], f.id, 10)
+	if f.payload == nil {
+		return frameNames[f.kind] + " " + string(id)
 	}
-	return s
+	return frameNames[f.kind] + " " + string(id) + " " + f.payload.String()
 }
 
 // plantShare is a planted bug for tests: payloads cross the boundary

@@ -106,6 +106,7 @@ func benchFailover(b *testing.B, brokers, partitions int) failoverFigures {
 		fig.settledHeap = ms.HeapAlloc
 		fig.peakHeap = max(fig.peakHeap, ms.HeapInuse)
 		if path := os.Getenv("KZSIM_BENCH_HEAPPROFILE"); path != "" {
+			runtime.GC() // a heap profile is as of the GC before the last
 			writeHeapProfile(b, fmt.Sprintf("%s.%d", path, partitions))
 		}
 

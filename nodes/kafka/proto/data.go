@@ -2,6 +2,7 @@ package proto
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/kzsim/kzsim/nodes/kafka/log"
 	"github.com/kzsim/kzsim/rpc"
@@ -172,13 +173,30 @@ func (r *ProduceResponse) String() string {
 	return s
 }
 
+// The fetch path's summaries are built with strconv, not fmt: every
+// follower fetch and its answer is formatted for the trace hash.
+
 func (r *FetchRequest) String() string {
-	s := fmt.Sprintf("replica=%d partitions=%d", r.ReplicaID, len(r.Partitions))
+	b := make([]byte, 0, 64)
+	b = append(b, "replica="...)
+	b = strconv.AppendInt(b, int64(r.ReplicaID), 10)
+	b = append(b, " partitions="...)
+	b = strconv.AppendInt(b, int64(len(r.Partitions)), 10)
 	if len(r.Partitions) == 1 {
 		p := r.Partitions[0]
-		s += fmt.Sprintf(" %s offset=%d", p.TopicPartition, p.FetchOffset)
+		b = append(b, ' ')
+		b = appendTP(b, p.TopicPartition)
+		b = append(b, " offset="...)
+		b = strconv.AppendInt(b, p.FetchOffset, 10)
 	}
-	return s
+	return string(b)
+}
+
+// appendTP appends tp as TopicPartition.String does.
+func appendTP(b []byte, tp TopicPartition) []byte {
+	b = append(b, tp.Topic...)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(tp.Partition), 10)
 }
 
 func (r *FetchResponse) String() string {
@@ -189,15 +207,22 @@ func (r *FetchResponse) String() string {
 			failed++
 		}
 	}
-	return fmt.Sprintf("partitions=%d records=%d failed=%d", len(r.Partitions), n, failed)
+	b := make([]byte, 0, 48)
+	b = append(b, "partitions="...)
+	b = strconv.AppendInt(b, int64(len(r.Partitions)), 10)
+	b = append(b, " records="...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, " failed="...)
+	b = strconv.AppendInt(b, int64(failed), 10)
+	return string(b)
 }
 
 func (r *OffsetsForLeaderEpochRequest) String() string {
-	return fmt.Sprintf("replica=%d partitions=%d", r.ReplicaID, len(r.Partitions))
+	return "replica=" + strconv.Itoa(int(r.ReplicaID)) + " partitions=" + strconv.Itoa(len(r.Partitions))
 }
 
 func (r *OffsetsForLeaderEpochResponse) String() string {
-	return fmt.Sprintf("partitions=%d", len(r.Partitions))
+	return "partitions=" + strconv.Itoa(len(r.Partitions))
 }
 
 func (r *MetadataRequest) String() string {
