@@ -12,14 +12,14 @@ import (
 // is stale: make it on purpose, say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"controller-failover@2.6": "37406b15effefe59",
-		"broker-crash@2.6":        "b6e15586e9143a3a",
-		"controlled-shutdown@2.6": "46a114683e0e4795",
-		"zombie-controller@2.6":   "61825d14ae73d072",
-		"session-expiry@2.6":      "7b982c6067c502a8",
-		"preferred-election@2.6":  "c95eb427438e9d1f",
-		"reassignment@2.6":        "f08e5b1af61282e6",
-		"topic-lifecycle@2.6":     "c4f7f8862dc5f0fc",
+		"controller-failover@2.6": "e9764a453e05c5f2",
+		"broker-crash@2.6":        "4e1ef5011eaeb131",
+		"controlled-shutdown@2.6": "d5be26a1dd82b7a4",
+		"zombie-controller@2.6":   "0d73cc085edfc154",
+		"session-expiry@2.6":      "e6fc1e598dfdfad2",
+		"preferred-election@2.6":  "35d37f79ff439818",
+		"reassignment@2.6":        "49ed255eceb245e0",
+		"topic-lifecycle@2.6":     "9d51e11168eec4b5",
 		"broker-crash@0.7":        "790e39869ced2ec9",
 		"kernel-demo":             "ea8d180096091347",
 		"zk-election":             "df375d843250e90f",

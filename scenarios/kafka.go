@@ -293,6 +293,10 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 		c.offline[tp] = true
 		c.offlineMax = max(c.offlineMax, len(c.offline))
 		c.markUnavailable(tp, unavailable{since: now, leader: -1})
+	case controller.TopicCreated:
+		if r.Failed > 0 {
+			c.narrate("%s (controller): %d partitions of %s could not be created", b.name, r.Failed, r.Topic)
+		}
 	case controller.BrokerAdded:
 		if r.Bounced {
 			c.narrate("%s (controller) sees broker %d bounce (new epoch 0x%x)", b.name, r.Broker, r.BrokerEpoch)
@@ -576,7 +580,11 @@ func (c *kcluster) forEachPartition(fn func(tp proto.TopicPartition, a kafkazk.R
 func (c *kcluster) checkReplicasInSync() {
 	deleting, _, _ := c.srv.View().Children(kafkazk.DeleteTopicsPath)
 	c.forEachPartition(func(tp proto.TopicPartition, a kafkazk.ReplicaAssignment, st *kafkazk.PartitionState) {
-		if st == nil || slices.Contains(deleting, tp.Topic) {
+		if slices.Contains(deleting, tp.Topic) {
+			return
+		}
+		if st == nil {
+			c.liveness("partitions-have-state", "%s is assigned to %v and has no state znode", tp, a.Replicas)
 			return
 		}
 		for _, r := range a.Replicas {

@@ -347,18 +347,26 @@ func (c *Controller) onNewPartitionCreation(parts []int32, then func()) {
 	for _, i := range parts {
 		c.ctx.setState(i, stateNew)
 	}
-	c.toOnline(parts, electOffline, nil, func([]int32) {
-		count := map[int32]int{}
+	c.toOnline(parts, electOffline, nil, func(done []int32) {
+		online := make(map[int32]bool, len(done))
+		for _, i := range done {
+			online[i] = true
+		}
+		count, failed := map[int32]int{}, map[int32]int{}
 		var order []int32
 		for _, i := range parts {
 			t := c.ctx.parts[i].topic
-			if count[t] == 0 {
+			if count[t] == 0 && failed[t] == 0 {
 				order = append(order, t)
 			}
-			count[t]++
+			if online[i] {
+				count[t]++
+			} else {
+				failed[t]++
+			}
 		}
 		for _, t := range order {
-			c.report(TopicCreated{Topic: c.ctx.topics[t].name, Partitions: count[t]})
+			c.report(TopicCreated{Topic: c.ctx.topics[t].name, Partitions: count[t], Failed: failed[t]})
 		}
 		then()
 	})

@@ -133,7 +133,8 @@ type EventFailed struct {
 type TopicCreated struct {
 	kproc.Report
 	Topic      string
-	Partitions int
+	Partitions int // brought online
+	Failed     int // whose state znode could not be created (they stay new)
 }
 
 // TopicDeleted: a topic's deletion completed.
@@ -243,7 +244,11 @@ func (r EventFailed) TraceRecord() (string, []sim.Attr) {
 	return fmt.Sprintf("%s failed: %s", r.Event, r.Err), []sim.Attr{sim.Str("event", r.Event), sim.Str("err", r.Err)}
 }
 func (r TopicCreated) TraceRecord() (string, []sim.Attr) {
-	return fmt.Sprintf("topic %s: %d partitions created", r.Topic, r.Partitions), []sim.Attr{sim.Str("topic", r.Topic), sim.Int("partitions", r.Partitions)}
+	label := fmt.Sprintf("topic %s: %d partitions created", r.Topic, r.Partitions)
+	if r.Failed > 0 {
+		label += fmt.Sprintf(", %d failed", r.Failed)
+	}
+	return label, []sim.Attr{sim.Str("topic", r.Topic), sim.Int("partitions", r.Partitions), sim.Int("failed", r.Failed)}
 }
 func (r TopicDeleted) TraceRecord() (string, []sim.Attr) {
 	return fmt.Sprintf("topic %s deleted", r.Topic), []sim.Attr{sim.Str("topic", r.Topic)}
