@@ -62,6 +62,9 @@ type kafkaBugs struct {
 	wrongReassignTarget bool
 	// skipFinalPreferredElection: no preferred election after the healing.
 	skipFinalPreferredElection bool
+	// assignToMissingBrokers: the admin assigns topics to brokers that do
+	// not exist, so the controller can create no partition state.
+	assignToMissingBrokers bool
 }
 
 type topicSpec struct {

@@ -57,6 +57,7 @@ func TestKafkaChecksCatchPlantedBugs(t *testing.T) {
 		{"controlled-shutdown", "controlled-shutdown-moves-leaders", func(p *kafkaPlan) { p.bugs.shutdownWithoutController = true }},
 		{"reassignment", "reassignments-complete", func(p *kafkaPlan) { p.bugs.wrongReassignTarget = true }},
 		{"preferred-election", "preferred-leaders", func(p *kafkaPlan) { p.bugs.skipFinalPreferredElection = true }},
+		{"broker-crash", "partitions-have-state", func(p *kafkaPlan) { p.bugs.assignToMissingBrokers = true }},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.scenario, tt.check), func(t *testing.T) {

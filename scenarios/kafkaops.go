@@ -291,6 +291,11 @@ func (a *kadmin) createTopic(t topicSpec) {
 		}
 		ta := kafkazk.TopicAssignment{Version: 2, Partitions: map[int32]kafkazk.ReplicaAssignment{}}
 		for p, replicas := range assignment {
+			if c.plan.bugs.assignToMissingBrokers {
+				for i := range replicas {
+					replicas[i] += 90
+				}
+			}
 			ta.Partitions[int32(p)] = kafkazk.ReplicaAssignment{Replicas: replicas}
 		}
 		acl := fakezk.WorldACL(fakezk.PermAll)
