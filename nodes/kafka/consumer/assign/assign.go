@@ -159,7 +159,9 @@ func rangeShare(nParts, nThreads, i int) (start, count int) {
 // 1.1.1 `kafka/consumer/PartitionAssignor.scala`). Each topic is split on
 // its own: its partitions in numeric order are cut into contiguous runs over
 // its subscribed threads in Java string order, the first
-// |partitions| mod |threads| threads taking one more. A thread whose share is
+// |partitions| mod |threads| threads taking one more (the code; Kafka's
+// docs/implementation.html states i·N … (i+1)·N−1, which would leave the
+// remainder unowned). A thread whose share is
 // empty gets nothing (Kafka logs "No broker partitions consumed by consumer
 // thread"). Partitions of topics nobody subscribes to are not assigned.
 func Range(members []Member, partitions map[string][]int32) (Assignment, error) {
@@ -187,9 +189,10 @@ func Range(members []Member, partitions map[string][]int32) (Assignment, error) 
 // hashOrder returns every partition of the subscribed topics in the round
 // robin assignor's order: ascending by the signed Java hash of
 // TopicPartition.String, stably (Scala's `sortWith` is a stable merge sort).
-// Simplification: Kafka feeds the sort from a HashMap, so the order of two
-// partitions whose names collide in hash is the map's; here it is (topic,
-// partition) order.
+// Within a topic, ties keep numeric order as in Kafka (each topic's ids come
+// sorted). Simplification: across topics Kafka feeds the sort from a
+// HashMap, so two partitions of different topics whose names collide in hash
+// keep the map's order; here they keep topic byte order.
 func hashOrder(g group, partitions map[string][]int32) ([]TopicPartition, error) {
 	var all []TopicPartition
 	for _, topic := range g.topics {
@@ -326,6 +329,9 @@ type Subscription struct {
 // does not, both skipping InternalTopics when excludeInternal is set. The
 // regex is cleaned as `TopicFilter` does (trimmed, ',' → '|', spaces and
 // surrounding quotes removed).
+// Kafka 0.7.2's TopicFilter cleans and matches the same way and has no
+// internal topics: pass excludeInternal false for it (its registrations,
+// `*<n>*<regex>` and `!<n>!<regex>`, parse to the same Subscription).
 // Simplification: the regex is Go's RE2 syntax, not java.util.regex; a
 // pattern RE2 lacks (backreferences, lookaround) is an error here.
 func (s Subscription) Resolve(topics []string, excludeInternal bool) (map[string]int, error) {

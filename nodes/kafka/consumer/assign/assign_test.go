@@ -84,6 +84,16 @@ func TestHandWorked(t *testing.T) {
 		parts:   map[string][]int32{"t": ids(5)},
 		want:    "C1-0: t/0 t/1\nC1-1: t/2\nC2-0: t/3\nC2-1: t/4\n",
 	}, {
+		// Kafka's docs (docs/implementation.html@0.10.2.2, "Consumer
+		// rebalancing algorithm") give thread i partitions i·N … (i+1)·N−1 with
+		// N = |P| div |C|, which would leave partition 4 unowned here; the
+		// code, followed here, gives the first |P| mod |C| threads one more.
+		name:    "range/code-not-docs-remainder",
+		assign:  Range,
+		members: []Member{{"a", streams("t", 1)}, {"b", streams("t", 1)}},
+		parts:   map[string][]int32{"t": ids(5)},
+		want:    "a-0: t/0 t/1 t/2\nb-0: t/3 t/4\n",
+	}, {
 		// 10 partitions over 4 threads: n = 2, x = 2, the first two take 3.
 		name:    "range/uneven",
 		assign:  Range,

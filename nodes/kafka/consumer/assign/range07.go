@@ -87,7 +87,10 @@ func (a Assignment07) Of(consumerID string) []TopicBrokerPartition {
 // at tag kafka-0.7.2-incubating-candidate-5): the range split of Range over
 // each topic's partitions sorted by their "<brokerId>-<partId>" names as Java
 // strings (`ZkUtils.getPartitionsForTopics`: `sortWith((s,t) => s < t)`), so
-// "1-10" precedes "1-2" and "10-0" precedes "2-0".
+// "1-10" precedes "1-2" and "10-0" precedes "2-0". The sort keeps each
+// broker's partitions together, which Kafka's docs give as its purpose
+// ("so partitions on the same broker are clustered together",
+// docs/implementation.html), so a thread reads from few brokers.
 func Range07(members []Member, partitions map[string][]BrokerPartition) (Assignment07, error) {
 	g, err := newGroup(members)
 	if err != nil {
