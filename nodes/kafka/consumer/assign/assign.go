@@ -361,6 +361,17 @@ func (s Subscription) Resolve(topics []string, excludeInternal bool) (map[string
 	return out, nil
 }
 
+// cleanFilter is `TopicFilter.regex` (Kafka 0.7.2 and 0.8.2.2): trimmed,
+// ',' → '|', spaces and surrounding quotes removed. Registrations store it
+// cleaned.
+func cleanFilter(raw string) string {
+	r := strings.TrimSpace(raw)
+	r = strings.ReplaceAll(r, ",", "|")
+	r = strings.ReplaceAll(r, " ", "")
+	r = leadingQuotes.ReplaceAllString(r, "")
+	return trailingQuotes.ReplaceAllString(r, "")
+}
+
 var (
 	leadingQuotes  = regexp.MustCompile(`^["']+`)
 	trailingQuotes = regexp.MustCompile(`["']+$`)
@@ -369,11 +380,7 @@ var (
 // compileFilter cleans a wildcard's regex as Kafka 0.8.2 `TopicFilter` does
 // and anchors it, since Java's `String.matches` matches the whole topic.
 func compileFilter(raw string) (*regexp.Regexp, error) {
-	r := strings.TrimSpace(raw)
-	r = strings.ReplaceAll(r, ",", "|")
-	r = strings.ReplaceAll(r, " ", "")
-	r = leadingQuotes.ReplaceAllString(r, "")
-	r = trailingQuotes.ReplaceAllString(r, "")
+	r := cleanFilter(raw)
 	re, err := regexp.Compile("^(?:" + r + ")$")
 	if err != nil {
 		return nil, fmt.Errorf("assign: %s is an invalid regex", r)

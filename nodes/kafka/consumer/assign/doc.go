@@ -28,5 +28,8 @@
 //
 // Wildcard subscriptions (`white_list`, `black_list`) are resolved against
 // the topics under /brokers/topics by Subscription.Resolve before assigning,
-// as `WildcardTopicCount` does.
+// as `WildcardTopicCount` does. The registration data a Subscription is
+// read from and written to, /consumers/<group>/ids/<consumerId>, is
+// EncodeRegistration/ParseRegistration (0.8+ JSON) and
+// EncodeRegistration07/ParseRegistration07 (0.7.2's formats).
 package assign
