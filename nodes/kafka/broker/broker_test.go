@@ -364,3 +364,20 @@ func TestFollowerOfAnUnknownLeaderTakesTheEpochLater(t *testing.T) {
 		t.Fatalf("replica %+v", r)
 	}
 }
+
+// KIP-455 phase B3: a LeaderAndIsr whose replicas are the reassignment's
+// target while its ISR still holds a removed replica. The ISR expiration
+// must not panic on the replica it has no follower state for
+// (reassignment seeds 316 and 852).
+func TestIsrShrinkSkipsISRMembersOutsideTheReplicas(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	h.start(0x100)
+	req := lai(1, 0x100, 1, 0, 1, 2, 9)
+	h.step(kproc.RPCIn{Token: 1, Req: req})
+	h.answers()
+	h.now = h.now.Add(31 * sim.Second)
+	h.step(kproc.TimerFired{Name: timerIsrExpiration})
+	if n := count[kproc.ZKBatch](h.out); n != 0 {
+		t.Fatalf("%d ISR writes for a partition whose ISR has a member outside its replicas", n)
+	}
+}

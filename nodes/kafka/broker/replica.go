@@ -809,13 +809,16 @@ func (rm *replicaManager) offsetsForLeaderEpoch(token kproc.Token, r *proto.Offs
 func (rm *replicaManager) maybeShrinkIsr() {
 	b := rm.b
 	for _, p := range rm.sortedParts() {
-		tp := p.tp
 		if !p.isLeader(b.cfg.ID) || p.isrWrite {
 			continue
 		}
 		next, out, err := isr.Shrink(p.isr, b.cfg.ID, p.followers, p.log.LogEndOffset(), b.now, b.cfg.Kafka.ReplicaLagTimeMax)
 		if err != nil {
-			panic(fmt.Sprintf("broker %d: %s: %v", b.cfg.ID, tp, err))
+			// A reassignment's LeaderAndIsr (KIP-455 phase B3) carries the
+			// target replicas while the ISR still holds the removed ones
+			// until B4 shrinks it: Kafka 2.6's isFollowerOutOfSync throws on
+			// them (getReplicaOrException) and the partition is skipped.
+			continue
 		}
 		if len(out) > 0 {
 			rm.writeIsr(p, next, true)
