@@ -141,8 +141,9 @@ type kbroker struct {
 	name         string
 	pid          sim.ProcID
 	shell        *kproc.Shell[*broker.Broker]
-	fatal        bool // the machine reported Fatal: its Exit is a failure
-	failedStarts int  // fatal exits since the last registration
+	ctl          *controller.Controller // the controller module of its latest incarnation
+	fatal        bool                   // the machine reported Fatal: its Exit is a failure
+	failedStarts int                    // fatal exits since the last registration
 }
 
 func (b *kbroker) machine() (*broker.Broker, bool) {
@@ -157,27 +158,8 @@ func runKafka(cfg Config, plan kafkaPlan) *invariants.Result {
 	if plan.grace == 0 {
 		plan.grace = 90 * sim.Second
 	}
-	w := sim.New(sim.Options{
-		Seed:            cfg.Seed,
-		Latency:         kafkaLatency,
-		ConnBreakDetect: 500 * sim.Millisecond,
-		MaxTime:         plan.safety + plan.grace,
-		MaxEvents:       maxEvents(cfg, 0),
-		Sinks:           cfg.Sinks,
-	})
-	c := &kcluster{recorder: newRecorder(w, plan.name, cfg), plan: plan, kcfg: config.Default(), costs: config.DefaultCosts(),
-		controllerLostAt: -1, offline: map[proto.TopicPartition]bool{}, leaderOf: map[proto.TopicPartition]leaderAt{},
-		unavailSince: map[proto.TopicPartition]unavailable{}, reassigned: map[proto.TopicPartition][]int32{}}
-	if plan.tweak != nil {
-		plan.tweak(&c.kcfg)
-	}
-	c.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TxnLog: cfg.ZKLog})
-	for i := 1; i <= plan.brokers; i++ {
-		c.addBroker(int32(i))
-	}
-	c.admin = newAdmin(c)
-	c.watch = invariants.WatchKafka(c.check, c.srv, c)
-	invariants.WatchZooKeeper(c.check, c.srv)
+	c := newKafkaCluster(cfg, plan, plan.safety+plan.grace)
+	w := c.w
 	c.scheduleFaults()
 	w.At(sim.Kernel, sim.Time(plan.safety), "heal-all", c.healAll)
 	var status sim.Status
@@ -198,6 +180,35 @@ func runKafka(cfg Config, plan kafkaPlan) *invariants.Result {
 	return c.finish(status, c.metrics())
 }
 
+// newKafkaCluster builds plan's cluster in a new world that ends at
+// maxTime: ZooKeeper, the brokers (started at their times), the admin
+// process and the invariant watches. It schedules no faults and no
+// topics; runKafka does, and the datadriven scripts drive it by command.
+func newKafkaCluster(cfg Config, plan kafkaPlan, maxTime sim.Duration) *kcluster {
+	w := sim.New(sim.Options{
+		Seed:            cfg.Seed,
+		Latency:         kafkaLatency,
+		ConnBreakDetect: 500 * sim.Millisecond,
+		MaxTime:         maxTime,
+		MaxEvents:       maxEvents(cfg, 0),
+		Sinks:           cfg.Sinks,
+	})
+	c := &kcluster{recorder: newRecorder(w, plan.name, cfg), plan: plan, kcfg: config.Default(), costs: config.DefaultCosts(),
+		controllerLostAt: -1, offline: map[proto.TopicPartition]bool{}, leaderOf: map[proto.TopicPartition]leaderAt{},
+		unavailSince: map[proto.TopicPartition]unavailable{}, reassigned: map[proto.TopicPartition][]int32{}}
+	if plan.tweak != nil {
+		plan.tweak(&c.kcfg)
+	}
+	c.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TxnLog: cfg.ZKLog})
+	for i := 1; i <= plan.brokers; i++ {
+		c.addBroker(int32(i))
+	}
+	c.admin = newAdmin(c)
+	c.watch = invariants.WatchKafka(c.check, c.srv, c)
+	invariants.WatchZooKeeper(c.check, c.srv)
+	return c
+}
+
 func (c *kcluster) addBroker(id int32) {
 	b := &kbroker{c: c, id: id, name: "broker-" + strconv.Itoa(int(id))}
 	kcfg, costs := c.kcfg, c.costs
@@ -209,7 +220,8 @@ func (c *kcluster) addBroker(id int32) {
 				ID: id, Host: b.name, Port: kafkaPort, Kafka: kcfg, Costs: costs,
 				Rand: w.Rand(fmt.Sprintf("%s/%d", b.name, inc)),
 				Controller: func() broker.Hosted {
-					return controller.New(controller.Config{BrokerID: id, Kafka: kcfg, Costs: costs})
+					b.ctl = controller.New(controller.Config{BrokerID: id, Kafka: kcfg, Costs: costs})
+					return b.ctl
 				},
 				BugIgnoreControllerEpoch:     c.plan.bugs.brokerIgnoresControllerEpoch,
 				BugNoIsrExpand:               c.plan.bugs.noIsrExpand,
