@@ -16,7 +16,7 @@ func TestGoldenTraceHashes(t *testing.T) {
 		"broker-crash@2.6":        "4e1ef5011eaeb131",
 		"controlled-shutdown@2.6": "d5be26a1dd82b7a4",
 		"zombie-controller@2.6":   "0d73cc085edfc154",
-		"session-expiry@2.6":      "e6fc1e598dfdfad2",
+		"session-expiry@2.6":      "418ab3ebf4e37d93",
 		"preferred-election@2.6":  "35d37f79ff439818",
 		"reassignment@2.6":        "49ed255eceb245e0",
 		"topic-lifecycle@2.6":     "9d51e11168eec4b5",

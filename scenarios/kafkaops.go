@@ -151,11 +151,14 @@ func (c *kcluster) fire(e kafkaEvent) {
 		c.narrate("isolate %s%s for %v", b.name, role, e.Hold)
 	case faultExpireController, faultExpireBroker:
 		_, session := b.shell.Session()
-		if session == 0 || !c.srv.Expire(session) {
+		if session == 0 || !c.srv.SessionAlive(session) || !c.w.IsUp(c.srv.ID()) {
 			return
 		}
-		c.narrate("ZooKeeper expires the session 0x%x of %s%s; the process lives on", session, b.name, role)
+		// Hit before the expiry: it deletes /controller, which brokerHit
+		// reads to start the failover clock.
 		c.brokerHit(b, hitZooKeeper)
+		c.srv.Expire(session)
+		c.narrate("ZooKeeper expires the session 0x%x of %s%s; the process lives on", session, b.name, role)
 		return
 	case faultControlledShutdown:
 		c.narrate("controlled shutdown of %s%s; restart after %v", b.name, role, e.Hold)
