@@ -118,6 +118,9 @@ type kcluster struct {
 	// What the admin asked for, for the end checks.
 	reassigned map[proto.TopicPartition][]int32 // the last target of each reassignment
 	deleted    []string                         // topics marked for deletion
+
+	// onReport, if set, hears every report of a broker first (tests).
+	onReport func(b *kbroker, inc uint32, r kproc.Effect)
 }
 
 type leaderAt struct {
@@ -276,6 +279,9 @@ func (c *kcluster) broker(id int32) *kbroker {
 func (b *kbroker) report(inc uint32, r kproc.Effect) {
 	c := b.c
 	now := c.w.Now()
+	if c.onReport != nil {
+		c.onReport(b, inc, r)
+	}
 	switch r := r.(type) {
 	case controller.BecameController:
 		_, session := b.shell.Session()
