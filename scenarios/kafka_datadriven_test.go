@@ -17,7 +17,8 @@ import (
 //
 // Commands:
 //
-//	cluster brokers=5 seed=1 [era=2.6] [unclean=true]   a new cluster (brokers start at 10 ms × id)
+//	cluster brokers=5 seed=1 [era=2.6] [unclean=true] [bug=ignore-controller-epoch]
+//	                                a new cluster (brokers start at 10 ms × id), maybe with a planted bug
 //	create-topic name=t partitions=4 rf=3               the admin creates a topic
 //	delete-topic name=t | preferred-election [topic=t] | reassign topic=t partition=0 replicas=4,5,1
 //	run-for 30s

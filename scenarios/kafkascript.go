@@ -71,6 +71,7 @@ type kscriptConfig struct {
 	era     config.Era // Era26 unless set
 	unclean bool       // unclean.leader.election.enable
 	sinks   []sim.Sink // receive the trace (debugging a script)
+	bugs    kafkaBugs  // planted bugs, to show a check firing
 }
 
 // newKScript builds a cluster of cfg.brokers brokers with no topics; the
@@ -79,7 +80,7 @@ func newKScript(cfg kscriptConfig) (*kscript, error) {
 	if cfg.brokers < 1 || cfg.brokers > 100 {
 		return nil, fmt.Errorf("brokers=%d: want 1 to 100", cfg.brokers)
 	}
-	plan := kafkaPlan{name: "kafka-script", brokers: cfg.brokers, tweak: func(k *config.Config) {
+	plan := kafkaPlan{name: "kafka-script", brokers: cfg.brokers, bugs: cfg.bugs, tweak: func(k *config.Config) {
 		*k = config.ForEra(cfg.era)
 		if cfg.unclean {
 			k.UncleanLeaderElectionEnable = true
@@ -642,12 +643,12 @@ func parseIDs(s string) ([]int32, error) {
 }
 
 // parseClusterArgs reads the arguments of a script's cluster command:
-// brokers=5 seed=1 [era=2.6] [unclean=true].
+// brokers=5 seed=1 [era=2.6] [unclean=true] [bug=ignore-controller-epoch].
 func parseClusterArgs(a map[string]string) (kscriptConfig, error) {
 	cfg := kscriptConfig{brokers: 5, seed: 1, era: config.Era26}
 	for k := range a {
 		switch k {
-		case "brokers", "seed", "era", "unclean":
+		case "brokers", "seed", "era", "unclean", "bug":
 		default:
 			return cfg, fmt.Errorf("cluster: unknown argument %s", k)
 		}
@@ -672,6 +673,13 @@ func parseClusterArgs(a map[string]string) (kscriptConfig, error) {
 		if cfg.unclean, err = strconv.ParseBool(v); err != nil {
 			return cfg, fmt.Errorf("unclean=%s: %w", v, err)
 		}
+	}
+	switch v := a["bug"]; v {
+	case "":
+	case "ignore-controller-epoch":
+		cfg.bugs.brokerIgnoresControllerEpoch = true
+	default:
+		return cfg, fmt.Errorf("bug=%s: the planted bugs are ignore-controller-epoch", v)
 	}
 	return cfg, nil
 }
