@@ -37,7 +37,7 @@ var kafkaFaultKinds = []string{"crash", "crash-controller", "restart", "pause", 
 
 // drawKafkaFaults draws a script's faults: each a command on a random
 // broker (or the controller) with a random hold, then a random gap.
-func drawKafkaFaults(t *rapid.T, brokers int) []kscriptStep {
+func drawKafkaFaults(t *rapid.T, brokers int, ops bool) []kscriptStep {
 	n := rapid.IntRange(1, 8).Draw(t, "faults")
 	var steps []kscriptStep
 	for range n {
@@ -59,10 +59,38 @@ func drawKafkaFaults(t *rapid.T, brokers int) []kscriptStep {
 			a["for"] = (sim.Duration(rapid.IntRange(500, 30_000).Draw(t, "hold_ms")) * sim.Millisecond).String()
 		}
 		steps = append(steps, kscriptStep{cmd: kind, args: a})
+		if ops && rapid.IntRange(0, 2).Draw(t, "op?") == 0 {
+			steps = append(steps, drawKafkaOp(t, brokers, len(steps)))
+		}
 		gap := sim.Duration(rapid.IntRange(0, 20_000).Draw(t, "gap_ms")) * sim.Millisecond
 		steps = append(steps, kscriptStep{cmd: "run-for", args: map[string]string{gap.String(): ""}})
 	}
 	return steps
+}
+
+// drawKafkaOp draws an admin operation on the topics t (6 partitions)
+// and u (3), which the property creates at the start.
+func drawKafkaOp(t *rapid.T, brokers, n int) kscriptStep {
+	topic := rapid.SampledFrom([]string{"t", "u"}).Draw(t, "topic")
+	switch rapid.IntRange(0, 3).Draw(t, "op") {
+	case 0:
+		return kscriptStep{cmd: "preferred-election", args: map[string]string{}}
+	case 1:
+		ids := rapid.Permutation([]int32{1, 2, 3, 4, 5}[:brokers]).Draw(t, "replicas")[:3]
+		rs := make([]string, len(ids))
+		for i, id := range ids {
+			rs[i] = fmt.Sprint(id)
+		}
+		parts := 6
+		if topic == "u" {
+			parts = 3
+		}
+		return kscriptStep{cmd: "reassign", args: map[string]string{"topic": topic, "partition": fmt.Sprint(rapid.IntRange(0, parts-1).Draw(t, "partition")),
+			"replicas": strings.Join(rs, ",")}}
+	case 2:
+		return kscriptStep{cmd: "delete-topic", args: map[string]string{"name": topic}}
+	}
+	return kscriptStep{cmd: "create-topic", args: map[string]string{"name": fmt.Sprintf("new%d", n), "partitions": "2", "rf": "3"}}
 }
 
 // kafkaSettle is how long a healed cluster gets to settle: a session
@@ -71,7 +99,8 @@ func drawKafkaFaults(t *rapid.T, brokers int) []kscriptStep {
 const kafkaSettle = 90 * sim.Second
 
 // TestKafkaSettlesAfterFaults: whatever crashes, pauses, expiries, cuts
-// and controlled shutdowns hit which brokers when, once everything is
+// and controlled shutdowns hit which brokers when, among preferred
+// elections, reassignments, topic creations and deletions, once everything is
 // healed and the cluster has had kafkaSettle, no invariant was violated
 // at any step, exactly one broker acts as controller, it is the one
 // /controller names, and every check of a scenario's end holds. A failure
@@ -87,9 +116,10 @@ func TestKafkaSettlesAfterFaults(t *testing.T) {
 			{cmd: "cluster", args: map[string]string{"brokers": fmt.Sprint(brokers), "seed": fmt.Sprint(seed)}},
 			{cmd: "run-for", args: map[string]string{"2s": ""}},
 			{cmd: "create-topic", args: map[string]string{"name": "t", "partitions": "6", "rf": "3"}},
+			{cmd: "create-topic", args: map[string]string{"name": "u", "partitions": "3", "rf": "3"}},
 			{cmd: "run-for", args: map[string]string{"8s": ""}},
 		}
-		script = append(script, drawKafkaFaults(t, brokers)...)
+		script = append(script, drawKafkaFaults(t, brokers, true)...)
 		script = append(script, kscriptStep{cmd: "heal-all"}, kscriptStep{cmd: "run-for", args: map[string]string{kafkaSettle.String(): ""}})
 		s, err := runKScript(script)
 		replay := kscriptText(script)

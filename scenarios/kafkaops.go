@@ -287,6 +287,10 @@ func (a *kadmin) createTopic(t topicSpec) {
 			}
 		}
 		slices.SortFunc(brokers, func(x, y algo.Broker) int { return int(x.ID) - int(y.ID) })
+		if len(brokers) == 0 { // AdminUtils refuses before drawing a placement (DrawPlacement needs a broker)
+			c.narrate("admin: cannot create %s: no broker is registered", t.name)
+			return
+		}
 		assignment, err := algo.AssignReplicas(brokers, t.partitions, t.rf, algo.DrawPlacement(c.w.Rand("admin/"+t.name), len(brokers)), 0)
 		if err != nil {
 			c.narrate("admin: cannot create %s: %v", t.name, err)
