@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -105,15 +106,27 @@ const kafkaSettle = 90 * sim.Second
 // at any step, exactly one broker acts as controller, it is the one
 // /controller names, and every check of a scenario's end holds. A failure
 // prints the script to replay as a testdata/kafka file. The default 100
-// checks take about 10 s; run longer with
+// checks take about 3 s; run longer (3000 checks: about 90 s) with
 //
-//	go test ./scenarios -run TestKafkaSettlesAfterFaults -rapid.checks=2000
+//	go test ./scenarios -run TestKafkaSettlesAfterFaults -rapid.checks=3000
 func TestKafkaSettlesAfterFaults(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		seed := rapid.Uint64().Draw(t, "seed")
 		brokers := rapid.IntRange(3, 5).Draw(t, "brokers")
+		// Eras from 2.2 on have every fix the invariants rely on (fenced
+		// controller writes 2.1, broker epochs 2.2); before, the historical
+		// bugs are there to be found. 2.2 and 2.4 (replica.lag.time.max.ms
+		// 10 s) soon meet the broker bug of
+		// testdata/kafka-bugs/reassign-isr-outside-replicas.txt, so they
+		// are drawn only with KZSIM_KAFKA_BUGS=1 until it is fixed.
+		eras := []string{"2.6"}
+		if os.Getenv("KZSIM_KAFKA_BUGS") == "1" {
+			eras = []string{"2.2", "2.4", "2.6"}
+		}
+		era := rapid.SampledFrom(eras).Draw(t, "era")
+		unclean := rapid.Bool().Draw(t, "unclean")
 		script := []kscriptStep{
-			{cmd: "cluster", args: map[string]string{"brokers": fmt.Sprint(brokers), "seed": fmt.Sprint(seed)}},
+			{cmd: "cluster", args: map[string]string{"brokers": fmt.Sprint(brokers), "seed": fmt.Sprint(seed), "era": era, "unclean": fmt.Sprint(unclean)}},
 			{cmd: "run-for", args: map[string]string{"2s": ""}},
 			{cmd: "create-topic", args: map[string]string{"name": "t", "partitions": "6", "rf": "3"}},
 			{cmd: "create-topic", args: map[string]string{"name": "u", "partitions": "3", "rf": "3"}},

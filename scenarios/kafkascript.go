@@ -350,15 +350,28 @@ func (s *kscript) reassign(topic string, partition int32, replicas []int32) erro
 	return nil
 }
 
-// healAll ends every fault and restarts every broker that is down.
+// kscriptHealPolls bounds how long heal-all keeps restarting brokers whose
+// controlled shutdown was still under way: once a second, for longer than
+// controlled.shutdown.max.retries × retry backoff (3 × 5 s).
+const kscriptHealPolls = 60
+
+// healAll ends every fault and restarts every broker that is down, and,
+// for a minute, each broker that exits after it (a controlled shutdown
+// that was still under way).
 func (s *kscript) healAll() {
 	c := s.c
 	c.faults.HealAll()
 	clear(s.crashes)
-	for _, b := range c.brokers {
-		if !c.w.IsUp(b.pid) {
-			c.w.Restart(b.pid)
+	restart := func() {
+		for _, b := range c.brokers {
+			if !c.w.IsUp(b.pid) {
+				c.w.Restart(b.pid)
+			}
 		}
+	}
+	restart()
+	for i := 1; i <= kscriptHealPolls; i++ {
+		c.w.After(sim.Kernel, sim.Duration(i)*sim.Second, "heal-restart", restart)
 	}
 	c.narrate("heal everything")
 }
