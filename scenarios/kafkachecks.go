@@ -15,14 +15,16 @@ import (
 // shutdownStep checks a controlled shutdown the controller reported done:
 // no partition that another in-sync replica could lead is still led by
 // the broker (KafkaController.doControlledShutdown moved them, and wrote
-// ZooKeeper before it answered).
+// ZooKeeper before it answered). Partitions of topics queued for deletion
+// are exempt: doControlledShutdown neither moves nor counts them.
 func (c *kcluster) shutdownStep(b *kbroker, r broker.ControlledShutdown) {
 	if !r.Done {
 		return
 	}
 	c.shutdowns++
+	deleting, _, _ := c.srv.View().Children(kafkazk.DeleteTopicsPath)
 	c.forEachPartition(func(tp proto.TopicPartition, a kafkazk.ReplicaAssignment, st *kafkazk.PartitionState) {
-		if st != nil && st.Leader == b.id && len(st.ISR) > 1 {
+		if st != nil && st.Leader == b.id && len(st.ISR) > 1 && !slices.Contains(deleting, tp.Topic) {
 			c.safety("controlled-shutdown-moves-leaders", "%s finished its controlled shutdown still leading %s (ISR %v)", b.name, tp, st.ISR)
 		}
 	})
