@@ -119,6 +119,10 @@ type kcluster struct {
 	reassigned map[proto.TopicPartition][]int32 // the last target of each reassignment
 	deleted    []string                         // topics marked for deletion
 
+	// shutdownEpoch is, by broker, the epoch of the controller that last
+	// answered its ControlledShutdown.
+	shutdownEpoch map[int32]int32
+
 	// onReport, if set, hears every report of a broker first (tests).
 	onReport func(b *kbroker, inc uint32, r kproc.Effect)
 }
@@ -325,6 +329,13 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 	case controller.ControlRequestSent:
 		if r.API == proto.KindLeaderAndIsr {
 			c.maybeZombie(b)
+		}
+	case controller.ControlledShutdownHandled:
+		if c.shutdownEpoch == nil {
+			c.shutdownEpoch = map[int32]int32{}
+		}
+		if b.ctl != nil {
+			c.shutdownEpoch[r.Broker] = b.ctl.View().Epoch
 		}
 	case controller.BrokerRemoved:
 		c.narrate("%s (controller) sees broker %d leave", b.name, r.Broker)

@@ -15,16 +15,24 @@ import (
 // shutdownStep checks a controlled shutdown the controller reported done:
 // no partition that another in-sync replica could lead is still led by
 // the broker (KafkaController.doControlledShutdown moved them, and wrote
-// ZooKeeper before it answered). Partitions of topics queued for deletion
-// are exempt: doControlledShutdown neither moves nor counts them.
+// ZooKeeper before it answered). Exempt are the partitions of topics
+// queued for deletion (doControlledShutdown neither moves nor counts them)
+// and partitions whose state a later controller wrote: the set of brokers
+// shutting down lives in the answering controller's memory
+// (ControllerContext.shuttingDownBrokerIds), so its successor may have
+// elected the broker meanwhile.
 func (c *kcluster) shutdownStep(b *kbroker, r broker.ControlledShutdown) {
 	if !r.Done {
 		return
 	}
 	c.shutdowns++
 	deleting, _, _ := c.srv.View().Children(kafkazk.DeleteTopicsPath)
+	answeredAt, known := c.shutdownEpoch[b.id]
 	c.forEachPartition(func(tp proto.TopicPartition, a kafkazk.ReplicaAssignment, st *kafkazk.PartitionState) {
-		if st != nil && st.Leader == b.id && len(st.ISR) > 1 && !slices.Contains(deleting, tp.Topic) {
+		if st == nil || slices.Contains(deleting, tp.Topic) || (known && st.ControllerEpoch > answeredAt) {
+			return
+		}
+		if st.Leader == b.id && len(st.ISR) > 1 {
 			c.safety("controlled-shutdown-moves-leaders", "%s finished its controlled shutdown still leading %s (ISR %v)", b.name, tp, st.ISR)
 		}
 	})
