@@ -92,7 +92,7 @@ func (s *kscript) command(td *datadriven.TestData) (string, error) {
 
 // TestKafkaSuspectedBugs runs the scripts of testdata/kafka-bugs: each
 // shows a suspected bug of a package this one drives (its header says
-// which), without expected output until the bug is fixed; then the script
+// which), with no expected output until it is judged; fixed, the script
 // moves to testdata/kafka with its output. Skipped unless
 // KZSIM_KAFKA_BUGS=1:
 //

@@ -70,10 +70,17 @@ func drawKafkaFaults(t *rapid.T, brokers int, ops bool) []kscriptStep {
 }
 
 // drawKafkaOp draws an admin operation on the topics t (6 partitions)
-// and u (3), which the property creates at the start.
+// and u (3), which the property creates at the start. Topic creation
+// under faults is drawn only with KZSIM_KAFKA_BUGS=1 until the suspected
+// controller issue of testdata/kafka-bugs/create-lost-response.txt is
+// judged (it fails about 1 script in 1800).
 func drawKafkaOp(t *rapid.T, brokers, n int) kscriptStep {
 	topic := rapid.SampledFrom([]string{"t", "u"}).Draw(t, "topic")
-	switch rapid.IntRange(0, 3).Draw(t, "op") {
+	ops := 2
+	if os.Getenv("KZSIM_KAFKA_BUGS") == "1" {
+		ops = 3
+	}
+	switch rapid.IntRange(0, ops).Draw(t, "op") {
 	case 0:
 		return kscriptStep{cmd: "preferred-election", args: map[string]string{}}
 	case 1:
@@ -115,14 +122,8 @@ func TestKafkaSettlesAfterFaults(t *testing.T) {
 		brokers := rapid.IntRange(3, 5).Draw(t, "brokers")
 		// Eras from 2.2 on have every fix the invariants rely on (fenced
 		// controller writes 2.1, broker epochs 2.2); before, the historical
-		// bugs are there to be found. 2.2 and 2.4 (replica.lag.time.max.ms
-		// 10 s) soon meet the broker bug of
-		// testdata/kafka-bugs/reassign-isr-outside-replicas.txt, so they
-		// are drawn only with KZSIM_KAFKA_BUGS=1 until it is fixed.
-		eras := []string{"2.6"}
-		if os.Getenv("KZSIM_KAFKA_BUGS") == "1" {
-			eras = []string{"2.2", "2.4", "2.6"}
-		}
+		// bugs are there to be found.
+		eras := []string{"2.2", "2.4", "2.6"}
 		era := rapid.SampledFrom(eras).Draw(t, "era")
 		unclean := rapid.Bool().Draw(t, "unclean")
 		script := []kscriptStep{
