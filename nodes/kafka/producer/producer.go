@@ -1,0 +1,649 @@
+package producer
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/producer/partition"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
+	"github.com/kzsim/kzsim/rpc"
+	"github.com/kzsim/kzsim/sim"
+)
+
+// Timers.
+const (
+	timerStart   kproc.TimerName = "producer/start"
+	timerTick    kproc.TimerName = "producer/tick"
+	timerBurst   kproc.TimerName = "producer/burst"
+	timerRetry   kproc.TimerName = "producer/retry"
+	timerZKRetry kproc.TimerName = "producer/zk-retry"
+)
+
+// maxCount bounds the messages one producer makes (40 bits of the value).
+const maxCount = 1<<40 - 1
+
+// Producer is a producer process's machine. It serves no requests: it makes
+// messages on its timers, places each on a partition from its view of the
+// cluster, sends them to the leaders in ProduceRequests and reports every
+// send's outcome.
+type Producer struct {
+	cfg     Config
+	now     sim.Time
+	out     []kproc.Effect
+	startAt sim.Time
+	exited  bool
+	nextID  kproc.ReqID
+	count   uint64 // messages made
+
+	queue       []*message // waiting to be sent (ready or backing off), in value order
+	outstanding int        // queued plus in flight, bounded by QueueMax
+	inflight    map[string]int
+	calls       map[kproc.ReqID]*call
+	retryAt     sim.Time
+	retrySet    bool
+	seqs        map[proto.TopicPartition]int32
+	sticky      partition.Sticky
+	rr          partition.RoundRobin
+
+	// The view (zk and metadata): live brokers and each topic's partitions.
+	brokers map[int32]string
+	topics  map[string][]partInfo // by partition id
+	target  string                // static: the one broker
+
+	// metadata
+	refreshing       bool
+	refreshed        bool
+	needRefresh      bool
+	lastRefresh      sim.Time
+	refreshNotBefore sim.Time
+	refreshOrder     []string
+	refreshIdx       int
+	refreshes        int
+
+	// zk
+	listed      map[int32]bool // the children of /brokers/ids last read
+	brokersRead bool
+	topicRead   map[string]bool
+	statePaths  map[string]proto.TopicPartition
+
+	hosts                          map[string]*HostCount
+	invoked, acked, failed, unsure int
+}
+
+type partInfo struct {
+	id          int32
+	leader      int32 // proto.NoLeader: none
+	leaderEpoch int32
+}
+
+type message struct {
+	Message
+	partition int32 // -1: not placed
+	seq       int32
+	attempts  int
+	unknown   bool // an attempt may have written it
+	lastErr   string
+	notBefore sim.Time
+}
+
+type callKind uint8
+
+const (
+	callProduce callKind = iota + 1
+	callMetadata
+	callZK
+)
+
+type zkRead uint8
+
+const (
+	zkBrokerIDs zkRead = iota + 1
+	zkBrokerData
+	zkTopicList
+	zkTopic
+	zkStates
+	zkStateExists
+)
+
+type call struct {
+	kind   callKind
+	host   string
+	parts  []proto.ProducePartition
+	groups [][]*message
+	// zk
+	read  zkRead
+	topic string
+	ids   []int32
+	all   bool // zkTopic: read every partition's state, not only new ones
+}
+
+// New returns a producer machine for cfg, or an error naming what is wrong
+// with cfg.
+func New(cfg Config) (*Producer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Producer{
+		cfg: cfg, inflight: map[string]int{}, calls: map[kproc.ReqID]*call{}, seqs: map[proto.TopicPartition]int32{},
+		brokers: map[int32]string{}, topics: map[string][]partInfo{}, listed: map[int32]bool{},
+		topicRead: map[string]bool{}, statePaths: map[string]proto.TopicPartition{}, hosts: map[string]*HostCount{},
+	}, nil
+}
+
+// Config returns the producer's configuration, defaults applied.
+func (p *Producer) Config() Config { return p.cfg }
+
+// Step applies one input.
+func (p *Producer) Step(now sim.Time, in kproc.Input) []kproc.Effect {
+	p.now, p.out = now, nil
+	if p.exited {
+		return nil
+	}
+	switch in := in.(type) {
+	case kproc.Started:
+		p.start()
+	case kproc.TimerFired:
+		p.timer(in.Name)
+	case kproc.RPCResult:
+		p.rpcResult(in)
+	case kproc.ZKResult:
+		p.zkResult(in)
+	case kproc.ZKChange:
+		p.zkChange(in)
+	case kproc.ZKSessionPhase:
+		if in.Phase == kproc.AfterInitializingSession && p.cfg.Discovery == DiscoveryZK {
+			p.zkLoad() // the old session's watches are gone: read (and so watch) everything again
+		}
+	case kproc.Shutdown:
+		p.shutdown()
+		return p.out
+	case kproc.RPCIn:
+		panic(fmt.Sprintf("producer %d: a producer serves no requests, got %s", p.cfg.Index, in.Req.Kind()))
+	}
+	p.dispatch()
+	return p.out
+}
+
+func (p *Producer) emit(e kproc.Effect) { p.out = append(p.out, e) }
+
+func (p *Producer) newID() kproc.ReqID {
+	p.nextID++
+	return p.nextID
+}
+
+func (p *Producer) host(h string) *HostCount {
+	c := p.hosts[h]
+	if c == nil {
+		c = &HostCount{Host: h}
+		p.hosts[h] = c
+	}
+	return c
+}
+
+func (p *Producer) start() {
+	p.startAt = p.now
+	switch p.cfg.Discovery {
+	case DiscoveryStatic:
+		// ConfigBrokerPartitionInfo: the address picks one broker, once.
+		p.target = p.cfg.Bootstrap[p.cfg.Rand.Intn(len(p.cfg.Bootstrap))]
+	case DiscoveryZK:
+		p.emit(kproc.ZKHandler{Path: brokerIDsPath, Child: true})
+		p.emit(kproc.ZKHandler{Path: topicsPath, Child: true})
+		for _, t := range p.cfg.Topics {
+			p.emit(kproc.ZKHandler{Path: topicPath(t)})
+		}
+		p.zkLoad()
+	}
+	p.emit(Started{Discovery: p.cfg.Discovery, Target: p.target})
+	if p.cfg.Rate > 0 || p.cfg.BurstSize > 0 {
+		p.emit(kproc.SetTimer{Name: timerStart, After: p.cfg.Start})
+	}
+}
+
+func (p *Producer) tickEvery() sim.Duration {
+	return max(sim.Duration(float64(sim.Second)/p.cfg.Rate), 1)
+}
+
+func (p *Producer) stopped() bool {
+	return p.cfg.Stop > 0 && p.now.Sub(p.startAt) >= p.cfg.Stop
+}
+
+func (p *Producer) timer(name kproc.TimerName) {
+	switch name {
+	case timerStart:
+		if p.cfg.Rate > 0 {
+			p.emit(kproc.SetTimer{Name: timerTick, After: p.tickEvery()})
+		}
+		if p.cfg.BurstSize > 0 {
+			p.emit(kproc.SetTimer{Name: timerBurst, After: p.cfg.BurstEvery})
+		}
+	case timerTick:
+		if !p.stopped() {
+			p.produce()
+			p.emit(kproc.SetTimer{Name: timerTick, After: p.tickEvery()})
+		}
+	case timerBurst:
+		if !p.stopped() {
+			for range p.cfg.BurstSize {
+				p.produce()
+			}
+			p.emit(kproc.SetTimer{Name: timerBurst, After: p.cfg.BurstEvery})
+		}
+	case timerRetry:
+		p.retrySet = false
+	case timerZKRetry:
+		p.zkLoad()
+	}
+}
+
+// produce makes one message now and queues it.
+func (p *Producer) produce() {
+	if p.count >= maxCount {
+		panic(fmt.Sprintf("producer %d: more than 2^40 messages", p.cfg.Index))
+	}
+	p.count++
+	topic := p.cfg.Topics[0]
+	if len(p.cfg.Topics) > 1 {
+		topic = p.cfg.Topics[p.cfg.Rand.Intn(len(p.cfg.Topics))]
+	}
+	m := &message{Message: Message{Topic: topic, Value: uint64(p.cfg.Index)<<40 | p.count, At: p.now}, partition: -1}
+	if p.cfg.Partitioner == PartitionHash {
+		m.Keyed, m.Key = true, p.cfg.Keys.Next(p.cfg.Rand)
+	}
+	p.invoked++
+	p.emit(Invoked{Message: m.Message})
+	if p.outstanding >= p.cfg.QueueMax {
+		// queue.enqueue.timeout.ms = 0: QueueFullException at once.
+		p.failed++
+		p.emit(Failed{Message: m.Message, Err: "queue full"})
+		return
+	}
+	p.outstanding++
+	p.queue = append(p.queue, m) // values only grow: the queue stays in value order
+}
+
+// ProduceNow steps the producer with one message made now, as a timer of
+// the workload would: for tests and for scenarios that drive sends by
+// command.
+func (p *Producer) ProduceNow(now sim.Time) []kproc.Effect {
+	p.now, p.out = now, nil
+	if p.exited {
+		return nil
+	}
+	p.produce()
+	p.dispatch()
+	return p.out
+}
+
+// ---- sending ----
+
+type batch struct {
+	host   string
+	parts  []proto.ProducePartition
+	groups [][]*message
+	n      int
+}
+
+func (b *batch) add(m *message, e proto.Entry) {
+	tp := proto.TopicPartition{Topic: m.Topic, Partition: m.partition}
+	for i := range b.parts {
+		if b.parts[i].TopicPartition == tp {
+			b.parts[i].Entries = append(b.parts[i].Entries, e)
+			b.groups[i] = append(b.groups[i], m)
+			b.n++
+			return
+		}
+	}
+	b.parts = append(b.parts, proto.ProducePartition{TopicPartition: tp, Entries: []proto.Entry{e}})
+	b.groups = append(b.groups, []*message{m})
+	b.n++
+}
+
+// dispatch sends what can be sent: every ready message placed on a
+// partition, grouped per leader into requests of at most BatchMax messages,
+// at most MaxInFlight requests in flight per broker.
+func (p *Producer) dispatch() {
+	if p.exited || len(p.queue) == 0 {
+		return
+	}
+	if !p.viewReady() {
+		return
+	}
+	kept := p.queue[:0:0]
+	open := map[string]*batch{}
+	var order []*batch
+	for _, m := range p.queue {
+		if m.notBefore > p.now {
+			kept = append(kept, m)
+			continue
+		}
+		host, err := p.place(m)
+		if err != nil {
+			if p.attemptFailed(m, err.Error(), false) {
+				kept = append(kept, m)
+			}
+			continue
+		}
+		b := open[host]
+		if b == nil {
+			if p.inflight[host] >= p.cfg.MaxInFlight {
+				kept = append(kept, m)
+				continue
+			}
+			p.inflight[host]++
+			b = &batch{host: host}
+			open[host] = b
+			order = append(order, b)
+		}
+		e := proto.Entry{Key: m.Key, Value: m.Value}
+		if p.cfg.Idempotent {
+			e.ProducerID, e.Sequence = p.cfg.ProducerID, m.seq
+		}
+		b.add(m, e)
+		if b.n == p.cfg.BatchMax {
+			delete(open, host)
+		}
+	}
+	p.queue = kept
+	for _, b := range order {
+		p.send(b)
+	}
+	p.armRetry()
+}
+
+// armRetry sets the retry timer for the earliest backing-off message.
+func (p *Producer) armRetry() {
+	first, ok := sim.Time(0), false
+	for _, m := range p.queue {
+		if m.notBefore > p.now && (!ok || m.notBefore < first) {
+			first, ok = m.notBefore, true
+		}
+	}
+	if p.cfg.Discovery == DiscoveryMetadata && p.refreshNotBefore > p.now && len(p.queue) > 0 && (!ok || p.refreshNotBefore < first) {
+		first, ok = p.refreshNotBefore, true
+	}
+	if ok && (!p.retrySet || first < p.retryAt || p.retryAt <= p.now) {
+		p.retryAt, p.retrySet = first, true
+		p.emit(kproc.SetTimer{Name: timerRetry, After: first.Sub(p.now)})
+	}
+}
+
+func (p *Producer) send(b *batch) {
+	req := &proto.ProduceRequest{Acks: p.cfg.Acks, TimeoutMs: int32(p.cfg.RequestTimeout / sim.Millisecond), Partitions: b.parts}
+	id := p.newID()
+	p.calls[id] = &call{kind: callProduce, host: b.host, parts: b.parts, groups: b.groups}
+	p.emit(kproc.Send{ID: id, Host: b.host, Channel: kproc.ChannelClient, Req: req, Timeout: p.cfg.RequestTimeout})
+	p.host(b.host).Sent += b.n
+	if p.cfg.Acks == proto.AcksNone {
+		// Kafka's broker sends no answer to acks=0: the producer never
+		// learns the outcome. Simplified: the broker here answers anyway,
+		// and the answer only frees the in-flight slot.
+		for _, g := range b.groups {
+			for _, m := range g {
+				m.attempts++
+				p.finish(m, true, "acks=0")
+			}
+		}
+	}
+}
+
+// place returns the host to send m to, placing m on a partition first if
+// it has none.
+func (p *Producer) place(m *message) (string, error) {
+	if p.cfg.Discovery == DiscoveryStatic {
+		if m.partition < 0 {
+			n := p.cfg.StaticPartitions
+			all := make([]int32, n)
+			for i := range all {
+				all[i] = int32(i)
+			}
+			id, err := p.choose(m, all, all)
+			if err != nil {
+				return "", err
+			}
+			p.setPartition(m, id)
+		}
+		return p.target, nil
+	}
+	parts := p.topics[m.Topic]
+	if len(parts) == 0 {
+		return "", fmt.Errorf("%s: no partitions known for %s", proto.UnknownTopicOrPartition, m.Topic)
+	}
+	if m.partition < 0 {
+		ids := make([]int32, len(parts))
+		var avail []int32
+		for i, pi := range parts {
+			ids[i] = pi.id
+			if p.leaderHost(pi) != "" {
+				avail = append(avail, pi.id)
+			}
+		}
+		id, err := p.choose(m, ids, avail)
+		if err != nil {
+			return "", err
+		}
+		p.setPartition(m, id)
+	}
+	i, ok := slices.BinarySearchFunc(parts, m.partition, func(pi partInfo, id int32) int { return int(pi.id) - int(id) })
+	if !ok {
+		return "", fmt.Errorf("%s: %s-%d is gone", proto.UnknownTopicOrPartition, m.Topic, m.partition)
+	}
+	h := p.leaderHost(parts[i])
+	if h == "" {
+		return "", fmt.Errorf("%s: %s-%d has no live leader", proto.LeaderNotAvailable, m.Topic, m.partition)
+	}
+	return h, nil
+}
+
+func (p *Producer) leaderHost(pi partInfo) string {
+	if pi.leader == proto.NoLeader {
+		return ""
+	}
+	return p.brokers[pi.leader]
+}
+
+func (p *Producer) setPartition(m *message, id int32) {
+	m.partition = id
+	if p.cfg.Idempotent {
+		tp := proto.TopicPartition{Topic: m.Topic, Partition: id}
+		m.seq = p.seqs[tp]
+		p.seqs[tp]++
+	}
+}
+
+// choose applies the partitioner: all are the topic's partition ids in
+// order, avail those with a leader.
+func (p *Producer) choose(m *message, all, avail []int32) (int32, error) {
+	switch p.cfg.Partitioner {
+	case PartitionHash:
+		i, err := partition.Hash(m.Key, len(all), p.cfg.Abs)
+		if err != nil {
+			return 0, err
+		}
+		return all[i], nil
+	case PartitionRoundRobin:
+		return p.rr.Partition(m.Topic, len(all), avail), nil
+	case PartitionRandom:
+		return all[partition.Random(p.cfg.Rand, len(all))], nil
+	default:
+		return p.sticky.Partition(p.cfg.Rand, m.Topic, avail)
+	}
+}
+
+// attemptFailed ends one attempt of m; it reports whether m is to be sent
+// again (after the back-off), or else reports the send's outcome.
+func (p *Producer) attemptFailed(m *message, why string, unknown bool) bool {
+	m.attempts++
+	m.unknown = m.unknown || unknown
+	m.lastErr = why
+	if p.cfg.Discovery == DiscoveryMetadata {
+		p.needRefresh = true // DefaultEventHandler.handle: refresh the failed topics' metadata
+	}
+	if m.attempts > p.cfg.MaxRetries {
+		p.finish(m, m.unknown, why)
+		return false
+	}
+	m.notBefore = p.now.Add(p.cfg.RetryBackoff)
+	if !p.cfg.Idempotent {
+		m.partition = -1 // the next round places it again (an idempotent send keeps its partition and sequence)
+	}
+	return true
+}
+
+// requeue puts m back in the queue in value order.
+func (p *Producer) requeue(m *message) {
+	i, _ := slices.BinarySearchFunc(p.queue, m.Value, func(q *message, v uint64) int {
+		switch {
+		case q.Value < v:
+			return -1
+		case q.Value > v:
+			return 1
+		}
+		return 0
+	})
+	p.queue = slices.Insert(p.queue, i, m)
+}
+
+func (p *Producer) finish(m *message, unknown bool, why string) {
+	p.outstanding--
+	if unknown {
+		p.unsure++
+		p.emit(Unknown{Message: m.Message, Why: why, Attempts: m.attempts})
+		return
+	}
+	p.failed++
+	p.emit(Failed{Message: m.Message, Err: why, Attempts: m.attempts})
+}
+
+func (p *Producer) rpcResult(in kproc.RPCResult) {
+	c := p.calls[in.Req]
+	if c == nil {
+		panic(fmt.Sprintf("producer %d: result for unknown request %d", p.cfg.Index, in.Req))
+	}
+	delete(p.calls, in.Req)
+	switch c.kind {
+	case callMetadata:
+		p.metadataResult(in)
+		return
+	case callProduce:
+	default:
+		panic(fmt.Sprintf("producer %d: rpc result for a %d call", p.cfg.Index, c.kind))
+	}
+	p.inflight[c.host]--
+	if p.cfg.Acks == proto.AcksNone {
+		if in.Err != nil && p.cfg.Discovery == DiscoveryMetadata {
+			p.needRefresh = true
+		}
+		return
+	}
+	if in.Err != nil {
+		// A timeout or a broken connection: the request may have been
+		// appended. Anything else (an unknown host) means it was not sent.
+		unknown := errors.Is(in.Err, rpc.ErrTimeout) || errors.Is(in.Err, rpc.ErrConnection) || errors.Is(in.Err, rpc.ErrClosed)
+		for _, g := range c.groups {
+			for _, m := range g {
+				if p.attemptFailed(m, in.Err.Error(), unknown) {
+					p.requeue(m)
+				}
+			}
+		}
+		return
+	}
+	resp, _ := in.Resp.(*proto.ProduceResponse)
+	for i, part := range c.parts {
+		code, base, ok := proto.BrokerNotAvailable, int64(-1), false
+		if resp != nil {
+			for _, r := range resp.Partitions {
+				if r.TopicPartition == part.TopicPartition {
+					code, base, ok = r.Error, r.BaseOffset, true
+					break
+				}
+			}
+		}
+		for j, m := range c.groups[i] {
+			if ok && code == proto.None {
+				m.attempts++
+				p.acked++
+				p.host(c.host).Acked++
+				p.outstanding--
+				p.emit(Acked{Message: m.Message, Partition: part.Partition, Offset: base + int64(j), Host: c.host, Attempts: m.attempts})
+				continue
+			}
+			// Appended without its acks: it may yet be committed.
+			unknown := code == proto.NotEnoughReplicasAfterAppend || code == proto.RequestTimedOut
+			if p.attemptFailed(m, code.String(), unknown) {
+				p.requeue(m)
+			}
+		}
+	}
+}
+
+// shutdown ends the process: what is queued was never sent (or was, by an
+// earlier attempt whose outcome is unknown), what is in flight is unknown.
+func (p *Producer) shutdown() {
+	for _, m := range p.queue {
+		p.finish(m, m.unknown, "producer closed")
+	}
+	p.queue = nil
+	for _, id := range slices.Sorted(maps.Keys(p.calls)) {
+		c := p.calls[id]
+		if c.kind != callProduce || p.cfg.Acks == proto.AcksNone {
+			continue
+		}
+		for _, g := range c.groups {
+			for _, m := range g {
+				m.attempts++
+				p.finish(m, true, "producer closed with the request in flight")
+			}
+		}
+	}
+	clear(p.calls)
+	p.exited = true
+	p.emit(kproc.Exit{})
+}
+
+// viewReady says whether the producer can place messages; a metadata
+// producer starts a refresh here when one is due.
+func (p *Producer) viewReady() bool {
+	switch p.cfg.Discovery {
+	case DiscoveryZK:
+		if !p.brokersRead {
+			return false
+		}
+		for _, t := range p.cfg.Topics {
+			if !p.topicRead[t] {
+				return false
+			}
+		}
+		return true
+	case DiscoveryMetadata:
+		if p.refreshing {
+			return false
+		}
+		due := p.needRefresh || !p.refreshed ||
+			(p.cfg.MetadataRefreshInterval >= 0 && p.now.Sub(p.lastRefresh) >= p.cfg.MetadataRefreshInterval && p.anyReady())
+		if !due {
+			return true
+		}
+		if p.now < p.refreshNotBefore {
+			p.armRetry()
+			return p.refreshed // send with the old view meanwhile
+		}
+		p.startRefresh()
+		return false
+	}
+	return true
+}
+
+func (p *Producer) anyReady() bool {
+	for _, m := range p.queue {
+		if m.notBefore <= p.now {
+			return true
+		}
+	}
+	return false
+}
