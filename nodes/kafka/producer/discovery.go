@@ -69,7 +69,6 @@ func (p *Producer) metadataResult(in kproc.RPCResult) {
 	p.refreshing, p.refreshed = false, true
 	p.lastRefresh = p.now
 	p.refreshes++
-	p.sticky.Clear() // sendPartitionPerTopicCache.clear
 	clear(p.brokers)
 	for _, b := range resp.Brokers {
 		p.brokers[b.ID] = b.Host
@@ -95,7 +94,11 @@ func (p *Producer) metadataResult(in kproc.RPCResult) {
 	p.viewChanged("metadata")
 }
 
+// viewChanged reports the view after a change; the sticky choices are
+// forgotten (the Scala producer's sendPartitionPerTopicCache.clear on every
+// metadata refresh; the zk producer clears them on every change it hears).
 func (p *Producer) viewChanged(cause string) {
+	p.sticky.Clear()
 	parts, leaderless := 0, 0
 	for _, t := range p.cfg.Topics {
 		for _, pi := range p.topics[t] {

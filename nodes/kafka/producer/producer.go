@@ -481,7 +481,10 @@ func (p *Producer) attemptFailed(m *message, why string, unknown bool) bool {
 	m.unknown = m.unknown || unknown
 	m.lastErr = why
 	if p.cfg.Discovery == DiscoveryMetadata {
-		p.needRefresh = true // DefaultEventHandler.handle: refresh the failed topics' metadata
+		// DefaultEventHandler.handle: sleep retry.backoff.ms, then refresh
+		// the failed topics' metadata.
+		p.needRefresh = true
+		p.refreshNotBefore = max(p.refreshNotBefore, p.now.Add(p.cfg.RetryBackoff))
 	}
 	if m.attempts > p.cfg.MaxRetries {
 		p.finish(m, m.unknown, why)

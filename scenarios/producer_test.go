@@ -1,0 +1,175 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/kzsim/kzsim/nodes/kafka/history"
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/producer"
+	"github.com/kzsim/kzsim/nodes/kafka/producer/partition"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
+	"github.com/kzsim/kzsim/nodes/kafkazk"
+	"github.com/kzsim/kzsim/sim"
+)
+
+// kproducer is one producer process of a test run and what it reported.
+type kproducer struct {
+	name  string
+	shell *kproc.Shell[*producer.Producer]
+	acked []producer.Acked
+	fails int
+	infos int
+}
+
+// addProducer adds a producer process to c's world, started at 0: its
+// reports become history lines on h.
+func addProducer(t *testing.T, c *kcluster, h *history.Writer, cfg producer.Config) *kproducer {
+	w := c.w
+	kp := &kproducer{name: fmt.Sprintf("producer-%s", cfg.Discovery)}
+	cfg.Rand = w.Rand(kp.name)
+	if _, err := producer.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := cfg.MaxInFlight
+	if inFlight == 0 {
+		inFlight = producer.DefaultMaxInFlight
+	}
+	op := func(typ history.Type, m producer.Message) history.Op {
+		return history.Op{Type: typ, F: history.Send, Process: kp.name, Topic: m.Topic, Keyed: m.Keyed, Key: m.Key, Value: m.Value, TimeNs: int64(w.Now())}
+	}
+	write := func(o history.Op) {
+		if err := h.Write(o); err != nil {
+			t.Errorf("%s: history: %v", kp.name, err)
+		}
+	}
+	kp.shell = kproc.NewShell(w, kproc.Config[*producer.Producer]{
+		Name: kp.name,
+		New: func(inc uint32) *producer.Producer {
+			p, err := producer.New(cfg)
+			if err != nil {
+				panic(err) // checked above
+			}
+			return p
+		},
+		ZooKeeper: kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c.kcfg.ZooKeeperSessionTimeout},
+		Resolve:   w.ProcByName,
+		MaxInFlight: func(ch kproc.Channel) int {
+			return inFlight // the machine keeps to its own bound; the connection's is the same
+		},
+		OnReport: func(_ uint32, r kproc.Effect) {
+			switch r := r.(type) {
+			case producer.Invoked:
+				write(op(history.Invoke, r.Message))
+			case producer.Acked:
+				kp.acked = append(kp.acked, r)
+				o := op(history.OK, r.Message)
+				o.Partition, o.Offset = r.Partition, r.Offset
+				write(o)
+			case producer.Failed:
+				kp.fails++
+				write(op(history.Fail, r.Message))
+			case producer.Unknown:
+				kp.infos++
+				write(op(history.Info, r.Message))
+			}
+		},
+	})
+	w.At(kp.shell.ID(), 0, "start", kp.shell.Start)
+	return kp
+}
+
+// checkAckedInLogs checks that every acknowledged message is in its
+// partition leader's log at the offset it was acknowledged at.
+func checkAckedInLogs(c *kcluster, acks []producer.Acked) []string {
+	var bad []string
+	for _, a := range acks {
+		tp := proto.TopicPartition{Topic: a.Topic, Partition: a.Partition}
+		data, _, ok := c.srv.View().Get(kafkazk.PartitionStatePath(a.Topic, a.Partition))
+		st, err := kafkazk.DecodePartitionState(data)
+		if !ok || err != nil {
+			bad = append(bad, fmt.Sprintf("%s: no partition state", tp))
+			continue
+		}
+		b := c.broker(st.Leader)
+		m, ok := b.machine()
+		if b == nil || !ok {
+			bad = append(bad, fmt.Sprintf("%s: leader %d is down", tp, st.Leader))
+			continue
+		}
+		recs := m.Read(tp, a.Offset, 1)
+		if len(recs) != 1 || recs[0].Offset != a.Offset || recs[0].Value != a.Value {
+			bad = append(bad, fmt.Sprintf("%s@%d: value %x acked, log has %v", tp, a.Offset, a.Value, recs))
+		}
+	}
+	return bad
+}
+
+// TestProducersAgainstCluster runs one producer of each discovery mode
+// against a 3-broker cluster for 60 s: every acknowledged message is in
+// its leader's log at its offset, and the reports make a valid history.
+func TestProducersAgainstCluster(t *testing.T) {
+	var buf bytes.Buffer
+	h := history.NewWriter(&buf)
+	if err := h.WriteConfig(history.Config{Acks: history.AcksOne, MinInsyncReplicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	zipf, err := partition.NewZipf(1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := []string{"broker-1", "broker-2", "broker-3"}
+	var zk, md, st *kproducer
+	var c *kcluster
+	plan := kafkaPlan{
+		name: "producer-test", brokers: 3, topics: []topicSpec{{name: "t", partitions: 6, rf: 3}},
+		safety: 55 * sim.Second, grace: 5 * sim.Second,
+		drive: func(cl *kcluster) sim.Status {
+			c = cl
+			common := producer.Config{Topics: []string{"t"}, Rate: 50, BurstEvery: 10 * sim.Second, BurstSize: 20,
+				Start: 5 * sim.Second, Stop: 55 * sim.Second}
+			z := common
+			z.Index, z.Discovery, z.Keys = 1, producer.DiscoveryZK, zipf
+			zk = addProducer(t, c, h, z)
+			m := common
+			m.Index, m.Discovery, m.Bootstrap, m.Partitioner = 2, producer.DiscoveryMetadata, hosts, producer.PartitionSticky
+			md = addProducer(t, c, h, m)
+			s := common
+			s.Index, s.Discovery, s.Bootstrap, s.StaticPartitions, s.Partitioner = 3, producer.DiscoveryStatic, hosts, 6, producer.PartitionRoundRobin
+			st = addProducer(t, c, h, s)
+			return c.w.Run()
+		},
+	}
+	res := runKafka(Config{Seed: 1}, plan)
+	if !res.OK() {
+		t.Fatalf("run: %v", res.Violations)
+	}
+	for _, kp := range []*kproducer{zk, md, st} {
+		t.Logf("%s: acked %d, failed %d, unknown %d", kp.name, len(kp.acked), kp.fails, kp.infos)
+		if len(kp.acked) == 0 {
+			t.Errorf("%s acknowledged nothing", kp.name)
+		}
+		if bad := checkAckedInLogs(c, kp.acked); len(bad) > 0 {
+			t.Errorf("%s: %d acked messages not in the leader's log, first: %s", kp.name, len(bad), bad[0])
+		}
+	}
+	// The static producer reaches only the partitions its one broker leads.
+	v, _ := st.shell.Machine()
+	if hs := v.View().Hosts; len(hs) != 1 || st.fails == 0 {
+		t.Errorf("static producer: hosts %v, %d failed", hs, st.fails)
+	}
+	if _, err := history.Read(&buf); err != nil {
+		t.Fatalf("history: %v", err)
+	}
+
+	// The check fires on an acknowledgment the log does not hold.
+	wrong := slices.Clone(zk.acked[:1])
+	wrong[0].Offset++
+	wrong = append(wrong, zk.acked[0])
+	wrong[1].Value++
+	if bad := checkAckedInLogs(c, wrong); len(bad) != 2 {
+		t.Fatalf("planted wrong offset and value: %v", bad)
+	}
+}
