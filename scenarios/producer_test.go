@@ -107,13 +107,22 @@ func checkAckedInLogs(c *kcluster, acks []producer.Acked) []string {
 	return bad
 }
 
-// TestProducersAgainstCluster runs one producer of each discovery mode
-// against a 3-broker cluster for 60 s: every acknowledged message is in
-// its leader's log at its offset, and the reports make a valid history.
-func TestProducersAgainstCluster(t *testing.T) {
-	var buf bytes.Buffer
-	h := history.NewWriter(&buf)
-	if err := h.WriteConfig(history.Config{Acks: history.AcksOne, MinInsyncReplicas: 1}); err != nil {
+// producerRun is a run of one producer of each discovery mode.
+type producerRun struct {
+	c            *kcluster
+	zk, md, st   *kproducer
+	history      bytes.Buffer
+	zkViewDuring []int32 // the zk producer's brokers when during() ran
+}
+
+// runProducers runs one producer of each discovery mode (acks as given)
+// against a 3-broker cluster for 60 s; during, if set, runs at 42 s.
+func runProducers(t *testing.T, acks int16, faults func(c *kcluster)) *producerRun {
+	t.Helper()
+	r := &producerRun{}
+	h := history.NewWriter(&r.history)
+	ha := map[int16]string{proto.AcksAll: history.AcksAll, proto.AcksLeader: history.AcksOne}[acks]
+	if err := h.WriteConfig(history.Config{Acks: ha, MinInsyncReplicas: 1}); err != nil {
 		t.Fatal(err)
 	}
 	zipf, err := partition.NewZipf(1000, 1)
@@ -121,24 +130,30 @@ func TestProducersAgainstCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	hosts := []string{"broker-1", "broker-2", "broker-3"}
-	var zk, md, st *kproducer
-	var c *kcluster
 	plan := kafkaPlan{
 		name: "producer-test", brokers: 3, topics: []topicSpec{{name: "t", partitions: 6, rf: 3}},
 		safety: 55 * sim.Second, grace: 5 * sim.Second,
-		drive: func(cl *kcluster) sim.Status {
-			c = cl
+		drive: func(c *kcluster) sim.Status {
+			r.c = c
 			common := producer.Config{Topics: []string{"t"}, Rate: 50, BurstEvery: 10 * sim.Second, BurstSize: 20,
-				Start: 5 * sim.Second, Stop: 55 * sim.Second}
+				Start: 5 * sim.Second, Stop: 55 * sim.Second, Acks: acks}
 			z := common
 			z.Index, z.Discovery, z.Keys = 1, producer.DiscoveryZK, zipf
-			zk = addProducer(t, c, h, z)
+			r.zk = addProducer(t, c, h, z)
 			m := common
 			m.Index, m.Discovery, m.Bootstrap, m.Partitioner = 2, producer.DiscoveryMetadata, hosts, producer.PartitionSticky
-			md = addProducer(t, c, h, m)
+			r.md = addProducer(t, c, h, m)
 			s := common
 			s.Index, s.Discovery, s.Bootstrap, s.StaticPartitions, s.Partitioner = 3, producer.DiscoveryStatic, hosts, 6, producer.PartitionRoundRobin
-			st = addProducer(t, c, h, s)
+			r.st = addProducer(t, c, h, s)
+			if faults != nil {
+				faults(c)
+				c.w.At(sim.Kernel, sim.Time(42*sim.Second), "look", func() {
+					if p, ok := r.zk.shell.Machine(); ok {
+						r.zkViewDuring = p.View().BrokerIDs()
+					}
+				})
+			}
 			return c.w.Run()
 		},
 	}
@@ -146,30 +161,61 @@ func TestProducersAgainstCluster(t *testing.T) {
 	if !res.OK() {
 		t.Fatalf("run: %v", res.Violations)
 	}
-	for _, kp := range []*kproducer{zk, md, st} {
+	for _, kp := range []*kproducer{r.zk, r.md, r.st} {
 		t.Logf("%s: acked %d, failed %d, unknown %d", kp.name, len(kp.acked), kp.fails, kp.infos)
 		if len(kp.acked) == 0 {
 			t.Errorf("%s acknowledged nothing", kp.name)
 		}
-		if bad := checkAckedInLogs(c, kp.acked); len(bad) > 0 {
+		if bad := checkAckedInLogs(r.c, kp.acked); len(bad) > 0 {
 			t.Errorf("%s: %d acked messages not in the leader's log, first: %s", kp.name, len(bad), bad[0])
 		}
 	}
-	// The static producer reaches only the partitions its one broker leads.
-	v, _ := st.shell.Machine()
-	if hs := v.View().Hosts; len(hs) != 1 || st.fails == 0 {
-		t.Errorf("static producer: hosts %v, %d failed", hs, st.fails)
-	}
-	if _, err := history.Read(&buf); err != nil {
+	if _, err := history.Read(bytes.NewReader(r.history.Bytes())); err != nil {
 		t.Fatalf("history: %v", err)
 	}
+	return r
+}
 
+// TestProducersAgainstCluster: every acknowledged message is in its
+// leader's log at its offset, the reports make a valid history, and the
+// static producer reaches only through its one broker.
+func TestProducersAgainstCluster(t *testing.T) {
+	r := runProducers(t, proto.AcksLeader, nil)
+	p, _ := r.st.shell.Machine()
+	if hs := p.View().Hosts; len(hs) != 1 || r.st.fails == 0 {
+		t.Errorf("static producer: hosts %v, %d failed", hs, r.st.fails)
+	}
 	// The check fires on an acknowledgment the log does not hold.
-	wrong := slices.Clone(zk.acked[:1])
+	wrong := slices.Clone(r.zk.acked[:1])
 	wrong[0].Offset++
-	wrong = append(wrong, zk.acked[0])
+	wrong = append(wrong, r.zk.acked[0])
 	wrong[1].Value++
-	if bad := checkAckedInLogs(c, wrong); len(bad) != 2 {
+	if bad := checkAckedInLogs(r.c, wrong); len(bad) != 2 {
 		t.Fatalf("planted wrong offset and value: %v", bad)
+	}
+}
+
+// TestProducersBrokerCrash: broker 2 crashes at 20 s and comes back at
+// 45 s. With acks=all every acknowledged message survives; the zk producer
+// drops broker 2 from its view once its session expires and takes it back.
+func TestProducersBrokerCrash(t *testing.T) {
+	r := runProducers(t, proto.AcksAll, func(c *kcluster) {
+		b := c.broker(2)
+		c.w.At(sim.Kernel, sim.Time(20*sim.Second), "crash", func() { c.w.Crash(b.pid) })
+		c.w.At(sim.Kernel, sim.Time(45*sim.Second), "restart", func() { c.w.Restart(b.pid) })
+	})
+	if got := fmt.Sprint(r.zkViewDuring); got != "[1 3]" {
+		t.Errorf("zk producer's brokers at 42 s: %s, want [1 3]", got)
+	}
+	p, _ := r.zk.shell.Machine()
+	if got := fmt.Sprint(p.View().BrokerIDs()); got != "[1 2 3]" {
+		t.Errorf("zk producer's brokers at the end: %s", got)
+	}
+	if r.md.fails+r.md.infos == 0 {
+		t.Errorf("the metadata producer lost nothing to the crash")
+	}
+	m, _ := r.md.shell.Machine()
+	if n := m.View().Refreshes; n < 3 {
+		t.Errorf("the metadata producer refreshed %d times", n)
 	}
 }

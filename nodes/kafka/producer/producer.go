@@ -482,9 +482,12 @@ func (p *Producer) attemptFailed(m *message, why string, unknown bool) bool {
 	m.lastErr = why
 	if p.cfg.Discovery == DiscoveryMetadata {
 		// DefaultEventHandler.handle: sleep retry.backoff.ms, then refresh
-		// the failed topics' metadata.
+		// the failed topics' metadata. The first failure since the last
+		// refresh sets the time: later ones must not postpone it.
+		if !p.needRefresh {
+			p.refreshNotBefore = p.now.Add(p.cfg.RetryBackoff)
+		}
 		p.needRefresh = true
-		p.refreshNotBefore = max(p.refreshNotBefore, p.now.Add(p.cfg.RetryBackoff))
 	}
 	if m.attempts > p.cfg.MaxRetries {
 		p.finish(m, m.unknown, why)
@@ -545,8 +548,13 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 	}
 	if in.Err != nil {
 		// A timeout or a broken connection: the request may have been
-		// appended. Anything else (an unknown host) means it was not sent.
+		// appended. A connection never made (refused, unreachable) and
+		// anything else (an unknown host, the client's queue full) means it
+		// was not sent.
 		unknown := errors.Is(in.Err, rpc.ErrTimeout) || errors.Is(in.Err, rpc.ErrConnection) || errors.Is(in.Err, rpc.ErrClosed)
+		if errors.Is(in.Err, sim.ErrRefused) || errors.Is(in.Err, sim.ErrUnreachable) {
+			unknown = false
+		}
 		for _, g := range c.groups {
 			for _, m := range g {
 				if p.attemptFailed(m, in.Err.Error(), unknown) {

@@ -541,7 +541,10 @@ func TestTimeoutIsInfo(t *testing.T) {
 		want  string
 	}{
 		{"timeout", []any{rpc.ErrTimeout}, 0, "info"},
-		{"broken", []any{rpc.ErrConnection}, 0, "info"},
+		{"broken", []any{fmt.Errorf("%w: %w", rpc.ErrConnection, sim.ErrPeerCrashed)}, 0, "info"},
+		{"refused", []any{fmt.Errorf("%w: %w", rpc.ErrConnection, sim.ErrRefused)}, 0, "fail"},
+		{"unreachable", []any{fmt.Errorf("%w: %w", rpc.ErrConnection, sim.ErrUnreachable)}, 0, "fail"},
+		{"unknown-host", []any{fmt.Errorf("kproc: unknown host %q", "x")}, 0, "fail"},
 		{"not-enough-after-append", []any{proto.NotEnoughReplicasAfterAppend}, 0, "info"},
 		{"broker-timeout", []any{proto.RequestTimedOut}, 0, "info"},
 		{"not-leader", []any{proto.NotLeaderForPartition}, 0, "fail"},
@@ -752,5 +755,20 @@ func TestShutdown(t *testing.T) {
 	}
 	if len(h.step(kproc.TimerFired{Name: timerRetry})) != 0 {
 		t.Fatal("stepped after Exit")
+	}
+}
+
+// TestMetadataRefreshNotPostponed: failures that keep coming do not push
+// the refresh back: it starts one back-off after the first.
+func TestMetadataRefreshNotPostponed(t *testing.T) {
+	h := newHarness(t, DiscoveryMetadata, func(c *Config) { c.BatchMax = 1 })
+	md := one[kproc.Send](t, h.produce(1))
+	s := one[kproc.Send](t, h.step(metadata(md, 1)))
+	h.step(answerCode(s, proto.NotLeaderForPartition))
+	h.now = h.now.Add(50 * sim.Millisecond)
+	s = one[kproc.Send](t, h.produce(1)) // sent with the old view while the refresh waits
+	h.step(answerCode(s, proto.NotLeaderForPartition))
+	if n := len(metadataSends(h.advance(50 * sim.Millisecond))); n != 1 {
+		t.Fatalf("%d metadata requests one back-off after the first failure, want 1", n)
 	}
 }
