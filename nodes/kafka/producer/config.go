@@ -162,6 +162,12 @@ type Config struct {
 	// QueueMax bounds the messages waiting to be sent or answered; a message
 	// beyond it fails at once (queue.enqueue.timeout.ms = 0).
 	QueueMax int
+	// Layout07 makes DiscoveryZK read Kafka 0.7.2's znodes (`--layout
+	// 0.7`): /brokers/ids/<id> as "<creatorId>:<host>:<port>" and each
+	// broker's /brokers/topics/<t>/<id> partition count, a topic's
+	// partitions being the sorted (broker, partition) pairs
+	// (ZKBrokerPartitionInfo@0.7.2). Other modes ignore it.
+	Layout07 bool
 	// Idempotent stamps records with ProducerID and a sequence per
 	// partition (KIP-98); a message keeps its partition and sequence across
 	// retries. Kafka 2.6 brokers would refuse duplicates; these brokers do
@@ -242,6 +248,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("producer: acks %d (need 0, 1 or -1)", c.Acks)
 	case c.RequestTimeout <= 0 || c.RetryBackoff < 0:
 		return fmt.Errorf("producer: request timeout %v and retry backoff %v must be positive", c.RequestTimeout, c.RetryBackoff)
+	case c.Layout07 && c.Discovery == DiscoveryZK && c.Idempotent:
+		return errors.New("producer: Kafka 0.7 had no idempotent producer (KIP-98 is 0.11)")
 	case c.MaxRetries < 0 || c.MaxRetries > 1000:
 		return fmt.Errorf("producer: max retries %d (need 0..1000)", c.MaxRetries)
 	case c.MetadataRefreshInterval < 0 && c.MetadataRefreshInterval != NoRefresh:

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/broker07"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
@@ -131,6 +132,10 @@ func (p *Producer) zkLoad() {
 }
 
 func (p *Producer) zkReadTopic(t string, all bool) {
+	if p.cfg.Layout07 {
+		p.zkBatch(&call{read: zkTopic07, topic: t}, &fakezk.GetChildrenRequest{Path: topicPath(t)})
+		return
+	}
 	p.zkBatch(&call{read: zkTopic, topic: t, all: all}, &fakezk.GetDataRequest{Path: topicPath(t)})
 }
 
@@ -180,16 +185,23 @@ func (p *Producer) zkResult(in kproc.ZKResult) {
 			if r.Err != nil || !p.listed[id] {
 				continue
 			}
-			reg, err := kafkazk.DecodeBrokerRegistration(r.Data)
-			if err != nil || len(reg.Endpoints) == 0 {
+			h, ok := p.brokerHost(r.Data)
+			if !ok {
 				continue // an unreadable registration: the broker stays unknown
 			}
-			if h := reg.Endpoints[0].Host; p.brokers[id] != h {
+			if p.brokers[id] != h {
 				p.brokers[id], changed = h, true
 			}
 		}
 		if changed {
 			p.viewChanged("zk-brokers")
+			if p.cfg.Layout07 {
+				// A topic registration read before its broker's was dropped
+				// (not live yet): read the topics again.
+				for _, t := range p.cfg.Topics {
+					p.zkReadTopic(t, false)
+				}
+			}
 		}
 	case zkTopicList:
 		r := in.Resps[0]
@@ -206,6 +218,10 @@ func (p *Producer) zkResult(in kproc.ZKResult) {
 		p.zkTopic(c, in.Resps[0])
 	case zkStates:
 		p.zkStates(c, in.Resps)
+	case zkTopic07:
+		p.zkTopic07(c, in.Resps[0])
+	case zkTopic07Counts:
+		p.zkTopic07Counts(c, in.Resps)
 	case zkStateExists:
 		var again []int32
 		for i, r := range in.Resps {
@@ -245,6 +261,12 @@ func (p *Producer) zkBrokerIDs(r fakezk.Response) {
 		if !now[id] {
 			delete(p.brokers, id) // a vanished broker leaves every topic's view (its partitions are leaderless)
 			gone = true
+		}
+	}
+	if gone && p.cfg.Layout07 {
+		// 0.7: removed from allBrokers and from every topic's set.
+		for _, t := range p.cfg.Topics {
+			p.topics[t] = slices.DeleteFunc(p.topics[t], func(pi partInfo) bool { return !now[pi.leader] })
 		}
 	}
 	p.listed = now
@@ -339,5 +361,87 @@ func (p *Producer) zkStates(c *call, resps []fakezk.Response) {
 	}
 	if changed {
 		p.viewChanged("zk-leaders")
+	}
+}
+
+// brokerHost reads a broker registration's host: 2.6's JSON (its first
+// endpoint), or 0.7's "<creatorId>:<host>:<port>".
+func (p *Producer) brokerHost(data []byte) (string, bool) {
+	if p.cfg.Layout07 {
+		bi, err := broker07.ParseBrokerInfo(string(data))
+		return bi.Host, err == nil
+	}
+	reg, err := kafkazk.DecodeBrokerRegistration(data)
+	if err != nil || len(reg.Endpoints) == 0 {
+		return "", false
+	}
+	return reg.Endpoints[0].Host, true
+}
+
+// zkTopic07 takes the brokers registered for a topic and reads their
+// partition counts.
+func (p *Producer) zkTopic07(c *call, r fakezk.Response) {
+	if r.Err != nil {
+		if errors.Is(r.Err, fakezk.ErrNoNode) {
+			p.topicRead[c.topic] = true // not registered yet: the topic list's watch tells when it is
+		}
+		return
+	}
+	var ids []int32
+	for _, s := range r.Children {
+		if v, err := strconv.ParseInt(s, 10, 32); err == nil {
+			ids = append(ids, int32(v))
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) == 0 {
+		p.topicRead[c.topic] = true
+		return
+	}
+	reqs := make([]fakezk.Request, len(ids))
+	for i, id := range ids {
+		reqs[i] = &fakezk.GetDataRequest{Path: broker07.TopicPath(c.topic, id)}
+	}
+	p.zkBatch(&call{read: zkTopic07Counts, topic: c.topic, ids: ids}, reqs...)
+}
+
+// zkTopic07Counts merges a topic's re-read registrations into its set, as
+// ZKBrokerPartitionInfo's topic listener does: the old set united with the
+// pairs read, minus the brokers not live. Being a union, it never drops a
+// partition of a live broker.
+func (p *Producer) zkTopic07Counts(c *call, resps []fakezk.Response) {
+	t := c.topic
+	p.topicRead[t] = true
+	set := map[partInfo]bool{}
+	for _, pi := range p.topics[t] {
+		set[pi] = true
+	}
+	for i, r := range resps {
+		if r.Err != nil {
+			continue
+		}
+		n, err := broker07.ParsePartitionCount(string(r.Data))
+		if err != nil {
+			continue
+		}
+		for part := range n {
+			set[partInfo{id: int32(part), leader: c.ids[i]}] = true
+		}
+	}
+	var list []partInfo
+	for pi := range set {
+		if _, live := p.brokers[pi.leader]; live {
+			list = append(list, pi)
+		}
+	}
+	slices.SortFunc(list, func(a, b partInfo) int {
+		if a.leader != b.leader {
+			return int(a.leader) - int(b.leader)
+		}
+		return int(a.id) - int(b.id)
+	})
+	if !slices.Equal(list, p.topics[t]) {
+		p.topics[t] = list
+		p.viewChanged("zk-topic")
 	}
 }

@@ -82,6 +82,7 @@ type partInfo struct {
 type message struct {
 	Message
 	partition int32 // -1: not placed
+	broker    int32 // the broker placed on (-1: static, known only by host)
 	seq       int32
 	attempts  int
 	unknown   bool // an attempt may have written it
@@ -106,6 +107,8 @@ const (
 	zkTopic
 	zkStates
 	zkStateExists
+	zkTopic07       // 0.7: the children of /brokers/topics/<t>, its brokers
+	zkTopic07Counts // 0.7: their partition counts
 )
 
 type call struct {
@@ -194,7 +197,9 @@ func (p *Producer) start() {
 		p.emit(kproc.ZKHandler{Path: brokerIDsPath, Child: true})
 		p.emit(kproc.ZKHandler{Path: topicsPath, Child: true})
 		for _, t := range p.cfg.Topics {
-			p.emit(kproc.ZKHandler{Path: topicPath(t)})
+			// 0.7: a child listener on the topic (its brokers' registrations);
+			// 2.6: a data handler on its assignment.
+			p.emit(kproc.ZKHandler{Path: topicPath(t), Child: p.cfg.Layout07})
 		}
 		p.zkLoad()
 	}
@@ -394,20 +399,20 @@ func (p *Producer) send(b *batch) {
 // place returns the host to send m to, placing m on a partition first if
 // it has none.
 func (p *Producer) place(m *message) (string, error) {
-	if p.cfg.Discovery == DiscoveryStatic {
+	switch {
+	case p.cfg.Discovery == DiscoveryStatic:
 		if m.partition < 0 {
-			n := p.cfg.StaticPartitions
-			all := make([]int32, n)
-			for i := range all {
-				all[i] = int32(i)
-			}
+			all := indexes(p.cfg.StaticPartitions)
 			id, err := p.choose(m, all, all)
 			if err != nil {
 				return "", err
 			}
 			p.setPartition(m, id)
+			m.broker = -1
 		}
 		return p.target, nil
+	case p.cfg.Layout07 && p.cfg.Discovery == DiscoveryZK:
+		return p.place07(m)
 	}
 	parts := p.topics[m.Topic]
 	if len(parts) == 0 {
@@ -436,7 +441,50 @@ func (p *Producer) place(m *message) (string, error) {
 	if h == "" {
 		return "", fmt.Errorf("%s: %s-%d has no live leader", proto.LeaderNotAvailable, m.Topic, m.partition)
 	}
+	m.broker = parts[i].leader
 	return h, nil
+}
+
+// place07 is Producer.zkSend@0.7.2: the topic's sorted (broker, partition)
+// list, or, when it is unknown or empty, partition 0 of every live broker
+// (the bootstrap list, cached as the topic's); the partitioner indexes the
+// list.
+func (p *Producer) place07(m *message) (string, error) {
+	list := p.topics[m.Topic]
+	if len(list) == 0 {
+		for _, id := range slices.Sorted(maps.Keys(p.brokers)) {
+			list = append(list, partInfo{id: 0, leader: id})
+		}
+		if len(list) == 0 {
+			return "", fmt.Errorf("NoBrokersForPartitionException: no broker registered for %s", m.Topic)
+		}
+		p.topics[m.Topic] = list
+	}
+	if m.partition < 0 {
+		all := indexes(len(list))
+		i, err := p.choose(m, all, all)
+		if err != nil {
+			return "", err
+		}
+		m.broker, m.partition = list[i].leader, list[i].id
+	}
+	// Simplified: 0.7 re-reads all ZooKeeper state up to zk.read.num.retries
+	// times when the broker is gone; here the attempt fails and the next is
+	// placed again from the view the watches keep.
+	h := p.brokers[m.broker]
+	if h == "" {
+		return "", fmt.Errorf("NoBrokersForPartitionException: broker %d of %s-%d is gone", m.broker, m.Topic, m.partition)
+	}
+	return h, nil
+}
+
+// indexes returns 0..n-1.
+func indexes(n int) []int32 {
+	all := make([]int32, n)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	return all
 }
 
 func (p *Producer) leaderHost(pi partInfo) string {
@@ -581,7 +629,7 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 				p.acked++
 				p.host(c.host).Acked++
 				p.outstanding--
-				p.emit(Acked{Message: m.Message, Partition: part.Partition, Offset: base + int64(j), Host: c.host, Attempts: m.attempts})
+				p.emit(Acked{Message: m.Message, Partition: part.Partition, Offset: base + int64(j), Broker: m.broker, Host: c.host, Attempts: m.attempts})
 				continue
 			}
 			// Appended without its acks: it may yet be committed.

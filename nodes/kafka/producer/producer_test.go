@@ -772,3 +772,84 @@ func TestMetadataRefreshNotPostponed(t *testing.T) {
 		t.Fatalf("%d metadata requests one back-off after the first failure, want 1", n)
 	}
 }
+
+// ---- zk, Kafka 0.7's znodes ----
+
+func tree07() zkTree {
+	return zkTree{
+		"/brokers/ids":        []byte("1,2"),
+		"/brokers/ids/1":      []byte("broker-1-1352252334123:broker-1:9092"),
+		"/brokers/ids/2":      []byte("broker-2-1352252334123:broker-2:9092"),
+		"/brokers/topics":     []byte("t"),
+		"/brokers/topics/t":   []byte("1,2"),
+		"/brokers/topics/t/1": []byte("2"),
+		"/brokers/topics/t/2": []byte("1"),
+	}
+}
+
+func pairs(v View) string {
+	var b []string
+	for _, p := range v.Partitions {
+		b = append(b, fmt.Sprintf("%d-%d", p.Leader, p.Partition))
+	}
+	return strings.Join(b, " ")
+}
+
+// TestZK07View follows the 0.7 producer's (broker, partition) list as
+// brokers come and go (ZKBrokerPartitionInfo@0.7.2's listeners).
+func TestZK07View(t *testing.T) {
+	h := newHarness(t, DiscoveryZK, func(c *Config) { c.Layout07 = true; c.Partitioner = PartitionRandom })
+	if hd := all[kproc.ZKHandler](h.out); len(hd) != 3 || !hd[2].Child || hd[2].Path != "/brokers/topics/t" {
+		t.Fatalf("handlers %v", hd)
+	}
+	tree := tree07()
+	h.zkServe(tree, h.out)
+	if got := pairs(h.p.View()); got != "1-0 1-1 2-0" {
+		t.Fatalf("pairs %s", got)
+	}
+	// Broker 2 goes: its pairs leave every topic's set at once.
+	tree["/brokers/ids"] = []byte("1")
+	h.zkServe(tree, h.step(kproc.ZKChange{Path: "/brokers/ids", Kind: kproc.ChildChange}))
+	if got := pairs(h.p.View()); got != "1-0 1-1" {
+		t.Fatalf("pairs after broker 2 left %s", got)
+	}
+	// Broker 3 comes and registers the topic with 2 partitions; broker 1's
+	// topic registration vanishes meanwhile, but a live broker's
+	// partitions are never dropped (the union rule).
+	tree["/brokers/ids"] = []byte("1,3")
+	tree["/brokers/ids/3"] = []byte("broker-3-1:broker-3:9092")
+	h.zkServe(tree, h.step(kproc.ZKChange{Path: "/brokers/ids", Kind: kproc.ChildChange}))
+	tree["/brokers/topics/t"] = []byte("3")
+	tree["/brokers/topics/t/3"] = []byte("2")
+	h.zkServe(tree, h.step(kproc.ZKChange{Path: "/brokers/topics/t", Kind: kproc.ChildChange}))
+	if got := pairs(h.p.View()); got != "1-0 1-1 3-0 3-1" {
+		t.Fatalf("pairs after broker 3 came %s", got)
+	}
+	// Sends go to the pair's broker, with its partition id.
+	for _, s := range produces(h.produce(40)) {
+		for _, pp := range s.Req.(*proto.ProduceRequest).Partitions {
+			if s.Host != "broker-1" && s.Host != "broker-3" || pp.Partition > 1 {
+				t.Fatalf("sent %s to %s", pp.TopicPartition, s.Host)
+			}
+		}
+	}
+}
+
+// TestZK07Bootstrap: a topic no broker has registered goes to partition 0
+// of a live broker, and that list is kept as the topic's.
+func TestZK07Bootstrap(t *testing.T) {
+	h := newHarness(t, DiscoveryZK, func(c *Config) { c.Layout07 = true; c.Topics = []string{"u"} })
+	h.zkServe(tree07(), h.out)
+	s := one[kproc.Send](t, h.produce(1))
+	pp := s.Req.(*proto.ProduceRequest).Partitions[0]
+	if pp.Partition != 0 || (s.Host != "broker-1" && s.Host != "broker-2") {
+		t.Fatalf("bootstrap sent %s to %s", pp.TopicPartition, s.Host)
+	}
+	if got := pairs(h.p.View()); got != "1-0 2-0" {
+		t.Fatalf("bootstrap list %s", got)
+	}
+	h.step(ackAll(s))
+	if a := one[Acked](t, h.out); a.Broker < 1 || a.Host != s.Host {
+		t.Fatalf("acked %+v", a)
+	}
+}

@@ -35,13 +35,16 @@ type Invoked struct {
 	Message
 }
 
-// Acked: the send was acknowledged at Partition and Offset by the broker at
-// Host (a history "ok"). Attempts counts the requests it took.
+// Acked: the send was acknowledged at Partition and Offset by Broker at
+// Host (a history "ok"). Under Layout07 a partition is the pair (Broker,
+// Partition), named "<Broker>-<Partition>" as 0.7's consumers name it.
+// Attempts counts the requests it took.
 type Acked struct {
 	kproc.Report
 	Message
 	Partition int32
 	Offset    int64
+	Broker    int32 // -1 for DiscoveryStatic, which knows only a host
 	Host      string
 	Attempts  int
 }
@@ -91,7 +94,7 @@ func (r Failed) TraceKind() string                  { return KindFail }
 func (r Started) TraceKind() string                 { return KindStarted }
 func (r ViewChanged) TraceKind() string             { return KindView }
 func (r Acked) TraceRecord() (string, []sim.Attr) {
-	return "ok", r.attrs(sim.Int("partition", r.Partition), sim.Int("offset", r.Offset), sim.Str("host", r.Host), sim.Int("attempts", r.Attempts))
+	return "ok", r.attrs(sim.Int("partition", r.Partition), sim.Int("offset", r.Offset), sim.Int("broker", r.Broker), sim.Str("host", r.Host), sim.Int("attempts", r.Attempts))
 }
 func (r Failed) TraceRecord() (string, []sim.Attr) {
 	return "fail", r.attrs(sim.Str("err", r.Err), sim.Int("attempts", r.Attempts))
