@@ -14,7 +14,9 @@
 //     `Producer.zkSend`): it watches /brokers/ids, /brokers/topics and its
 //     topics' registrations through handlers (each read re-arms them) and
 //     reacts to every change; with the controller's layout it reads each
-//     partition's state znode for the leader and watches it too;
+//     partition's state znode for the leader and watches it too; under
+//     Config.Layout07 it reads 0.7's registrations, a topic being the sorted
+//     (broker, partition) pairs of its brokers' counts;
 //   - metadata: the old Scala producer (`BrokerPartitionInfo`,
 //     `DefaultEventHandler`@0.8.2): a MetadataRequest to the bootstrap
 //     brokers in shuffled order, refreshed after any failed attempt (a

@@ -66,7 +66,8 @@ func (p *Producer) View() View {
 	return v
 }
 
-// Leader returns the leader of tp in the view (proto.NoLeader if none).
+// Leader returns the leader of tp in the view (proto.NoLeader if none;
+// under Layout07 the first broker holding a partition of that id).
 func (v View) Leader(tp proto.TopicPartition) int32 {
 	for _, pv := range v.Partitions {
 		if pv.TopicPartition == tp {
