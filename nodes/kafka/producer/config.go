@@ -167,6 +167,8 @@ type Config struct {
 	// broker's /brokers/topics/<t>/<id> partition count, a topic's
 	// partitions being the sorted (broker, partition) pairs
 	// (ZKBrokerPartitionInfo@0.7.2). Other modes ignore it.
+	// Simplified: sends are still ProduceRequests with acks and answers;
+	// a 0.7 produce request had no response.
 	Layout07 bool
 	// Idempotent stamps records with ProducerID and a sequence per
 	// partition (KIP-98); a message keeps its partition and sequence across

@@ -311,6 +311,10 @@ func (b *batch) add(m *message, e proto.Entry) {
 // dispatch sends what can be sent: every ready message placed on a
 // partition, grouped per leader into requests of at most BatchMax messages,
 // at most MaxInFlight requests in flight per broker.
+// Simplified: the old Scala producer (sync, or async's one send thread)
+// sent a round and waited for it; here every broker's connection pipelines
+// up to MaxInFlight requests, as the Java producer does, and message.send.
+// max.retries applies to every mode (0.7's sync producer did not retry).
 func (p *Producer) dispatch() {
 	if p.exited || len(p.queue) == 0 {
 		return
@@ -689,8 +693,10 @@ func (p *Producer) viewReady() bool {
 			return true
 		}
 		if p.now < p.refreshNotBefore {
+			// Simplified: the sync Scala producer sleeps through the back-off;
+			// here messages not backing off go out with the old view meanwhile.
 			p.armRetry()
-			return p.refreshed // send with the old view meanwhile
+			return p.refreshed
 		}
 		p.startRefresh()
 		return false
