@@ -37,9 +37,6 @@ func addProducer(t *testing.T, c *kcluster, h *history.Writer, cfg producer.Conf
 	if inFlight == 0 {
 		inFlight = producer.DefaultMaxInFlight
 	}
-	op := func(typ history.Type, m producer.Message) history.Op {
-		return history.Op{Type: typ, F: history.Send, Process: kp.name, Topic: m.Topic, Keyed: m.Keyed, Key: m.Key, Value: m.Value, TimeNs: int64(w.Now())}
-	}
 	write := func(o history.Op) {
 		if err := h.Write(o); err != nil {
 			t.Errorf("%s: history: %v", kp.name, err)
@@ -61,19 +58,15 @@ func addProducer(t *testing.T, c *kcluster, h *history.Writer, cfg producer.Conf
 		},
 		OnReport: func(_ uint32, r kproc.Effect) {
 			switch r := r.(type) {
-			case producer.Invoked:
-				write(op(history.Invoke, r.Message))
 			case producer.Acked:
 				kp.acked = append(kp.acked, r)
-				o := op(history.OK, r.Message)
-				o.Partition, o.Offset = r.Partition, r.Offset
-				write(o)
 			case producer.Failed:
 				kp.fails++
-				write(op(history.Fail, r.Message))
 			case producer.Unknown:
 				kp.infos++
-				write(op(history.Info, r.Message))
+			}
+			if o, ok := producer.HistoryOp(kp.name, r, w.Now()); ok {
+				write(o)
 			}
 		},
 	})

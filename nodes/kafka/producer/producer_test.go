@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/producer/partition"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
@@ -851,5 +852,38 @@ func TestZK07Bootstrap(t *testing.T) {
 	h.step(ackAll(s))
 	if a := one[Acked](t, h.out); a.Broker < 1 || a.Host != s.Host {
 		t.Fatalf("acked %+v", a)
+	}
+}
+
+// TestHistoryOp: each send report becomes its history line, and the lines
+// of a send pass the history writer's checks.
+func TestHistoryOp(t *testing.T) {
+	h, s := staticAcked(t, nil)
+	var ops []history.Op
+	record := func(effects []kproc.Effect) {
+		for _, e := range effects {
+			if op, ok := HistoryOp("p1", e, h.now); ok {
+				ops = append(ops, op)
+			}
+		}
+	}
+	record(h.out)
+	h.now += 5
+	record(h.step(ackAll(s)))
+	if len(ops) != 2 || ops[0].Type != history.Invoke || ops[1].Type != history.OK || ops[1].Offset != 10 || ops[1].TimeNs != 5 {
+		t.Fatalf("ops %+v", ops)
+	}
+	var b strings.Builder
+	w := history.NewWriter(&b)
+	if err := w.WriteConfig(history.Config{Acks: history.AcksOne, MinInsyncReplicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		if err := w.Write(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := HistoryOp("p1", Started{}, 0); ok {
+		t.Fatal("Started made a history line")
 	}
 }
