@@ -887,3 +887,38 @@ func TestHistoryOp(t *testing.T) {
 		t.Fatal("Started made a history line")
 	}
 }
+
+// TestTraceRecords: every report is traced under a kafka.producer kind,
+// with the fields the history needs as typed attributes.
+func TestTraceRecords(t *testing.T) {
+	m := Message{Topic: "t", Keyed: true, Key: 7, Value: 1<<40 | 3}
+	for _, tc := range []struct {
+		r     kproc.Traced
+		kind  string
+		attrs string
+	}{
+		{Invoked{Message: m}, KindInvoke, "topic keyed key value"},
+		{Acked{Message: m, Partition: 2, Offset: 9, Broker: 1, Host: "broker-1", Attempts: 1}, KindOK, "topic keyed key value partition offset broker host attempts"},
+		{Failed{Message: m, Err: "x"}, KindFail, "topic keyed key value err attempts"},
+		{Unknown{Message: m, Why: "x"}, KindInfo, "topic keyed key value why attempts"},
+		{Started{Discovery: DiscoveryStatic, Target: "b"}, KindStarted, "target"},
+		{ViewChanged{Cause: "metadata"}, KindView, "brokers partitions leaderless"},
+	} {
+		_, attrs := tc.r.TraceRecord()
+		var keys []string
+		for _, a := range attrs {
+			keys = append(keys, a.Key)
+		}
+		if tc.r.TraceKind() != tc.kind || strings.Join(keys, " ") != tc.attrs {
+			t.Errorf("%T: kind %s attrs %v", tc.r, tc.r.TraceKind(), keys)
+		}
+	}
+	for _, d := range []Discovery{DiscoveryZK, DiscoveryMetadata, DiscoveryStatic} {
+		if got, err := ParseDiscovery(d.String()); err != nil || got != d {
+			t.Errorf("ParseDiscovery(%s) = %v, %v", d, got, err)
+		}
+	}
+	if _, err := ParseDiscovery("dns"); err == nil {
+		t.Error("ParseDiscovery accepted dns")
+	}
+}
