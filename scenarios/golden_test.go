@@ -12,14 +12,15 @@ import (
 // is stale: make it on purpose, say so in the commit, and update the hash.
 func TestGoldenTraceHashes(t *testing.T) {
 	golden := map[string]string{
-		"controller-failover@2.6": "e9764a453e05c5f2",
-		"broker-crash@2.6":        "4e1ef5011eaeb131",
-		"controlled-shutdown@2.6": "d5be26a1dd82b7a4",
-		"zombie-controller@2.6":   "0d73cc085edfc154",
+		"controller-failover@2.6": "4b0908c008f3c8e4",
+		"broker-crash@2.6":        "e2c4e9304960447a",
+		"controlled-shutdown@2.6": "6f16979f29141548",
+		"zombie-controller@2.6":   "640ae237dac387e7",
 		"session-expiry@2.6":      "418ab3ebf4e37d93",
-		"preferred-election@2.6":  "35d37f79ff439818",
-		"reassignment@2.6":        "49ed255eceb245e0",
-		"topic-lifecycle@2.6":     "9d51e11168eec4b5",
+		"preferred-election@2.6":  "263cc85ee254f69d",
+		"producer-balance@2.6":    "1884fb23bc247633",
+		"reassignment@2.6":        "33ccb4e32483abd9",
+		"topic-lifecycle@2.6":     "aa64c21a71ac0982",
 		"broker-crash@0.7":        "790e39869ced2ec9",
 		"kernel-demo":             "ea8d180096091347",
 		"zk-election":             "df375d843250e90f",

@@ -42,6 +42,10 @@ type kafkaPlan struct {
 	afterHeal func(c *kcluster)
 	// settled runs the scenario's own checks at the end.
 	settled func(c *kcluster)
+	// clients, if set, adds the scenario's client processes (producers)
+	// once the cluster is built; metrics adds their metrics to the run's.
+	clients func(c *kcluster)
+	metrics func(c *kcluster, m map[string]float64)
 	// drive, if set, runs the world in place of World.Run (benchmarks run a
 	// faultless plan in phases and inject their own fault).
 	drive func(c *kcluster) sim.Status
@@ -62,6 +66,8 @@ type kafkaBugs struct {
 	wrongReassignTarget bool
 	// skipFinalPreferredElection: no preferred election after the healing.
 	skipFinalPreferredElection bool
+	// ackAllAtLeader: brokers answer acks=all at the leader's append.
+	ackAllAtLeader bool
 	// assignToMissingBrokers: the admin assigns topics to brokers that do
 	// not exist, so the controller can create no partition state.
 	assignToMissingBrokers bool
@@ -111,6 +117,7 @@ type kcluster struct {
 	unavail          []sim.Duration
 	rejected         int
 	applied          int
+	producers        []*prodProc  // the scenario's producers (producer-balance)
 	zombiePause      sim.Duration // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
 	shutdowns        int          // controlled shutdowns the controller completed
 	fenced           int          // controllers that found themselves fenced
@@ -167,6 +174,9 @@ func runKafka(cfg Config, plan kafkaPlan) *invariants.Result {
 	}
 	c := newKafkaCluster(cfg, plan, plan.safety+plan.grace)
 	w := c.w
+	if plan.clients != nil {
+		plan.clients(c)
+	}
 	c.scheduleFaults()
 	w.At(sim.Kernel, sim.Time(plan.safety), "heal-all", c.healAll)
 	var status sim.Status
@@ -234,6 +244,7 @@ func (c *kcluster) addBroker(id int32) {
 				BugNoIsrExpand:               c.plan.bugs.noIsrExpand,
 				BugKeepDeletedLogs:           c.plan.bugs.keepDeletedLogs,
 				BugShutdownWithoutController: c.plan.bugs.shutdownWithoutController,
+				BugAckAllAtLeader:            c.plan.bugs.ackAllAtLeader,
 			})
 		},
 		ZooKeeper: kafkazk.Config{
@@ -256,6 +267,11 @@ func (c *kcluster) addBroker(id int32) {
 		OnExit:   b.exited,
 	})
 	b.pid = b.shell.ID()
+	// A crash-broker fault kills the process; its machine stays up, so the
+	// page cache keeps what Kafka wrote and did not fsync (Kafka relies on
+	// it: log.flush.interval.messages is unbounded). A power-loss fault
+	// (sim.FaultDiskCrashLoss) loses it.
+	w.Disk(b.pid).SetLossMode(sim.LossNone)
 	c.brokers = append(c.brokers, b)
 	w.At(b.pid, sim.Time(sim.Duration(id)*10*sim.Millisecond), "start", b.shell.Start)
 }
@@ -575,6 +591,9 @@ func (c *kcluster) metrics() map[string]float64 {
 		m["partition_unavailable_p50_ns"] = float64(all[len(all)/2])
 		m["partition_unavailable_p99_ns"] = float64(all[(len(all)*99)/100])
 		m["partition_unavailable_max_ns"] = float64(all[len(all)-1])
+	}
+	if c.plan.metrics != nil {
+		c.plan.metrics(c, m)
 	}
 	return m
 }

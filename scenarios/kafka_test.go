@@ -58,6 +58,10 @@ func TestKafkaChecksCatchPlantedBugs(t *testing.T) {
 		{"reassignment", "reassignments-complete", func(p *kafkaPlan) { p.bugs.wrongReassignTarget = true }},
 		{"preferred-election", "preferred-leaders", func(p *kafkaPlan) { p.bugs.skipFinalPreferredElection = true }},
 		{"broker-crash", "partitions-have-state", func(p *kafkaPlan) { p.bugs.assignToMissingBrokers = true }},
+		{"producer-balance", "acked-messages-durable", func(p *kafkaPlan) { p.bugs.ackAllAtLeader = true }},
+	}
+	if raceEnabled {
+		t.Skip("many runs; covered without -race")
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.scenario, tt.check), func(t *testing.T) {

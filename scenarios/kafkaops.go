@@ -17,8 +17,9 @@ import (
 // target is resolved when the fault fires: whoever /controller names then.
 const (
 	faultCrashController     = "crash-controller"
-	faultCrashBroker         = "crash-broker"
-	faultPauseController     = "pause-controller" // a GC pause, up to past the session timeout: a zombie
+	faultCrashBroker         = "crash-broker"      // the process is killed; the page cache survives
+	faultPowerLossBroker     = "power-loss-broker" // the machine loses power: unsynced writes are gone
+	faultPauseController     = "pause-controller"  // a GC pause, up to past the session timeout: a zombie
 	faultPauseBroker         = "pause-broker"
 	faultPartitionController = "partition-controller" // cut from ZooKeeper
 	faultPartitionBroker     = "partition-broker"     // cut from ZooKeeper
@@ -140,6 +141,9 @@ func (c *kcluster) fire(e kafkaEvent) {
 	case faultCrashController, faultCrashBroker:
 		f.Kind = sim.FaultCrash
 		c.narrate("crash %s%s for %v", b.name, role, e.Hold)
+	case faultPowerLossBroker:
+		f.Kind = sim.FaultDiskCrashLoss
+		c.narrate("power failure of %s%s for %v: what it did not fsync is lost", b.name, role, e.Hold)
 	case faultPauseController, faultPauseBroker:
 		f.Kind = sim.FaultPause
 		c.narrate("GC pause of %s%s for %v", b.name, role, e.Hold)
@@ -174,7 +178,7 @@ func (c *kcluster) fire(e kafkaEvent) {
 		panic("kafka scenario: unknown fault kind " + e.Kind)
 	}
 	switch f.Kind {
-	case sim.FaultCrash:
+	case sim.FaultCrash, sim.FaultDiskCrashLoss:
 		c.brokerHit(b, hitCrash)
 	case sim.FaultPartition:
 		c.brokerHit(b, hitZooKeeper)
@@ -239,6 +243,8 @@ func (c *kcluster) narrateHeal(f sim.Fault, why string) {
 	switch f.Kind {
 	case sim.FaultCrash:
 		c.narrate("restart %s%s", f.Proc, early)
+	case sim.FaultDiskCrashLoss:
+		c.narrate("power is back: restart %s%s", f.Proc, early)
 	case sim.FaultPause:
 		c.narrate("%s resumes%s", f.Proc, early)
 	case sim.FaultPartition:

@@ -15,13 +15,14 @@ var kafkaTopics = []topicSpec{{name: "orders", partitions: 12, rf: 3}, {name: "p
 
 // The plans, by scenario name.
 var kafkaPlans = map[string]func() kafkaPlan{
+	"producer-balance": producerBalancePlan,
 	"controller-failover": func() kafkaPlan {
 		return kafkaPlan{name: "controller-failover", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
 			faults: []string{faultCrashController, faultCrashController, faultPartitionController, faultCrashBroker}, faultEvery: 20 * sim.Second}
 	},
 	"broker-crash": func() kafkaPlan {
 		return kafkaPlan{name: "broker-crash", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultCrashBroker, faultIsolateBroker, faultPartitionBroker, faultPauseBroker}, faultEvery: 12 * sim.Second}
+			faults: []string{faultCrashBroker, faultPowerLossBroker, faultIsolateBroker, faultPartitionBroker, faultPauseBroker}, faultEvery: 12 * sim.Second}
 	},
 	"controlled-shutdown": func() kafkaPlan {
 		return kafkaPlan{name: "controlled-shutdown", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,

@@ -30,6 +30,10 @@ const (
 	// LossTail loses every unsynced write: the strictest outcome, and a
 	// deterministic one.
 	LossTail
+	// LossNone keeps every unsynced write: the process was killed while its
+	// machine and operating system stayed up, so the page cache survives
+	// (a disk-crash-loss fault still loses them: a power failure).
+	LossNone
 )
 
 // String names the mode as the trace and flags show it.
@@ -39,6 +43,8 @@ func (m LossMode) String() string {
 		return "prefix"
 	case LossTail:
 		return "tail"
+	case LossNone:
+		return "none"
 	}
 	return fmt.Sprintf("loss(%d)", m)
 }
@@ -195,7 +201,7 @@ func (d *Disk) SetSyncCost(l Latency) {
 
 // SetLossMode sets what a crash keeps of unsynced writes (default LossPrefix).
 func (d *Disk) SetLossMode(m LossMode) {
-	if m > LossTail {
+	if m > LossNone {
 		panic(fmt.Sprintf("sim: unknown disk loss mode %d", m))
 	}
 	d.loss = m
@@ -254,6 +260,9 @@ func (d *Disk) lose(f *file) {
 		return
 	}
 	keep, torn := 0, -1
+	if d.loss == LossNone {
+		keep = n
+	}
 	if d.loss == LossPrefix {
 		keep = d.lossRand.Intn(n + 1)
 		if keep < n && f.ops[keep].kind == diskAppend && len(f.ops[keep].data) > 1 && d.lossRand.Chance(0.5) {

@@ -94,6 +94,36 @@ func TestDiskCrashLosesTheUnsyncedTailAndKeepsTheSynced(t *testing.T) {
 	assert.Equal(t, "kept!", content(d, "log"), "the disk outlives the crash")
 }
 
+// LossNone is a process killed on a machine that stays up: the page cache
+// keeps every write. A disk-crash-loss fault is a power failure all the same.
+func TestDiskLossNoneKeepsUnsyncedWritesButPowerLossDoesNot(t *testing.T) {
+	w := New(Options{})
+	p := w.AddProcess("p", ProcessHooks{})
+	d := w.Disk(p)
+	d.SetLossMode(LossNone)
+	in := NewInjector(w)
+	var afterKill string
+	w.At(p, 0, "write", func() {
+		d.Append("log", []byte("a"))
+		d.Write("new", []byte("b"))
+	})
+	w.At(Kernel, Time(Millisecond), "kill", func() { w.Crash(p) })
+	w.At(Kernel, Time(2*Millisecond), "restart", func() { w.Restart(p) })
+	w.At(Kernel, Time(3*Millisecond), "write", func() {
+		afterKill = content(d, "log") + content(d, "new")
+		w.At(p, w.Now(), "append", func() { d.Append("log", []byte("c")) })
+	})
+	w.At(Kernel, Time(4*Millisecond), "power", func() {
+		if err := in.Apply(Fault{ID: 1, Kind: FaultDiskCrashLoss, Proc: "p"}, Millisecond); err != nil {
+			t.Error(err)
+		}
+	})
+	w.Run()
+	assert.Equal(t, "ab", afterKill, "a killed process's unsynced writes survive in the page cache")
+	assert.Equal(t, "a", content(d, "log"), "a power failure loses what was not synced")
+	assert.Equal(t, LossNone, d.loss, "the fault's heal restores the mode")
+}
+
 func TestDiskWriteIsAtomicAndTruncateAndRemoveAreWrites(t *testing.T) {
 	w := New(Options{})
 	p := w.AddProcess("p", ProcessHooks{})

@@ -63,6 +63,9 @@ type Config struct {
 	// BugShutdownWithoutController plants a bug: a controlled shutdown
 	// reports itself done without asking the controller to move leaders.
 	BugShutdownWithoutController bool
+	// BugAckAllAtLeader plants a bug: acks=all is answered once the leader
+	// has appended, as acks=1 is.
+	BugAckAllAtLeader bool
 }
 
 // phase is where a broker is in its life, in Kafka's start-up order

@@ -509,7 +509,7 @@ func (rm *replicaManager) produce(token kproc.Token, r *proto.ProduceRequest) {
 		b.emit(kproc.DiskAppend{File: logFile(p.tp), Data: data})
 		rm.maybeFlush(p, int64(len(pp.Entries)))
 		d.results[i].BaseOffset = first
-		if r.Acks == proto.AcksAll {
+		if r.Acks == proto.AcksAll && !b.cfg.BugAckAllAtLeader {
 			d.need[i] = last + 1
 			d.waiting++
 			p.produces = append(p.produces, d)
@@ -632,6 +632,12 @@ func (rm *replicaManager) fetch(token kproc.Token, r *proto.FetchRequest) {
 		for i, fp := range r.Partitions {
 			p, code := rm.leaderAt(parts[i], fp.CurrentLeaderEpoch)
 			if code != proto.None {
+				continue
+			}
+			// ReplicaManager.updateFollowerFetchState skips a partition whose
+			// read fails: a fetch offset outside the leader's log (a follower
+			// ahead of it, with a divergent tail) must not count as caught up.
+			if fp.FetchOffset < p.log.LogStartOffset() || fp.FetchOffset > p.log.LogEndOffset() {
 				continue
 			}
 			rm.followerFetched(p, r.ReplicaID, fp.FetchOffset)

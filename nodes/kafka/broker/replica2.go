@@ -254,6 +254,14 @@ func (rm *replicaManager) fetchResult(c call, in kproc.RPCResult) {
 			// of the leader truncates to the leader's end (unclean election);
 			// one behind its start starts over at the leader's start.
 			if p.log.LogEndOffset() > pr.LogEndOffset {
+				if !b.cfg.Kafka.UncleanLeaderElectionEnable {
+					// ReplicaFetcherThread: truncating below our log end means
+					// an unclean leader; with unclean election off Kafka halts
+					// the broker rather than lose the data.
+					b.fatal(fmt.Sprintf("exiting because log truncation is not allowed for partition %s: the leader's latest offset %d is less than this replica's %d",
+						p.tp, pr.LogEndOffset, p.log.LogEndOffset()))
+					return
+				}
 				rm.truncate(p, pr.LogEndOffset, false)
 			} else {
 				rm.truncateFully(p, pr.LogStartOffset)

@@ -1,0 +1,216 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/nodes/kafka/config"
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/producer"
+	"github.com/kzsim/kzsim/nodes/kafka/producer/partition"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
+	"github.com/kzsim/kzsim/nodes/kafkazk"
+	"github.com/kzsim/kzsim/sim"
+)
+
+// producer-balance: the three ways a ZooKeeper-era producer found its
+// brokers, side by side on one cluster while brokers leave and come back —
+// the 0.7 ZooKeeper producer (watching /brokers/ids, the topics and the
+// partition states), the old Scala producer (metadata requests), and a
+// static broker list behind a layer-4 balancer (one broker, picked once).
+// Every configuration is durable (acks=all, min.insync.replicas 2,
+// replication factor 3, clean elections), so every acknowledged message
+// must be in its partition leader's log at the offset it was acknowledged
+// at once the cluster has settled.
+
+func init() {
+	register(Scenario{
+		Name:      "producer-balance",
+		ZooKeeper: true,
+		Layouts:   []string{LayoutController},
+		Summary: "3 producers of each discovery way (zk, metadata, static) send keyed messages with acks=all to 5 brokers " +
+			"while brokers crash and shut down; messages acked per broker and the load skew of each way; every acked message " +
+			"must be in its leader's log at its offset",
+		Run: func(cfg Config) *invariants.Result { return runKafka(cfg, producerBalancePlan()) },
+	})
+}
+
+// Producer workload of the scenario.
+const (
+	balanceProducersPerMode = 3
+	balanceRate             = 20 // messages a second, each producer
+	balanceKeys             = 1000
+)
+
+func producerBalancePlan() kafkaPlan {
+	return kafkaPlan{
+		name: "producer-balance", brokers: 5, topics: []topicSpec{{name: "events", partitions: 10, rf: 3}},
+		safety: 120 * sim.Second, faultEvery: 15 * sim.Second,
+		faults: []string{faultCrashBroker, faultControlledShutdown, faultCrashController},
+		tweak:  func(k *config.Config) { k.MinInsyncReplicas = 2 },
+		clients: func(c *kcluster) {
+			for _, mode := range []producer.Discovery{producer.DiscoveryZK, producer.DiscoveryMetadata, producer.DiscoveryStatic} {
+				for i := 0; i < balanceProducersPerMode; i++ {
+					c.addProducer(mode, len(c.producers)+1)
+				}
+			}
+		},
+		settled: checkAckedDurable,
+		metrics: producerMetrics,
+	}
+}
+
+// prodProc is the scenario's handle on one producer process.
+type prodProc struct {
+	name  string
+	mode  producer.Discovery
+	shell *kproc.Shell[*producer.Producer]
+	acked []producer.Acked
+	fails int
+	infos int
+}
+
+// addProducer adds a producer process of the given discovery way: keyed
+// messages (Zipf keys) at a steady rate from 5 s (the topics exist) to the
+// end of the safety phase.
+func (c *kcluster) addProducer(mode producer.Discovery, index int) {
+	w := c.w
+	p := &prodProc{name: fmt.Sprintf("producer-%d", index), mode: mode}
+	keys, err := partition.NewZipf(balanceKeys, 1)
+	if err != nil {
+		panic("producer-balance: " + err.Error()) // constant arguments
+	}
+	var hosts []string
+	for _, b := range c.brokers {
+		hosts = append(hosts, b.name)
+	}
+	cfg := producer.Config{
+		Index: index, Discovery: mode, Topics: []string{"events"}, Bootstrap: hosts, Keys: keys,
+		Acks: proto.AcksAll, Rate: balanceRate, Start: 5 * sim.Second, Stop: c.plan.safety,
+		StaticPartitions: c.plan.topics[0].partitions, Rand: w.Rand(p.name),
+	}
+	if _, err := producer.New(cfg); err != nil {
+		panic("producer-balance: " + err.Error()) // the scenario's own configuration
+	}
+	inFlight := producer.DefaultMaxInFlight
+	p.shell = kproc.NewShell(w, kproc.Config[*producer.Producer]{
+		Name: p.name,
+		New: func(uint32) *producer.Producer {
+			m, err := producer.New(cfg)
+			if err != nil {
+				panic(err) // checked above
+			}
+			return m
+		},
+		ZooKeeper:   kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c.kcfg.ZooKeeperSessionTimeout},
+		Resolve:     w.ProcByName,
+		MaxInFlight: func(kproc.Channel) int { return inFlight },
+		OnReport: func(_ uint32, r kproc.Effect) {
+			switch r := r.(type) {
+			case producer.Acked:
+				p.acked = append(p.acked, r)
+			case producer.Failed:
+				p.fails++
+			case producer.Unknown:
+				p.infos++
+			}
+		},
+	})
+	c.producers = append(c.producers, p)
+	w.At(p.shell.ID(), 0, "start", p.shell.Start)
+}
+
+// checkAckedDurable: with acks=all and min.insync.replicas 2 on replication
+// factor 3 and clean elections, an acknowledged message was on two replicas,
+// so no single failure loses it: once settled, it is in its partition
+// leader's log at the offset it was acknowledged at, with its value.
+func checkAckedDurable(c *kcluster) {
+	for _, p := range c.producers {
+		bad, first := 0, ""
+		for _, a := range p.acked {
+			if why := c.ackedInLog(a); why != "" {
+				if bad == 0 {
+					first = why
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			c.liveness("acked-messages-durable", "%s: %d of %d acknowledged messages are not in their leader's log; first: %s", p.name, bad, len(p.acked), first)
+		}
+	}
+}
+
+// ackedInLog says why a is not in its leader's log at its offset ("" if it
+// is).
+func (c *kcluster) ackedInLog(a producer.Acked) string {
+	tp := proto.TopicPartition{Topic: a.Topic, Partition: a.Partition}
+	data, _, ok := c.srv.View().Get(kafkazk.PartitionStatePath(a.Topic, a.Partition))
+	if !ok {
+		return fmt.Sprintf("%s: no partition state", tp)
+	}
+	st, err := kafkazk.DecodePartitionState(data)
+	if err != nil {
+		return fmt.Sprintf("%s: %v", tp, err)
+	}
+	b := c.broker(st.Leader)
+	if b == nil {
+		return fmt.Sprintf("%s: no leader", tp)
+	}
+	m, ok := b.machine()
+	if !ok {
+		return fmt.Sprintf("%s: leader %d is down", tp, st.Leader)
+	}
+	if recs := m.Read(tp, a.Offset, 1); len(recs) != 1 || recs[0].Value != a.Value {
+		return fmt.Sprintf("%s@%d: value %x acknowledged, the log of broker %d has %v", tp, a.Offset, a.Value, st.Leader, recs)
+	}
+	return ""
+}
+
+// producerMetrics: messages acknowledged (in all, per discovery way, per
+// broker) and each way's load skew, the most messages one broker took over
+// the mean of all brokers.
+func producerMetrics(c *kcluster, m map[string]float64) {
+	perBroker := map[string]float64{}
+	for _, b := range c.brokers {
+		perBroker[b.name] = 0
+	}
+	total := 0.0
+	for _, mode := range []producer.Discovery{producer.DiscoveryZK, producer.DiscoveryMetadata, producer.DiscoveryStatic} {
+		byBroker := map[string]float64{}
+		for _, b := range c.brokers {
+			byBroker[b.name] = 0
+		}
+		acked, failed, unknown := 0.0, 0.0, 0.0
+		for _, p := range c.producers {
+			if p.mode != mode {
+				continue
+			}
+			for _, a := range p.acked {
+				byBroker[a.Host]++
+				perBroker[a.Host]++
+			}
+			acked += float64(len(p.acked))
+			failed += float64(p.fails)
+			unknown += float64(p.infos)
+		}
+		total += acked
+		name := strings.ToLower(mode.String())
+		m["messages_acked_"+name] = acked
+		m["messages_failed_"+name] = failed
+		m["messages_unknown_"+name] = unknown
+		if acked > 0 {
+			counts := make([]float64, 0, len(byBroker))
+			for _, v := range byBroker {
+				counts = append(counts, v)
+			}
+			m["load_skew_"+name] = slices.Max(counts) / (acked / float64(len(counts)))
+		}
+	}
+	m["messages_acked"] = total
+	for host, n := range perBroker {
+		m["messages_per_broker."+host] = n
+	}
+}
