@@ -1,0 +1,175 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/kzsim/kzsim/nodes/kafka/consumer"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
+	"github.com/kzsim/kzsim/nodes/kafkazk"
+	"github.com/kzsim/kzsim/rpc"
+	"github.com/kzsim/kzsim/sim"
+)
+
+// consumerRun is what TestConsumerGroupOverKafka's run observed.
+type consumerRun struct {
+	acked     map[proto.TopicPartition][]uint64 // values at their offsets, as the leaders acknowledged them
+	ops       []history.Op                      // the consumers' history lines
+	owners    map[proto.TopicPartition]string   // /consumers/g/owners at the end
+	live      map[string]bool                   // thread ids of the consumers alive at the end
+	pastHW    int
+	rebalance int
+}
+
+// TestConsumerGroupOverKafka runs two consumers of one group against a
+// 3-broker Kafka 2.6 cluster: a test process appends records to each
+// partition's leader with acks=all before and after the second consumer
+// joins; at the end every partition is owned by exactly one live consumer,
+// both own some, and every acknowledged record was delivered at its offset.
+func TestConsumerGroupOverKafka(t *testing.T) {
+	const partitions, batch = 4, 5
+	run := consumerRun{acked: map[proto.TopicPartition][]uint64{}, owners: map[proto.TopicPartition]string{}, live: map[string]bool{}}
+	plan := kafkaPlan{name: "consumer-group", brokers: 3, topics: []topicSpec{{name: "t", partitions: partitions, rf: 3}},
+		safety: 30 * sim.Second, grace: sim.Second}
+	plan.drive = func(c *kcluster) sim.Status {
+		w := c.w
+		var shells []*kproc.Shell[*consumer.Consumer]
+		for i, at := range []sim.Duration{4 * sim.Second, 12 * sim.Second} {
+			name := fmt.Sprintf("consumer-%d", i+1)
+			var sh *kproc.Shell[*consumer.Consumer]
+			sh = kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
+				Name: name,
+				New: func(inc uint32) *consumer.Consumer {
+					cfg := consumer.DefaultConfig("g", name, map[string]int{"t": 1}, w.Rand(fmt.Sprintf("%s/%d", name, inc)))
+					cfg.AutoOffsetReset = consumer.ResetSmallest
+					cfg.AutoCommitInterval = 5 * sim.Second
+					return consumer.New(cfg)
+				},
+				ZooKeeper: kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: 6 * sim.Second, Era: kafkazk.Era09},
+				Resolve:   w.ProcByName,
+				OnReport: func(_ uint32, r kproc.Effect) {
+					switch r := r.(type) {
+					case consumer.Delivered:
+						run.ops = append(run.ops, r.HistoryOp(name, w.Now()))
+					case consumer.Committed:
+						run.ops = append(run.ops, r.HistoryOp(name, w.Now()))
+					case consumer.PastHighWatermark:
+						run.pastHW++
+					case consumer.RebalanceEnded:
+						run.rebalance++
+					}
+				},
+			})
+			shells = append(shells, sh)
+			w.At(sh.ID(), sim.Time(at), "start", sh.Start)
+		}
+		producer := w.AddProcess("producer", sim.ProcessHooks{})
+		clients := map[int32]*rpc.Client{}
+		value := uint64(0)
+		produce := func() {
+			for p := range int32(partitions) {
+				tp := proto.TopicPartition{Topic: "t", Partition: p}
+				l, ok := c.leaderOf[tp]
+				if !ok {
+					t.Errorf("no leader of %s at %v", tp, w.Now())
+					continue
+				}
+				cl := clients[l.broker]
+				if cl == nil {
+					cl = rpc.Dial(w, producer, c.broker(l.broker).pid, rpc.ClientConfig{})
+					clients[l.broker] = cl
+				}
+				entries := make([]proto.Entry, batch)
+				for i := range entries {
+					value++
+					entries[i] = proto.Entry{ProducerID: -1, Sequence: -1, Value: value}
+				}
+				cl.Call(&proto.ProduceRequest{Acks: proto.AcksAll, TimeoutMs: 5000, Partitions: []proto.ProducePartition{{TopicPartition: tp, Entries: entries}}},
+					func(resp rpc.Payload, err error) {
+						if err != nil {
+							t.Errorf("produce to %s: %v", tp, err)
+							return
+						}
+						pr := resp.(*proto.ProduceResponse).Partitions[0]
+						if pr.Error != proto.None || pr.BaseOffset != int64(len(run.acked[tp])) {
+							t.Errorf("produce to %s: %s at %d", tp, pr.Error, pr.BaseOffset)
+							return
+						}
+						for _, e := range entries {
+							run.acked[tp] = append(run.acked[tp], e.Value)
+						}
+					})
+			}
+		}
+		w.At(producer, sim.Time(8*sim.Second), "produce", produce)
+		w.At(producer, sim.Time(16*sim.Second), "produce", produce)
+		status := w.Run()
+		v := c.srv.View()
+		for p := range int32(partitions) {
+			tp := proto.TopicPartition{Topic: "t", Partition: p}
+			if data, _, ok := v.Get(consumer.OwnerPath("g", tp)); ok {
+				run.owners[tp] = string(data)
+			}
+		}
+		for _, sh := range shells {
+			if m, ok := sh.Machine(); ok && m.Running() {
+				run.live[m.ID()+"-0"] = true
+			}
+		}
+		return status
+	}
+	res := runKafka(Config{Seed: 1}, plan)
+	if len(res.Violations) > 0 {
+		t.Fatalf("violations: %v", res.Violations)
+	}
+	if len(run.live) != 2 {
+		t.Fatalf("%d consumers running at the end", len(run.live))
+	}
+	perOwner := map[string]int{}
+	for p := range int32(partitions) {
+		tp := proto.TopicPartition{Topic: "t", Partition: p}
+		owner, ok := run.owners[tp]
+		if !ok || !run.live[owner] {
+			t.Fatalf("%s is owned by %q (live threads %v)", tp, owner, run.live)
+		}
+		perOwner[owner]++
+	}
+	if len(perOwner) != 2 {
+		t.Fatalf("owners %v: want both consumers to own partitions", run.owners)
+	}
+	// Every acknowledged record was delivered at its offset.
+	got := map[proto.TopicPartition]map[int64]uint64{}
+	for _, op := range run.ops {
+		if op.F != history.Poll {
+			continue
+		}
+		tp := proto.TopicPartition{Topic: op.Topic, Partition: op.Partition}
+		if got[tp] == nil {
+			got[tp] = map[int64]uint64{}
+		}
+		if v, ok := got[tp][op.Offset]; ok && v != op.Value {
+			t.Fatalf("%s offset %d read as %d and %d", tp, op.Offset, v, op.Value)
+		}
+		got[tp][op.Offset] = op.Value
+	}
+	for p := range int32(partitions) {
+		tp := proto.TopicPartition{Topic: "t", Partition: p}
+		if len(run.acked[tp]) != 2*batch {
+			t.Fatalf("%s: %d records acknowledged, want %d", tp, len(run.acked[tp]), 2*batch)
+		}
+		for off, val := range run.acked[tp] {
+			if got[tp][int64(off)] != val {
+				t.Fatalf("%s: offset %d (value %d) delivered as %d", tp, off, val, got[tp][int64(off)])
+			}
+		}
+	}
+	commits := slices.IndexFunc(run.ops, func(op history.Op) bool { return op.F == history.Commit })
+	if run.pastHW != 0 || run.rebalance < 3 || commits < 0 {
+		t.Fatalf("past-high-watermark reports %d, rebalances %d, first commit at %d", run.pastHW, run.rebalance, commits)
+	}
+	t.Logf("%d history lines, %d rebalances, events %d, trace %s", len(run.ops), run.rebalance, res.Events, strconv.Quote(res.TraceHash))
+}
