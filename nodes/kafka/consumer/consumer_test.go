@@ -431,3 +431,63 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// Under 0.9's ZKCheckedEphemeral a registration left by another session
+// (a restart with a fixed consumer.id before the old session expired) fails
+// the start: the consumer reports it and exits.
+func TestRegistrationBlockedByOldSession(t *testing.T) {
+	h := newHarness(t)
+	h.topic("t", 1)
+	h.mkdirs("/consumers/g/ids")
+	h.create("/consumers/g/ids/g_a", []byte(`{"version":1,"subscription":{"t":1},"pattern":"static","timestamp":"0"}`), 0x999, fakezk.FlagEphemeral)
+	a := h.addConsumer("a", nil)
+	a.start()
+	h.advance(sim.Second)
+	if f := reportsOf[RegistrationFailed](a); len(f) != 1 || !a.exited || len(reportsOf[RebalanceStarted](a)) != 0 {
+		t.Fatalf("failures %+v, exited %v", f, a.exited)
+	}
+}
+
+// Shutdown stops fetching, commits what was consumed and exits; the
+// session's ephemerals go with it.
+func TestShutdownCommits(t *testing.T) {
+	h := newHarness(t)
+	h.topic("t", 1)
+	a := h.addConsumer("a", func(c *Config) { c.AutoOffsetReset = ResetSmallest })
+	a.start()
+	h.broker.produce(t0, 2, false)
+	h.advance(sim.Second)
+	h.enqueue(a, shutdown())
+	h.advance(sim.Second)
+	if off, _ := h.get("/consumers/g/offsets/t/0"); off != "2" || !a.exited {
+		t.Fatalf("offset %q, exited %v", off, a.exited)
+	}
+	if _, ok := h.get("/consumers/g/owners/t/0"); ok {
+		t.Fatal("owner znode left after the session closed")
+	}
+}
+
+// A change heard while a rebalance runs is not lost: one more rebalance
+// follows (KAFKA-1139's coalescing).
+func TestChangeDuringRebalance(t *testing.T) {
+	h := newHarness(t)
+	h.topic("t", 2)
+	a := h.addConsumer("a", nil)
+	a.start()
+	for len(h.queue) > 0 && !(a.dataW["/brokers/topics/t"] && a.c.View().Rebalancing) {
+		q := h.queue[0]
+		h.queue = h.queue[1:]
+		q.m.step(q.in)
+	}
+	if !a.c.View().Rebalancing {
+		t.Fatal("the first rebalance ended before it read the topic")
+	}
+	h.topic("t", 3) // heard mid-rebalance
+	h.advance(sim.Second)
+	if n := len(reportsOf[RebalanceStarted](a)); n != 2 {
+		t.Fatalf("%d rebalances, want 2", n)
+	}
+	if got := a.owned(); !slices.Equal(got, tps("t", 0, 1, 2)) {
+		t.Fatalf("owned %v", got)
+	}
+}

@@ -433,7 +433,9 @@ func (c *Consumer) succeed(a *attempt) {
 	}
 	c.failed = false
 	c.emit(RebalanceEnded{Group: c.cfg.Group, ConsumerID: c.id, Attempts: c.attempt, Owned: c.ownedList()})
-	c.fetch.start(c)
+	if !c.shuttingDown {
+		c.fetch.start(c)
+	}
 	c.endRebalance()
 }
 
