@@ -1,11 +1,13 @@
 package scenarios
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
 	"testing"
 
+	"github.com/kzsim/kzsim/nodes/kafka/config"
 	"github.com/kzsim/kzsim/nodes/kafka/consumer"
 	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
@@ -34,7 +36,8 @@ func TestConsumerGroupOverKafka(t *testing.T) {
 	const partitions, batch = 4, 5
 	run := consumerRun{acked: map[proto.TopicPartition][]uint64{}, owners: map[proto.TopicPartition]string{}, live: map[string]bool{}}
 	plan := kafkaPlan{name: "consumer-group", brokers: 3, topics: []topicSpec{{name: "t", partitions: partitions, rf: 3}},
-		safety: 30 * sim.Second, grace: sim.Second}
+		safety: 30 * sim.Second, grace: sim.Second,
+		tweak: func(k *config.Config) { k.MinInsyncReplicas = 2 }} // a durable configuration: history.Check checks every ack
 	plan.drive = func(c *kcluster) sim.Status {
 		w := c.w
 		var shells []*kproc.Shell[*consumer.Consumer]
@@ -87,6 +90,7 @@ func TestConsumerGroupOverKafka(t *testing.T) {
 				for i := range entries {
 					value++
 					entries[i] = proto.Entry{ProducerID: -1, Sequence: -1, Value: value}
+					run.ops = append(run.ops, history.Op{Type: history.Invoke, F: history.Send, Process: "producer", Topic: "t", Value: value, TimeNs: int64(w.Now())})
 				}
 				cl.Call(&proto.ProduceRequest{Acks: proto.AcksAll, TimeoutMs: 5000, Partitions: []proto.ProducePartition{{TopicPartition: tp, Entries: entries}}},
 					func(resp rpc.Payload, err error) {
@@ -99,8 +103,10 @@ func TestConsumerGroupOverKafka(t *testing.T) {
 							t.Errorf("produce to %s: %s at %d", tp, pr.Error, pr.BaseOffset)
 							return
 						}
-						for _, e := range entries {
+						for i, e := range entries {
 							run.acked[tp] = append(run.acked[tp], e.Value)
+							run.ops = append(run.ops, history.Op{Type: history.OK, F: history.Send, Process: "producer", Topic: "t", Value: e.Value,
+								Partition: tp.Partition, Offset: pr.BaseOffset + int64(i), TimeNs: int64(w.Now())})
 						}
 					})
 			}
@@ -166,6 +172,24 @@ func TestConsumerGroupOverKafka(t *testing.T) {
 				t.Fatalf("%s: offset %d (value %d) delivered as %d", tp, off, val, got[tp][int64(off)])
 			}
 		}
+	}
+	// The reports make a valid history, which the history checker passes.
+	var buf bytes.Buffer
+	hw := history.NewWriter(&buf)
+	if err := hw.WriteConfig(history.Config{Acks: history.AcksAll, MinInsyncReplicas: 2, Subscriptions: map[string][]string{"g": {"t"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range run.ops {
+		if err := hw.Write(op); err != nil {
+			t.Fatalf("history line %+v: %v", op, err)
+		}
+	}
+	hist, err := history.Read(&buf)
+	if err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	if v := history.Check(hist); len(v) > 0 {
+		t.Fatalf("history check: %v", v)
 	}
 	commits := slices.IndexFunc(run.ops, func(op history.Op) bool { return op.F == history.Commit })
 	if run.pastHW != 0 || run.rebalance < 3 || commits < 0 {
