@@ -221,18 +221,7 @@ func (c *Consumer) start() {
 		hex := strconv.FormatUint(hi, 16)
 		c.id = c.cfg.Group + "_" + c.cfg.Host + "-" + strconv.FormatInt(c.nowMs(), 10) + "-" + hex[:min(8, len(hex))]
 	}
-	c.phase = phaseRegistering
-	// ZKCheckedEphemeral.createRecursive (0.8.2: createParentPath) makes
-	// the missing parents persistent.
-	c.zk([]fakezk.Request{persistent(kafkazk.ConsumersPath), persistent(c.groupPath()), persistent(c.idsPath())}, func(rs []fakezk.Response) {
-		for _, r := range rs {
-			if r.Err != nil && !errors.Is(r.Err, fakezk.ErrNodeExists) {
-				c.registrationFailed(r.Err)
-				return
-			}
-		}
-		c.register()
-	})
+	c.createPaths()
 	// The listeners (reinitializeConsumer): the group's members, and each
 	// subscribed topic's partitions (KAFKA-1075). The reads of the
 	// rebalance arm their watches.
@@ -243,6 +232,25 @@ func (c *Consumer) start() {
 	if !c.cfg.AutoCommitDisabled {
 		c.emit(kproc.SetTimer{Name: timerAutoCommit, After: c.cfg.AutoCommitInterval})
 	}
+}
+
+// createPaths makes the registration's missing parents persistent, as
+// ZKCheckedEphemeral.createRecursive (0.8.2: createParentPath) does, then
+// registers. A session that expired meanwhile: made again on the next.
+func (c *Consumer) createPaths() {
+	c.zk([]fakezk.Request{persistent(kafkazk.ConsumersPath), persistent(c.groupPath()), persistent(c.idsPath())}, func(rs []fakezk.Response) {
+		for _, r := range rs {
+			if errors.Is(r.Err, fakezk.ErrSessionExpired) {
+				c.createPaths()
+				return
+			}
+			if r.Err != nil && !errors.Is(r.Err, fakezk.ErrNodeExists) {
+				c.registrationFailed(r.Err)
+				return
+			}
+		}
+		c.register()
+	})
 }
 
 func (c *Consumer) nowMs() int64 { return int64(c.now) / int64(sim.Millisecond) }
@@ -300,7 +308,7 @@ func (c *Consumer) exit() {
 // timestamp, then rebalances.
 func (c *Consumer) newSession() {
 	if c.phase == phaseNew {
-		return
+		return // the group paths are still being made; register follows
 	}
 	clear(c.registry)
 	c.register()

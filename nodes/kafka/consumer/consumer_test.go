@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/sim"
 )
@@ -40,6 +41,9 @@ func TestRegistrationAndFirstRebalance(t *testing.T) {
 	ends := reportsOf[RebalanceEnded](a)
 	if len(ends) != 1 || ends[0].Attempts != 1 || !slices.Equal(ends[0].Owned, tps("t", 0, 1, 2, 3)) {
 		t.Fatalf("rebalance ends %+v", ends)
+	}
+	if f := reportsOf[Fetching](a); len(f) != 1 || f[0].Partitions != 4 {
+		t.Fatalf("fetching reports %+v", f)
 	}
 	if v := a.c.View(); v.Phase != "running" || v.Rebalancing || v.Owned[0].Leader != 1 || v.Owned[0].Position != 0 {
 		t.Fatalf("view %+v", v)
@@ -489,5 +493,37 @@ func TestChangeDuringRebalance(t *testing.T) {
 	}
 	if got := a.owned(); !slices.Equal(got, tps("t", 0, 1, 2)) {
 		t.Fatalf("owned %v", got)
+	}
+}
+
+// A session that expires while the group's paths are being made: they are
+// made again (on the new session), then the registration.
+func TestExpiryBeforeRegistration(t *testing.T) {
+	c := New(DefaultConfig("g", "a", map[string]int{"t": 1}, sim.NewRand(1)))
+	var batch kproc.ZKBatch
+	for _, e := range c.Step(0, kproc.Started{Incarnation: 1}) {
+		if b, ok := e.(kproc.ZKBatch); ok {
+			batch = b
+		}
+	}
+	expired := make([]fakezk.Response, len(batch.Reqs))
+	for i := range expired {
+		expired[i].Err = fakezk.ErrSessionExpired
+	}
+	c.Step(1, kproc.ZKSessionPhase{Phase: kproc.AfterInitializingSession})
+	out := c.Step(2, kproc.ZKResult{Req: batch.ID, Resps: expired})
+	if len(out) != 1 {
+		t.Fatalf("effects %v, want the paths' batch again", out)
+	}
+	again, ok := out[0].(kproc.ZKBatch)
+	if !ok || len(again.Reqs) != len(batch.Reqs) {
+		t.Fatalf("effects %v", out)
+	}
+	out = c.Step(3, kproc.ZKResult{Req: again.ID, Resps: make([]fakezk.Response, len(again.Reqs))})
+	if len(out) != 1 {
+		t.Fatalf("effects %v, want the registration", out)
+	}
+	if reg, ok := out[0].(kproc.ZKRegister); !ok || reg.Path != "/consumers/g/ids/"+c.ID() {
+		t.Fatalf("effects %v", out)
 	}
 }

@@ -29,6 +29,9 @@ type fetchManager struct {
 	fetchers map[int32]*fetcher
 	noLeader []*partInfo
 	finding  bool // a leader finder pass runs, or its sleep
+	// announce: since the last rebalance, not every owned partition has had
+	// a fetcher yet (Fetching is reported when they all have).
+	announce bool
 }
 
 func (f *fetchManager) init() { f.fetchers = map[int32]*fetcher{} }
@@ -38,6 +41,7 @@ func (f *fetchManager) stop(c *Consumer) {
 	f.epoch++
 	clear(f.fetchers)
 	f.noLeader = nil
+	f.announce = false
 	if f.finding {
 		f.finding = false
 		c.emit(kproc.CancelTimer{Name: timerFinder})
@@ -49,6 +53,8 @@ func (f *fetchManager) start(c *Consumer) {
 	for _, tp := range c.ownedList() {
 		f.noLeader = append(f.noLeader, c.registry[tp])
 	}
+	f.announce = true
+	f.maybeAnnounce(c)
 	f.wake(c)
 }
 
@@ -156,9 +162,19 @@ func (f *fetchManager) leadersFound(c *Consumer, md *proto.MetadataResponse) {
 	}
 	clear(f.noLeader[len(kept):])
 	f.noLeader = kept
+	f.maybeAnnounce(c)
 	slices.Sort(touched)
 	for _, id := range touched {
 		f.fetchFrom(c, f.fetchers[id])
+	}
+}
+
+// maybeAnnounce reports Fetching once every partition the last rebalance
+// gave has a fetcher.
+func (f *fetchManager) maybeAnnounce(c *Consumer) {
+	if f.announce && len(f.noLeader) == 0 {
+		f.announce = false
+		c.emit(Fetching{Group: c.cfg.Group, ConsumerID: c.id, Partitions: len(c.registry)})
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	KindRebalanceRetry     = "kafka.consumer.rebalance-retry"
 	KindRebalanceEnded     = "kafka.consumer.rebalance-ended"
 	KindRebalanceFailed    = "kafka.consumer.rebalance-failed"
+	KindFetching           = "kafka.consumer.fetching"
 	KindDelivered          = "kafka.consumer.delivered"
 	KindCommitted          = "kafka.consumer.committed"
 	KindCommitFailed       = "kafka.consumer.commit-failed"
@@ -74,6 +75,15 @@ type RebalanceFailed struct {
 	kproc.Report
 	Group, ConsumerID string
 	Attempts          int
+}
+
+// Fetching: after a rebalance, every partition it gave has a fetcher at
+// its leader (for a rebalance's duration: from a membership change to every
+// partition owned and fetching).
+type Fetching struct {
+	kproc.Report
+	Group, ConsumerID string
+	Partitions        int
 }
 
 // Delivered: one message handed to the application.
@@ -153,6 +163,7 @@ func (RebalanceStarted) TraceKind() string   { return KindRebalanceStarted }
 func (RebalanceRetry) TraceKind() string     { return KindRebalanceRetry }
 func (RebalanceEnded) TraceKind() string     { return KindRebalanceEnded }
 func (RebalanceFailed) TraceKind() string    { return KindRebalanceFailed }
+func (Fetching) TraceKind() string           { return KindFetching }
 func (Delivered) TraceKind() string          { return KindDelivered }
 func (Committed) TraceKind() string          { return KindCommitted }
 func (CommitFailed) TraceKind() string       { return KindCommitFailed }
@@ -189,6 +200,11 @@ func (r RebalanceEnded) TraceRecord() (string, []sim.Attr) {
 // TraceRecord implements kproc.Traced.
 func (r RebalanceFailed) TraceRecord() (string, []sim.Attr) {
 	return "rebalance-failed", []sim.Attr{sim.Str("group", r.Group), sim.Str("consumer", r.ConsumerID), sim.Int("attempts", r.Attempts)}
+}
+
+// TraceRecord implements kproc.Traced.
+func (r Fetching) TraceRecord() (string, []sim.Attr) {
+	return "fetching", []sim.Attr{sim.Str("group", r.Group), sim.Str("consumer", r.ConsumerID), sim.Int("partitions", r.Partitions)}
 }
 
 // TraceRecord implements kproc.Traced.
