@@ -197,3 +197,70 @@ func TestConsumerGroupOverKafka(t *testing.T) {
 	}
 	t.Logf("%d history lines, %d rebalances, events %d, trace %s", len(run.ops), run.rebalance, res.Events, strconv.Quote(res.TraceHash))
 }
+
+// TestConsumerRestartBeforeExpiry restarts a consumer with a fixed
+// consumer.id 1 s after a crash, while its old session (6 s) still holds
+// its registration. The 0.9+ consumer's ZKCheckedEphemeral fails and the
+// consumer exits; 0.8.2's createEphemeralPathExpectConflictHandleZKBug
+// sleeps a session timeout and tries again until the old node is gone,
+// then owns the topic again.
+func TestConsumerRestartBeforeExpiry(t *testing.T) {
+	for _, tt := range []struct {
+		era        kafkazk.Era
+		registered bool
+	}{{kafkazk.Era09, false}, {kafkazk.Era08, true}} {
+		t.Run(tt.era.String(), func(t *testing.T) {
+			var failed, regs int
+			var owned []proto.TopicPartition
+			plan := kafkaPlan{name: "consumer-restart", brokers: 1, topics: []topicSpec{{name: "t", partitions: 2, rf: 1}},
+				safety: 30 * sim.Second, grace: sim.Second}
+			plan.drive = func(c *kcluster) sim.Status {
+				w := c.w
+				zk := kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: 6 * sim.Second, Era: tt.era}
+				if tt.era == kafkazk.Era08 {
+					zk.SameOwner = consumer.SameOwner
+				}
+				var sh *kproc.Shell[*consumer.Consumer]
+				sh = kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
+					Name: "consumer-1",
+					New: func(inc uint32) *consumer.Consumer {
+						cfg := consumer.DefaultConfig("g", "consumer-1", map[string]int{"t": 1}, w.Rand(fmt.Sprintf("consumer-1/%d", inc)))
+						cfg.ConsumerID = "c1"
+						return consumer.New(cfg)
+					},
+					ZooKeeper: zk,
+					Resolve:   w.ProcByName,
+					OnReport: func(_ uint32, r kproc.Effect) {
+						switch r.(type) {
+						case consumer.RegistrationFailed:
+							failed++
+						case consumer.Registered:
+							regs++
+						}
+					},
+				})
+				w.At(sh.ID(), sim.Time(4*sim.Second), "start", sh.Start)
+				w.At(sim.Kernel, sim.Time(10*sim.Second), "crash", func() { w.Crash(sh.ID()) })
+				w.At(sim.Kernel, sim.Time(11*sim.Second), "restart", func() { w.Restart(sh.ID()) })
+				status := w.Run()
+				if m, ok := sh.Machine(); ok {
+					for _, o := range m.View().Owned {
+						owned = append(owned, o.TP)
+					}
+				}
+				return status
+			}
+			res := runKafka(Config{Seed: 1}, plan)
+			if len(res.Violations) > 0 {
+				t.Fatalf("violations: %v", res.Violations)
+			}
+			if tt.registered {
+				if failed != 0 || regs != 2 || len(owned) != 2 {
+					t.Fatalf("0.8.2: %d failures, %d registrations, owns %v; want the second registration after the old session", failed, regs, owned)
+				}
+			} else if failed != 1 || regs != 1 || owned != nil {
+				t.Fatalf("0.9+: %d failures, %d registrations, owns %v; want the restart to fail", failed, regs, owned)
+			}
+		})
+	}
+}
