@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
 	"github.com/kzsim/kzsim/nodes/kafka/consumer"
 	"github.com/kzsim/kzsim/nodes/kafka/history"
@@ -33,7 +34,20 @@ type consumerRun struct {
 // joins; at the end every partition is owned by exactly one live consumer,
 // both own some, and every acknowledged record was delivered at its offset.
 func TestConsumerGroupOverKafka(t *testing.T) {
-	const partitions, batch = 4, 5
+	run, res := runConsumerGroup(t)
+	again, res2 := runConsumerGroup(t)
+	if res.TraceHash != res2.TraceHash || !slices.Equal(run.ops, again.ops) {
+		t.Fatalf("two runs of seed 1 differ: trace %s vs %s", res.TraceHash, res2.TraceHash)
+	}
+}
+
+const consumerTestPartitions, consumerTestBatch = 4, 5
+
+// runConsumerGroup runs TestConsumerGroupOverKafka's cluster once and
+// checks its end.
+func runConsumerGroup(t *testing.T) (consumerRun, *invariants.Result) {
+	t.Helper()
+	const partitions, batch = consumerTestPartitions, consumerTestBatch
 	run := consumerRun{acked: map[proto.TopicPartition][]uint64{}, owners: map[proto.TopicPartition]string{}, live: map[string]bool{}}
 	plan := kafkaPlan{name: "consumer-group", brokers: 3, topics: []topicSpec{{name: "t", partitions: partitions, rf: 3}},
 		safety: 30 * sim.Second, grace: sim.Second,
@@ -196,6 +210,7 @@ func TestConsumerGroupOverKafka(t *testing.T) {
 		t.Fatalf("past-high-watermark reports %d, rebalances %d, first commit at %d", run.pastHW, run.rebalance, commits)
 	}
 	t.Logf("%d history lines, %d rebalances, events %d, trace %s", len(run.ops), run.rebalance, res.Events, strconv.Quote(res.TraceHash))
+	return run, res
 }
 
 // TestConsumerRestartBeforeExpiry restarts a consumer with a fixed

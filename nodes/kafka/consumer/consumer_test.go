@@ -527,3 +527,27 @@ func TestExpiryBeforeRegistration(t *testing.T) {
 		t.Fatalf("effects %v", out)
 	}
 }
+
+// NOT_LEADER_FOR_PARTITION moves the partition back to the leader finder,
+// which asks for metadata every refresh.leader.backoff.ms until a leader
+// is named; the other partitions keep being fetched meanwhile.
+func TestLeaderMove(t *testing.T) {
+	h := newHarness(t)
+	h.topic("t", 2)
+	a := h.addConsumer("a", func(c *Config) { c.AutoOffsetReset = ResetSmallest })
+	a.start()
+	h.advance(sim.Second)
+	h.broker.notLeader = map[proto.TopicPartition]bool{t0: true}
+	h.broker.produce(t0, 2, false)
+	h.broker.produce(t1, 2, false)
+	h.advance(sim.Second)
+	v := a.c.View()
+	if v.Owned[0].Leader != -1 || v.Owned[1].Leader != 1 || len(a.delivered(t0)) != 0 || len(a.delivered(t1)) != 2 {
+		t.Fatalf("during the move: view %+v, t-0 %v, t-1 %v", v.Owned, a.delivered(t0), a.delivered(t1))
+	}
+	h.broker.notLeader = nil
+	h.advance(sim.Second)
+	if got := a.delivered(t0); !slices.Equal(got, offsets(0, 2)) {
+		t.Fatalf("t-0 delivered %v once it has a leader again", got)
+	}
+}

@@ -367,6 +367,9 @@ type fakeBroker struct {
 	pastHW bool
 	// down, when set, fails every request with a broken connection.
 	down bool
+	// notLeader lists partitions it answers with NOT_LEADER_FOR_PARTITION
+	// (and leaves out of its metadata, as a leader move in progress).
+	notLeader map[proto.TopicPartition]bool
 }
 
 type parkedFetch struct {
@@ -413,7 +416,12 @@ func (b *fakeBroker) serve(m *member, e kproc.Send) {
 				h.t.Fatal(err)
 			}
 			for p := range int32(len(ta.Partitions)) {
-				resp.Partitions = append(resp.Partitions, proto.PartitionMetadata{TopicPartition: proto.TopicPartition{Topic: t, Partition: p}, Leader: 1})
+				tp := proto.TopicPartition{Topic: t, Partition: p}
+				pm := proto.PartitionMetadata{TopicPartition: tp, Leader: 1}
+				if b.notLeader[tp] {
+					pm.Leader, pm.Error = proto.NoLeader, proto.LeaderNotAvailable
+				}
+				resp.Partitions = append(resp.Partitions, pm)
 			}
 		}
 		h.enqueue(m, kproc.RPCResult{Req: e.ID, Resp: resp})
@@ -430,7 +438,9 @@ func (b *fakeBroker) serve(m *member, e kproc.Send) {
 			if b.pastHW {
 				limit = int64(len(log))
 			}
-			if fp.FetchOffset < 0 || fp.FetchOffset > int64(len(log)) {
+			if b.notLeader[fp.TopicPartition] {
+				out = proto.FetchPartitionResponse{TopicPartition: fp.TopicPartition, Error: proto.NotLeaderForPartition}
+			} else if fp.FetchOffset < 0 || fp.FetchOffset > int64(len(log)) {
 				out.Error = proto.OffsetOutOfRange
 			} else {
 				for o := fp.FetchOffset; o < limit && o < fp.FetchOffset+int64(fp.MaxRecords); o++ {
