@@ -26,6 +26,7 @@ type consumerRun struct {
 	live      map[string]bool                   // thread ids of the consumers alive at the end
 	pastHW    int
 	rebalance int
+	fetching  sim.Time // the last Fetching report: the second join's rebalance over
 }
 
 // TestConsumerGroupOverKafka runs two consumers of one group against a
@@ -78,6 +79,8 @@ func runConsumerGroup(t *testing.T) (consumerRun, *invariants.Result) {
 						run.pastHW++
 					case consumer.RebalanceEnded:
 						run.rebalance++
+					case consumer.Fetching:
+						run.fetching = w.Now()
 					}
 				},
 			})
@@ -209,7 +212,8 @@ func runConsumerGroup(t *testing.T) (consumerRun, *invariants.Result) {
 	if run.pastHW != 0 || run.rebalance < 3 || commits < 0 {
 		t.Fatalf("past-high-watermark reports %d, rebalances %d, first commit at %d", run.pastHW, run.rebalance, commits)
 	}
-	t.Logf("%d history lines, %d rebalances, events %d, trace %s", len(run.ops), run.rebalance, res.Events, strconv.Quote(res.TraceHash))
+	t.Logf("%d history lines, %d rebalances (the join at 12 s settled, every partition fetching, at %v), events %d, trace %s",
+		len(run.ops), run.rebalance, sim.Duration(run.fetching), res.Events, strconv.Quote(res.TraceHash))
 	return run, res
 }
 
