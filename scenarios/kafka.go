@@ -11,6 +11,7 @@ import (
 	"github.com/kzsim/kzsim/nodes/kafka/broker"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
 	"github.com/kzsim/kzsim/nodes/kafka/controller"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
@@ -66,6 +67,12 @@ type kafkaBugs struct {
 	wrongReassignTarget bool
 	// skipFinalPreferredElection: no preferred election after the healing.
 	skipFinalPreferredElection bool
+	// consumersResetLargest: consumers join 30 s late and start from the
+	// log end, not the log start, so what was written before is never
+	// consumed.
+	consumersResetLargest bool
+	// consumersDownAtEnd: the healing leaves every consumer down.
+	consumersDownAtEnd bool
 	// ackAllAtLeader: brokers answer acks=all at the leader's append.
 	ackAllAtLeader bool
 	// assignToMissingBrokers: the admin assigns topics to brokers that do
@@ -117,10 +124,13 @@ type kcluster struct {
 	unavail          []sim.Duration
 	rejected         int
 	applied          int
-	producers        []*prodProc  // the scenario's producers (producer-balance)
-	zombiePause      sim.Duration // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
-	shutdowns        int          // controlled shutdowns the controller completed
-	fenced           int          // controllers that found themselves fenced
+	producers        []*prodProc     // the scenario's producers (producer-balance, consumer-rebalance)
+	consumers        []*consProc     // the scenario's consumers (consumer-rebalance)
+	history          []history.Op    // the clients' operations, in order
+	consumerAway     map[string]bool // consumers that left the group and wait to return
+	zombiePause      sim.Duration    // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
+	shutdowns        int             // controlled shutdowns the controller completed
+	fenced           int             // controllers that found themselves fenced
 
 	// What the admin asked for, for the end checks.
 	reassigned map[proto.TopicPartition][]int32 // the last target of each reassignment

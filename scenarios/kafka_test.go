@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
 )
 
 var kafkaScenarioNames = []string{"controller-failover", "broker-crash", "controlled-shutdown", "zombie-controller",
@@ -59,6 +60,8 @@ func TestKafkaChecksCatchPlantedBugs(t *testing.T) {
 		{"preferred-election", "preferred-leaders", func(p *kafkaPlan) { p.bugs.skipFinalPreferredElection = true }},
 		{"broker-crash", "partitions-have-state", func(p *kafkaPlan) { p.bugs.assignToMissingBrokers = true }},
 		{"producer-balance", "acked-messages-durable", func(p *kafkaPlan) { p.bugs.ackAllAtLeader = true }},
+		{"consumer-rebalance", history.CheckAckedConsumed, func(p *kafkaPlan) { p.bugs.consumersResetLargest = true }},
+		{"consumer-rebalance", "partitions-owned", func(p *kafkaPlan) { p.bugs.consumersDownAtEnd = true }},
 	}
 	if raceEnabled {
 		t.Skip("many runs; covered without -race")

@@ -15,7 +15,8 @@ var kafkaTopics = []topicSpec{{name: "orders", partitions: 12, rf: 3}, {name: "p
 
 // The plans, by scenario name.
 var kafkaPlans = map[string]func() kafkaPlan{
-	"producer-balance": producerBalancePlan,
+	"producer-balance":   producerBalancePlan,
+	"consumer-rebalance": consumerRebalancePlan,
 	"controller-failover": func() kafkaPlan {
 		return kafkaPlan{name: "controller-failover", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
 			faults: []string{faultCrashController, faultCrashController, faultPartitionController, faultCrashBroker}, faultEvery: 20 * sim.Second}

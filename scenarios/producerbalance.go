@@ -87,7 +87,7 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 		hosts = append(hosts, b.name)
 	}
 	cfg := producer.Config{
-		Index: index, Discovery: mode, Topics: []string{"events"}, Bootstrap: hosts, Keys: keys,
+		Index: index, Discovery: mode, Topics: []string{c.plan.topics[0].name}, Bootstrap: hosts, Keys: keys,
 		Acks: proto.AcksAll, Rate: balanceRate, Start: 5 * sim.Second, Stop: c.plan.safety,
 		StaticPartitions: c.plan.topics[0].partitions, Rand: w.Rand(p.name),
 	}
@@ -115,6 +115,9 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 				p.fails++
 			case producer.Unknown:
 				p.infos++
+			}
+			if o, ok := producer.HistoryOp(p.name, r, w.Now()); ok {
+				c.history = append(c.history, o)
 			}
 		},
 	})

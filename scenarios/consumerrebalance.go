@@ -1,0 +1,265 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/nodes/kafka/config"
+	"github.com/kzsim/kzsim/nodes/kafka/consumer"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
+	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/producer"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
+	"github.com/kzsim/kzsim/nodes/kafkazk"
+	"github.com/kzsim/kzsim/sim"
+)
+
+// consumer-rebalance: a group of the old ZooKeeper-based high-level
+// consumers reads a topic while producers write to it; consumers join,
+// leave and crash (and brokers crash), and every change makes the group
+// rebalance through its ZooKeeper registrations and owner znodes. The
+// configuration is durable (acks=all, min ISR 2, replication factor 3), so
+// every acknowledged message must be consumed by the group at the offset
+// it was acknowledged at.
+
+func init() {
+	register(Scenario{
+		Name:      "consumer-rebalance",
+		ZooKeeper: true,
+		Layouts:   []string{LayoutController},
+		Summary: "a group of 3 old ZooKeeper consumers reads a topic 2 producers write with acks=all while consumers join, " +
+			"leave and crash and brokers crash; every partition ends owned by one live consumer, every acknowledged message " +
+			"is consumed at its offset, no offset is read with two values",
+		Run: func(cfg Config) *invariants.Result { return runKafka(cfg, consumerRebalancePlan()) },
+	})
+}
+
+const (
+	rebalanceGroup     = "g"
+	rebalanceTopic     = "events"
+	rebalanceConsumers = 3
+)
+
+// Consumer faults the scenario draws.
+const (
+	faultCrashConsumer = "crash-consumer" // killed; restarted after the hold (its session expires meanwhile, or not)
+	faultLeaveConsumer = "leave-consumer" // shuts down cleanly (commits, releases); starts again after the hold
+)
+
+func consumerRebalancePlan() kafkaPlan {
+	return kafkaPlan{
+		name: "consumer-rebalance", brokers: 5, topics: []topicSpec{{name: rebalanceTopic, partitions: 12, rf: 3}},
+		safety: 120 * sim.Second, faultEvery: 20 * sim.Second,
+		faults: []string{faultCrashBroker, faultCrashController},
+		tweak:  func(k *config.Config) { k.MinInsyncReplicas = 2 },
+		clients: func(c *kcluster) {
+			c.addProducer(producer.DiscoveryZK, 1)
+			c.addProducer(producer.DiscoveryMetadata, 2)
+			for i := 1; i <= rebalanceConsumers; i++ {
+				c.addConsumer(i)
+			}
+			c.scheduleConsumerFaults()
+		},
+		settled: checkConsumers,
+		metrics: consumerMetrics,
+	}
+}
+
+// consProc is the scenario's handle on one consumer process.
+type consProc struct {
+	name       string
+	shell      *kproc.Shell[*consumer.Consumer]
+	rebalStart sim.Time // -1: not rebalancing
+	rebalances []sim.Duration
+	pastHW     int
+}
+
+// addConsumer adds consumer i of the group, starting at 3 s + i s.
+func (c *kcluster) addConsumer(i int) {
+	w := c.w
+	p := &consProc{name: fmt.Sprintf("consumer-%d", i), rebalStart: -1}
+	name := p.name
+	p.shell = kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
+		Name: name,
+		New: func(inc uint32) *consumer.Consumer {
+			cfg := consumer.DefaultConfig(rebalanceGroup, name, map[string]int{rebalanceTopic: 1}, w.Rand(fmt.Sprintf("%s/%d", name, inc)))
+			cfg.AutoOffsetReset = consumer.ResetSmallest // a durable run must see every message
+			if c.plan.bugs.consumersResetLargest {
+				cfg.AutoOffsetReset = consumer.ResetLargest
+			}
+			cfg.AutoCommitInterval = 5 * sim.Second
+			cfg.ConsumerID = name // the same id across restarts
+			return consumer.New(cfg)
+		},
+		// The old consumer's zookeeper.session.timeout.ms is 6 s; 0.9's
+		// ZKCheckedEphemeral registration.
+		ZooKeeper: kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: 6 * sim.Second, Era: kafkazk.Era09},
+		Resolve:   w.ProcByName,
+		OnReport: func(_ uint32, r kproc.Effect) {
+			switch r := r.(type) {
+			case consumer.Delivered:
+				c.history = append(c.history, r.HistoryOp(name, w.Now()))
+			case consumer.Committed:
+				c.history = append(c.history, r.HistoryOp(name, w.Now()))
+			case consumer.RebalanceStarted:
+				if p.rebalStart < 0 {
+					p.rebalStart = w.Now()
+				}
+			case consumer.Fetching:
+				if p.rebalStart >= 0 {
+					p.rebalances = append(p.rebalances, w.Now().Sub(p.rebalStart))
+					p.rebalStart = -1
+				}
+			case consumer.PastHighWatermark:
+				p.pastHW++
+				c.safety("consumers-below-high-watermark", "%s was answered past the high watermark of %s", name, r.TP)
+			case consumer.RegistrationFailed:
+				c.narrate("%s cannot register and exits; its supervisor starts it again", name)
+			}
+		},
+		OnExit: func() {
+			inc := w.Incarnation(p.shell.ID())
+			w.After(sim.Kernel, 50*sim.Millisecond, "stop-process", func() {
+				if w.IsUp(p.shell.ID()) && w.Incarnation(p.shell.ID()) == inc {
+					w.Crash(p.shell.ID())
+				}
+			})
+			w.After(sim.Kernel, kafkaSupervisorRestart, "supervisor-restart", func() {
+				if !w.IsUp(p.shell.ID()) && !c.leaving(p) {
+					w.Restart(p.shell.ID())
+				}
+			})
+		},
+	})
+	c.consumers = append(c.consumers, p)
+	start := sim.Time(3*sim.Second + sim.Duration(i)*sim.Second)
+	if c.plan.bugs.consumersResetLargest {
+		start = start.Add(30 * sim.Second) // they join after messages were written, and skip them
+	}
+	w.At(p.shell.ID(), start, "start", p.shell.Start)
+}
+
+// leaving reports whether p left the group on purpose and waits to return.
+func (c *kcluster) leaving(p *consProc) bool { return c.consumerAway[p.name] }
+
+// scheduleConsumerFaults draws consumer crashes and departures over the
+// safety phase from the seed's own stream.
+func (c *kcluster) scheduleConsumerFaults() {
+	w := c.w
+	r := w.Rand("consumer-faults")
+	c.consumerAway = map[string]bool{}
+	for at := sim.Time(15 * sim.Second); at < sim.Time(c.plan.safety-15*sim.Second); at = at.Add(r.DurationBetween(8*sim.Second, 20*sim.Second)) {
+		p := c.consumers[r.Intn(len(c.consumers))]
+		hold := r.DurationBetween(2*sim.Second, 15*sim.Second)
+		kind := faultCrashConsumer
+		if r.Chance(0.5) {
+			kind = faultLeaveConsumer
+		}
+		w.At(sim.Kernel, at, kind, func() {
+			id := p.shell.ID()
+			if !w.IsUp(id) || c.consumerAway[p.name] {
+				return
+			}
+			switch kind {
+			case faultCrashConsumer:
+				c.narrate("crash %s for %v", p.name, hold)
+				w.Crash(id)
+			case faultLeaveConsumer:
+				c.narrate("%s leaves the group for %v", p.name, hold)
+				c.consumerAway[p.name] = true
+				w.At(id, w.Now(), "shutdown", p.shell.Shutdown)
+			}
+			w.At(sim.Kernel, w.Now().Add(hold), "return", func() {
+				c.consumerAway[p.name] = false
+				if !w.IsUp(id) {
+					c.narrate("%s starts again", p.name)
+					w.Restart(id)
+				}
+			})
+		})
+	}
+	w.At(sim.Kernel, sim.Time(c.plan.safety), "consumers-back", func() {
+		for _, p := range c.consumers {
+			if c.plan.bugs.consumersDownAtEnd {
+				c.consumerAway[p.name] = true
+				if w.IsUp(p.shell.ID()) {
+					w.Crash(p.shell.ID())
+				}
+				continue
+			}
+			c.consumerAway[p.name] = false
+			if !w.IsUp(p.shell.ID()) {
+				w.Restart(p.shell.ID())
+			}
+		}
+	})
+}
+
+// checkConsumers: every partition is owned by exactly one live consumer of
+// the group (its owner znode names a running consumer's thread), and the
+// history passes history.Check (every acknowledged message consumed at its
+// offset; no offset read with two values).
+func checkConsumers(c *kcluster) {
+	v := c.srv.View()
+	live := map[string]bool{}
+	for _, p := range c.consumers {
+		if m, ok := p.shell.Machine(); ok && c.w.IsUp(p.shell.ID()) && m.Running() {
+			live[m.ID()+"-0"] = true
+		}
+	}
+	for part := range int32(c.plan.topics[0].partitions) {
+		tp := proto.TopicPartition{Topic: rebalanceTopic, Partition: part}
+		data, _, ok := v.Get(consumer.OwnerPath(rebalanceGroup, tp))
+		switch {
+		case !ok:
+			c.liveness("partitions-owned", "%s has no owner in group %s", tp, rebalanceGroup)
+		case !live[string(data)]:
+			c.liveness("partitions-owned", "%s is owned by %q, not a live consumer of group %s", tp, data, rebalanceGroup)
+		}
+	}
+	h := &history.History{
+		Config: history.Config{Acks: history.AcksAll, MinInsyncReplicas: c.kcfg.MinInsyncReplicas,
+			UncleanLeaderElection: c.kcfg.UncleanLeaderElectionEnable, Subscriptions: map[string][]string{rebalanceGroup: {rebalanceTopic}}},
+		Ops: c.history,
+	}
+	for i := range h.Ops {
+		h.Ops[i].Line = i + 2
+	}
+	for _, viol := range history.Check(h) {
+		c.liveness(viol.Check, "%s", viol.Msg)
+	}
+}
+
+// consumerMetrics: messages acknowledged and consumed, duplicates, and the
+// rebalance time (from a consumer starting a rebalance to its fetching
+// again) p50 and max.
+func consumerMetrics(c *kcluster, m map[string]float64) {
+	type pos struct {
+		tp  proto.TopicPartition
+		off int64
+	}
+	seen := map[pos]bool{}
+	acked, polls := 0, 0
+	for _, o := range c.history {
+		switch {
+		case o.F == history.Send && o.Type == history.OK:
+			acked++
+		case o.F == history.Poll:
+			polls++
+			seen[pos{proto.TopicPartition{Topic: o.Topic, Partition: o.Partition}, o.Offset}] = true
+		}
+	}
+	m["messages_acked"] = float64(acked)
+	m["messages_consumed"] = float64(len(seen))
+	m["duplicates_delivered"] = float64(polls - len(seen))
+	var all []sim.Duration
+	for _, p := range c.consumers {
+		all = append(all, p.rebalances...)
+	}
+	if len(all) > 0 {
+		slices.Sort(all)
+		m["rebalance_p50_ns"] = float64(all[len(all)/2])
+		m["rebalance_max_ns"] = float64(all[len(all)-1])
+	}
+}
