@@ -27,6 +27,7 @@ func init() {
 	register(Scenario{
 		Name:      "consumer-rebalance",
 		ZooKeeper: true,
+		Clients:   true,
 		Layouts:   []string{LayoutController},
 		Summary: "a group of 3 old ZooKeeper consumers reads a topic 2 producers write with acks=all while consumers join, " +
 			"leave and crash and brokers crash; every partition ends owned by one live consumer, every acknowledged message " +
@@ -218,11 +219,7 @@ func checkConsumers(c *kcluster) {
 			c.liveness("partitions-owned", "%s is owned by %q, not a live consumer of group %s", tp, data, rebalanceGroup)
 		}
 	}
-	h := &history.History{
-		Config: history.Config{Acks: history.AcksAll, MinInsyncReplicas: c.kcfg.MinInsyncReplicas,
-			UncleanLeaderElection: c.kcfg.UncleanLeaderElectionEnable, Subscriptions: map[string][]string{rebalanceGroup: {rebalanceTopic}}},
-		Ops: c.history,
-	}
+	h := &history.History{Config: c.historyConfig(), Ops: c.history}
 	for i := range h.Ops {
 		h.Ops[i].Line = i + 2
 	}

@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -203,6 +205,9 @@ func runKafka(cfg Config, plan kafkaPlan) *invariants.Result {
 	}
 	if cfg.ZKDump != nil {
 		_ = fakezk.WriteDump(cfg.ZKDump, c.srv.View()) // the writer keeps its error (Config.ZKDump)
+	}
+	if plan.clients != nil {
+		c.writeHistory(cfg.History)
 	}
 	return c.finish(status, c.metrics())
 }
@@ -674,5 +679,37 @@ func (c *kcluster) resumed(b *kbroker) {
 			c.available(tp, now)
 			c.leaderOf[tp] = leaderAt{broker: b.id, epoch: r.LeaderEpoch}
 		}
+	}
+}
+
+// historyConfig is the history's first line: the run's configuration, the
+// weakest of its producers' (they all use the cluster's settings).
+func (c *kcluster) historyConfig() history.Config {
+	subs := map[string][]string{}
+	if len(c.consumers) > 0 {
+		subs[rebalanceGroup] = []string{c.plan.topics[0].name}
+	}
+	return history.Config{Acks: history.AcksAll, MinInsyncReplicas: c.kcfg.MinInsyncReplicas,
+		UncleanLeaderElection: c.kcfg.UncleanLeaderElectionEnable, Subscriptions: subs}
+}
+
+// writeHistory checks the clients' operations with the history format's
+// own rules (a send completed once, by the process that invoked it, times
+// never going back: a client that breaks them is a bug) and writes them to
+// out, if set.
+func (c *kcluster) writeHistory(out io.Writer) {
+	var buf bytes.Buffer
+	h := history.NewWriter(&buf)
+	if err := h.WriteConfig(c.historyConfig()); err != nil {
+		panic("kafka scenario: history config: " + err.Error()) // built above
+	}
+	for _, o := range c.history {
+		if err := h.Write(o); err != nil {
+			c.safety("history-valid", "%v", err)
+			return
+		}
+	}
+	if out != nil {
+		_, _ = out.Write(buf.Bytes()) // the writer keeps its error (Config.History)
 	}
 }

@@ -29,6 +29,7 @@ func init() {
 	register(Scenario{
 		Name:      "producer-balance",
 		ZooKeeper: true,
+		Clients:   true,
 		Layouts:   []string{LayoutController},
 		Summary: "3 producers of each discovery way (zk, metadata, static) send keyed messages with acks=all to 5 brokers " +
 			"while brokers crash and shut down; messages acked per broker and the load skew of each way; every acked message " +

@@ -35,6 +35,12 @@ type Config struct {
 	// Write errors are the writer's to keep; the run goes on.
 	ZKDump io.Writer
 	ZKLog  io.Writer
+	// History, if set, receives the clients' operations as JSON lines
+	// (nodes/kafka/history: the run's configuration first, then every send
+	// invoked and completed, every message polled, every offset
+	// committed), written at the end of the run. Only for scenarios with
+	// Scenario.Clients. Write errors are the writer's to keep.
+	History io.Writer
 	// Layout is the Kafka cluster layout to run (one of Layouts); "" means
 	// the default, LayoutController.
 	Layout string
@@ -72,6 +78,9 @@ type Scenario struct {
 	// ZooKeeper says the scenario runs a fakezk server, so it can write
 	// Config.ZKDump and Config.ZKLog.
 	ZooKeeper bool
+	// Clients says the scenario runs Kafka clients (producers, consumers),
+	// so it can write Config.History.
+	Clients bool
 	// Layouts lists the Kafka cluster layouts the scenario runs (a scenario
 	// that needs a controller lists only LayoutController). Empty: the
 	// scenario has no Kafka cluster, so a layout means nothing to it and it

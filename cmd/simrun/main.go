@@ -6,7 +6,7 @@
 //	simrun                       run the default scenario and narrate it
 //	simrun list [--json]         the scenarios it knows
 //	simrun run --scenario NAME --seed N [--layout 2.6|0.7] [--json] [--max-events N]
-//	             [--trace FILE|-] [--zk-dump FILE|-] [--zk-log FILE|-] [--force]
+//	             [--trace FILE|-] [--zk-dump FILE|-] [--zk-log FILE|-] [--history FILE|-] [--force]
 //	simrun help                  usage (also -h on any command)
 //
 // Exit status, the first that applies in this order: 2 bad usage or input
@@ -76,6 +76,10 @@ run flags:
                      committed change in zxid order: {"zxid", "t_ns", "session",
                      "type", ...}, type createSession, closeSession, create, setData
                      or delete; replayed from an empty tree it gives the --zk-dump
+  --history FILE     write the clients' operations to FILE as JSON lines, Jepsen-style:
+                     first {"type": "config", ...}, then every send ("invoke", then
+                     "ok", "fail" or "info"), every message polled and every offset
+                     committed; scenarios with Kafka clients only. - is standard output
   --force            overwrite existing output files
 
 A flag's value may not start with '-' (except "-" and negative numbers):
@@ -242,6 +246,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	tracePath := fs.String("trace", "", "write the trace as JSON lines to this file (- for stdout)")
 	zkDumpPath := fs.String("zk-dump", "", "write the final ZooKeeper tree as JSON to this file (- for stdout)")
 	zkLogPath := fs.String("zk-log", "", "write ZooKeeper's transaction log as JSON lines to this file (- for stdout)")
+	historyPath := fs.String("history", "", "write the clients' operations as JSON lines to this file (- for stdout)")
 	force := fs.Bool("force", false, "overwrite existing output files")
 	if err := parse(fs, args); err != nil {
 		return 0, err
@@ -285,13 +290,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			return 0, badUsage("run: --%s: scenario %s has no ZooKeeper (these have: %s)", f, sc.Name, strings.Join(zkScenarios(), ", "))
 		}
 	}
+	if set["history"] && !sc.Clients {
+		return 0, badUsage("run: --history: scenario %s has no Kafka clients (these have: %s)", sc.Name, strings.Join(clientScenarios(), ", "))
+	}
 	outs := &outputs{stdout: stdout, force: *force}
-	var trace, zkDump, zkLog *output
+	var trace, zkDump, zkLog, hist *output
 	for _, o := range []struct {
 		flag string
 		path string
 		out  **output
-	}{{"trace", *tracePath, &trace}, {"zk-dump", *zkDumpPath, &zkDump}, {"zk-log", *zkLogPath, &zkLog}} {
+	}{{"trace", *tracePath, &trace}, {"zk-dump", *zkDumpPath, &zkDump}, {"zk-log", *zkLogPath, &zkLog}, {"history", *historyPath, &hist}} {
 		if set[o.flag] {
 			if *o.out, err = outs.add(o.flag, o.path); err != nil {
 				return 0, err
@@ -311,6 +319,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	if zkLog != nil {
 		cfg.ZKLog = zkLog.w
+	}
+	if hist != nil {
+		cfg.History = hist.w
 	}
 
 	res := sc.Run(cfg)
@@ -388,7 +399,7 @@ func (all *outputs) usesStdout() bool {
 }
 
 // exampleName is a file name to suggest for each output flag.
-var exampleName = map[string]string{"trace": "trace.jsonl", "zk-dump": "zk-dump.json", "zk-log": "zk-log.jsonl"}
+var exampleName = map[string]string{"trace": "trace.jsonl", "zk-dump": "zk-dump.json", "zk-log": "zk-log.jsonl", "history": "history.jsonl"}
 
 // add checks an output's path: given, not a directory, not existing unless
 // forced, not the same as another output's.
@@ -481,6 +492,17 @@ func zkScenarios() []string {
 	var names []string
 	for _, s := range scenarios.All() {
 		if s.ZooKeeper {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// clientScenarios names the scenarios that run Kafka clients.
+func clientScenarios() []string {
+	var names []string
+	for _, s := range scenarios.All() {
+		if s.Clients {
 			names = append(names, s.Name)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/scenarios"
 	"github.com/kzsim/kzsim/sim"
@@ -478,4 +479,31 @@ func TestLayout(t *testing.T) {
 			assert.Equal(t, []string{}, e.Layouts)
 		}
 	}
+}
+
+// --history writes the clients' operations in the Jepsen-style format:
+// the strict reader reads it back and its checker passes a durable run;
+// a scenario without clients refuses the flag.
+func TestHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	code, _, errOut := simrun("run", "--scenario", "consumer-rebalance", "--seed", "1", "--history", path)
+	require.Equal(t, 0, code, errOut)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	h, err := history.Read(bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.True(t, h.Config.Durable())
+	assert.Equal(t, []string{"events"}, h.Config.Subscriptions["g"])
+	kinds := map[history.F]int{}
+	for _, o := range h.Ops {
+		kinds[o.F]++
+	}
+	assert.Positive(t, kinds[history.Send])
+	assert.Positive(t, kinds[history.Poll])
+	assert.Positive(t, kinds[history.Commit])
+	assert.Empty(t, history.Check(h))
+
+	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--history", path+"2")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "simrun: run: --history: scenario kernel-demo has no Kafka clients (these have: consumer-rebalance, producer-balance)\n", errOut)
 }
