@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kzsim/kzsim/fakezk"
-	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/invariants"
+	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/scenarios"
 	"github.com/kzsim/kzsim/sim"
 )
