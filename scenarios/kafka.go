@@ -670,7 +670,7 @@ func (c *kcluster) resumed(b *kbroker) {
 	if !ok {
 		return
 	}
-	for _, tp := range slices.SortedFunc(maps.Keys(c.unavailSince), compareTP) {
+	for _, tp := range slices.SortedFunc(maps.Keys(c.unavailSince), proto.Compare) {
 		u := c.unavailSince[tp]
 		if !u.resumable || u.leader != b.id {
 			continue

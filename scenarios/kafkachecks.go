@@ -80,7 +80,7 @@ func checkReassignments(c *kcluster) {
 			got[tp] = a
 		}
 	})
-	for _, tp := range slices.SortedFunc(maps.Keys(c.reassigned), compareTP) {
+	for _, tp := range slices.SortedFunc(maps.Keys(c.reassigned), proto.Compare) {
 		want := c.reassigned[tp]
 		a, ok := got[tp]
 		switch {
@@ -113,14 +113,4 @@ func checkDeletions(c *kcluster) {
 			}
 		}
 	}
-}
-
-func compareTP(a, b proto.TopicPartition) int {
-	if a.Topic != b.Topic {
-		if a.Topic < b.Topic {
-			return -1
-		}
-		return 1
-	}
-	return int(a.Partition) - int(b.Partition)
 }

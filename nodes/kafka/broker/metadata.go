@@ -66,7 +66,7 @@ func (m *metadataCache) response(r *proto.MetadataRequest) *proto.MetadataRespon
 		}
 		resp.Partitions = append(resp.Partitions, pm)
 	}
-	slices.SortFunc(resp.Partitions, func(a, b proto.PartitionMetadata) int { return compareTP(a.TopicPartition, b.TopicPartition) })
+	slices.SortFunc(resp.Partitions, func(a, b proto.PartitionMetadata) int { return proto.Compare(a.TopicPartition, b.TopicPartition) })
 	for _, t := range slices.Sorted(maps.Keys(want)) {
 		if !found[t] {
 			resp.Errors = append(resp.Errors, proto.PartitionError{TopicPartition: proto.TopicPartition{Topic: t, Partition: -1}, Error: proto.UnknownTopicOrPartition})
@@ -92,13 +92,3 @@ func (b *Broker) Metadata(fn func(tp proto.TopicPartition, e MetadataEntry)) {
 
 // MetadataSize returns the number of partitions in the metadata cache.
 func (b *Broker) MetadataSize() int { return len(b.meta.partitions) }
-
-func compareTP(a, b proto.TopicPartition) int {
-	if a.Topic != b.Topic {
-		if a.Topic < b.Topic {
-			return -1
-		}
-		return 1
-	}
-	return int(a.Partition) - int(b.Partition)
-}

@@ -302,7 +302,7 @@ func (rm *replicaManager) create(tp proto.TopicPartition) *partition {
 // partition came or went (maybeShrinkIsr walks them every 15 s).
 func (rm *replicaManager) sortedParts() []*partition {
 	if rm.sorted == nil {
-		rm.sorted = slices.SortedFunc(maps.Values(rm.parts), func(x, y *partition) int { return compareTP(x.tp, y.tp) })
+		rm.sorted = slices.SortedFunc(maps.Values(rm.parts), func(x, y *partition) int { return proto.Compare(x.tp, y.tp) })
 	}
 	return rm.sorted
 }

@@ -105,7 +105,7 @@ func (rm *replicaManager) maybePropagateIsrChanges() {
 		return
 	}
 	var list kafkazk.PartitionList
-	for _, tp := range slices.SortedFunc(maps.Keys(rm.isrChanges), compareTP) {
+	for _, tp := range slices.SortedFunc(maps.Keys(rm.isrChanges), proto.Compare) {
 		list.Partitions = append(list.Partitions, kafkazk.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
 	}
 	clear(rm.isrChanges)
@@ -156,7 +156,7 @@ type fetcher struct {
 
 func (f *fetcher) list() []*partition {
 	if f.dirty {
-		f.sorted = slices.SortedFunc(maps.Values(f.parts), func(x, y *partition) int { return compareTP(x.tp, y.tp) })
+		f.sorted = slices.SortedFunc(maps.Values(f.parts), func(x, y *partition) int { return proto.Compare(x.tp, y.tp) })
 		f.dirty = false
 	}
 	return f.sorted

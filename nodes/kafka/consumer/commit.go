@@ -21,7 +21,7 @@ import (
 func (c *Consumer) commit(done func(error)) {
 	var tps []proto.TopicPartition
 	var offs []int64
-	for _, tp := range slices.SortedFunc(maps.Keys(c.registry), compareTP) {
+	for _, tp := range slices.SortedFunc(maps.Keys(c.registry), proto.Compare) {
 		off := c.registry[tp].consumed
 		if last, ok := c.checkpointed[tp]; off < 0 || ok && last == off {
 			continue

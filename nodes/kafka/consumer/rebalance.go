@@ -121,7 +121,7 @@ func (c *Consumer) runAttempt() {
 // release is releasePartitionOwnership: delete the owner znode of each
 // partition owned (NoNode is fine), then clear the registry.
 func (c *Consumer) release(a *attempt) {
-	owned := slices.SortedFunc(maps.Keys(c.registry), compareTP)
+	owned := slices.SortedFunc(maps.Keys(c.registry), proto.Compare)
 	if len(owned) == 0 {
 		c.readGroup(a)
 		return
@@ -407,12 +407,12 @@ func (c *Consumer) claimsDone(a *attempt) {
 	if why == "" {
 		why = fmt.Sprintf("%d owner znodes held by other threads", len(a.conflicts))
 	}
-	slices.SortFunc(a.conflicts, compareTP)
+	slices.SortFunc(a.conflicts, proto.Compare)
 	if len(a.created) == 0 {
 		c.attemptFailed(a, why, a.conflicts)
 		return
 	}
-	slices.SortFunc(a.created, compareTP)
+	slices.SortFunc(a.created, proto.Compare)
 	reqs := make([]fakezk.Request, len(a.created))
 	for i, tp := range a.created {
 		reqs[i] = &fakezk.DeleteRequest{Path: c.ownerPath(tp), Version: -1}
@@ -457,15 +457,5 @@ func (c *Consumer) emitHandler(path string) { c.emit(kproc.ZKHandler{Path: path,
 
 // ownedList returns the registry's partitions in (topic, partition) order.
 func (c *Consumer) ownedList() []proto.TopicPartition {
-	return slices.SortedFunc(maps.Keys(c.registry), compareTP)
-}
-
-func compareTP(a, b proto.TopicPartition) int {
-	if a.Topic != b.Topic {
-		if a.Topic < b.Topic {
-			return -1
-		}
-		return 1
-	}
-	return int(a.Partition) - int(b.Partition)
+	return slices.SortedFunc(maps.Keys(c.registry), proto.Compare)
 }

@@ -31,6 +31,18 @@ type TopicPartition struct {
 
 func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
 
+// Compare orders partitions by topic, then partition number (for
+// slices.SortFunc and deterministic iteration).
+func Compare(a, b TopicPartition) int {
+	if a.Topic != b.Topic {
+		if a.Topic < b.Topic {
+			return -1
+		}
+		return 1
+	}
+	return int(a.Partition) - int(b.Partition)
+}
+
 // NoLeader is the leader id of a partition without a leader
 // (LeaderAndIsr.NoLeader).
 const NoLeader int32 = -1
