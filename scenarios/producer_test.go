@@ -33,42 +33,23 @@ func addProducer(t *testing.T, c *kcluster, h *history.Writer, cfg producer.Conf
 	if _, err := producer.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	inFlight := cfg.MaxInFlight
-	if inFlight == 0 {
-		inFlight = producer.DefaultMaxInFlight
-	}
 	write := func(o history.Op) {
 		if err := h.Write(o); err != nil {
 			t.Errorf("%s: history: %v", kp.name, err)
 		}
 	}
-	kp.shell = kproc.NewShell(w, kproc.Config[*producer.Producer]{
-		Name: kp.name,
-		New: func(inc uint32) *producer.Producer {
-			p, err := producer.New(cfg)
-			if err != nil {
-				panic(err) // checked above
-			}
-			return p
-		},
-		ZooKeeper: kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c.kcfg.ZooKeeperSessionTimeout},
-		Resolve:   w.ProcByName,
-		MaxInFlight: func(ch kproc.Channel) int {
-			return inFlight // the machine keeps to its own bound; the connection's is the same
-		},
-		OnReport: func(_ uint32, r kproc.Effect) {
-			switch r := r.(type) {
-			case producer.Acked:
-				kp.acked = append(kp.acked, r)
-			case producer.Failed:
-				kp.fails++
-			case producer.Unknown:
-				kp.infos++
-			}
-			if o, ok := producer.HistoryOp(kp.name, r, w.Now()); ok {
-				write(o)
-			}
-		},
+	kp.shell = c.producerShell(kp.name, cfg, func(r kproc.Effect) {
+		switch r := r.(type) {
+		case producer.Acked:
+			kp.acked = append(kp.acked, r)
+		case producer.Failed:
+			kp.fails++
+		case producer.Unknown:
+			kp.infos++
+		}
+		if o, ok := producer.HistoryOp(kp.name, r, w.Now()); ok {
+			write(o)
+		}
 	})
 	w.At(kp.shell.ID(), 0, "start", kp.shell.Start)
 	return kp

@@ -95,32 +95,18 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 	if _, err := producer.New(cfg); err != nil {
 		panic("producer-balance: " + err.Error()) // the scenario's own configuration
 	}
-	inFlight := producer.DefaultMaxInFlight
-	p.shell = kproc.NewShell(w, kproc.Config[*producer.Producer]{
-		Name: p.name,
-		New: func(uint32) *producer.Producer {
-			m, err := producer.New(cfg)
-			if err != nil {
-				panic(err) // checked above
-			}
-			return m
-		},
-		ZooKeeper:   kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c.kcfg.ZooKeeperSessionTimeout},
-		Resolve:     w.ProcByName,
-		MaxInFlight: func(kproc.Channel) int { return inFlight },
-		OnReport: func(_ uint32, r kproc.Effect) {
-			switch r := r.(type) {
-			case producer.Acked:
-				p.acked = append(p.acked, r)
-			case producer.Failed:
-				p.fails++
-			case producer.Unknown:
-				p.infos++
-			}
-			if o, ok := producer.HistoryOp(p.name, r, w.Now()); ok {
-				c.history = append(c.history, o)
-			}
-		},
+	p.shell = c.producerShell(p.name, cfg, func(r kproc.Effect) {
+		switch r := r.(type) {
+		case producer.Acked:
+			p.acked = append(p.acked, r)
+		case producer.Failed:
+			p.fails++
+		case producer.Unknown:
+			p.infos++
+		}
+		if o, ok := producer.HistoryOp(p.name, r, w.Now()); ok {
+			c.history = append(c.history, o)
+		}
 	})
 	c.producers = append(c.producers, p)
 	w.At(p.shell.ID(), 0, "start", p.shell.Start)
@@ -217,4 +203,28 @@ func producerMetrics(c *kcluster, m map[string]float64) {
 	for host, n := range perBroker {
 		m["messages_per_broker."+host] = n
 	}
+}
+
+// producerShell makes the process of a producer with cfg (checked by the
+// caller): its reports go to onReport.
+func (c *kcluster) producerShell(name string, cfg producer.Config, onReport func(kproc.Effect)) *kproc.Shell[*producer.Producer] {
+	w := c.w
+	inFlight := cfg.MaxInFlight
+	if inFlight == 0 {
+		inFlight = producer.DefaultMaxInFlight
+	}
+	return kproc.NewShell(w, kproc.Config[*producer.Producer]{
+		Name: name,
+		New: func(uint32) *producer.Producer {
+			m, err := producer.New(cfg)
+			if err != nil {
+				panic(err) // checked by the caller
+			}
+			return m
+		},
+		ZooKeeper:   kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c.kcfg.ZooKeeperSessionTimeout},
+		Resolve:     w.ProcByName,
+		MaxInFlight: func(kproc.Channel) int { return inFlight }, // the machine keeps to its own bound; the connection's is the same
+		OnReport:    func(_ uint32, r kproc.Effect) { onReport(r) },
+	})
 }
