@@ -147,7 +147,7 @@ func (c *Controller) initializeNew(parts []int32, then func(done []int32)) {
 			topicReqs = append(topicReqs, c.fenced(&fakezk.CreateRequest{Path: kafkazk.TopicPartitionsPath(tp.Topic), Acl: openACL}))
 		}
 		partReqs = append(partReqs, c.fenced(&fakezk.CreateRequest{Path: kafkazk.TopicPartitionPath(tp.Topic, tp.Partition), Acl: openACL}))
-		data := kafkazk.PartitionState{Leader: in.st.Leader, LeaderEpoch: in.st.LeaderEpoch, ISR: in.st.ISR, ControllerEpoch: c.epoch}.Encode()
+		data := c.stateOf(in.st).Encode()
 		stateReqs = append(stateReqs, c.fenced(&fakezk.CreateRequest{Path: kafkazk.PartitionStatePath(tp.Topic, tp.Partition), Data: data, Acl: openACL}))
 	}
 	c.zk(topicReqs, 0, func(rs []fakezk.Response) {
@@ -172,7 +172,7 @@ func (c *Controller) initializeNew(parts []int32, then func(done []int32)) {
 					if res.Err != nil {
 						continue // logFailedStateChange: the partition stays New
 					}
-					c.setLeadership(in.i, kafkazk.PartitionState{Leader: in.st.Leader, LeaderEpoch: in.st.LeaderEpoch, ISR: in.st.ISR, ControllerEpoch: c.epoch}, 0)
+					c.setLeadership(in.i, c.stateOf(in.st), 0)
 					c.ctx.setState(in.i, stateOnline)
 					c.addLeaderAndIsr(in.st.ISR, in.i, true)
 					c.reportElected(in.i, ElectionInitial)
@@ -276,7 +276,7 @@ func (c *Controller) electLeaders(parts []int32, st strategy, target map[int32][
 					}
 					continue
 				}
-				data := kafkazk.PartitionState{Leader: e.State.Leader, LeaderEpoch: e.State.LeaderEpoch, ISR: e.State.ISR, ControllerEpoch: c.epoch}.Encode()
+				data := c.stateOf(e.State).Encode()
 				writes = append(writes, write{i: i, next: e.State, unclean: e.Unclean, recips: e.Recipients})
 				reqs = append(reqs, c.fenced(&fakezk.SetDataRequest{Path: c.statePath(i), Data: data, Version: rs.version}))
 			}
@@ -291,7 +291,7 @@ func (c *Controller) electLeaders(parts []int32, st strategy, target map[int32][
 					w := writes[n]
 					switch {
 					case res.Err == nil:
-						c.setLeadership(w.i, kafkazk.PartitionState{Leader: w.next.Leader, LeaderEpoch: w.next.LeaderEpoch, ISR: w.next.ISR, ControllerEpoch: c.epoch}, res.Stat.Version)
+						c.setLeadership(w.i, c.stateOf(w.next), res.Stat.Version)
 						c.ctx.setState(w.i, stateOnline)
 						c.addLeaderAndIsr(w.recips, w.i, false)
 						kind := electionKind(st, w.unclean)
@@ -358,11 +358,11 @@ func (c *Controller) removeReplicaFromIsr(replica int32, parts []int32, then fun
 				next, changed := c.removeFromIsr(cur, replica)
 				if !changed {
 					// Kafka stores the state read, at its own epoch.
-					c.setLeadership(i, kafkazk.PartitionState{Leader: cur.Leader, LeaderEpoch: cur.LeaderEpoch, ISR: cur.ISR, ControllerEpoch: c.epoch}, rs.version)
+					c.setLeadership(i, c.stateOf(cur), rs.version)
 					done = append(done, i)
 					continue
 				}
-				data := kafkazk.PartitionState{Leader: next.Leader, LeaderEpoch: next.LeaderEpoch, ISR: next.ISR, ControllerEpoch: c.epoch}.Encode()
+				data := c.stateOf(next).Encode()
 				writes = append(writes, i)
 				nexts = append(nexts, next)
 				reqs = append(reqs, c.fenced(&fakezk.SetDataRequest{Path: c.statePath(i), Data: data, Version: rs.version}))
@@ -378,7 +378,7 @@ func (c *Controller) removeReplicaFromIsr(replica int32, parts []int32, then fun
 					i, next := writes[n], nexts[n]
 					switch {
 					case res.Err == nil:
-						c.setLeadership(i, kafkazk.PartitionState{Leader: next.Leader, LeaderEpoch: next.LeaderEpoch, ISR: next.ISR, ControllerEpoch: c.epoch}, res.Stat.Version)
+						c.setLeadership(i, c.stateOf(next), res.Stat.Version)
 						tp := c.ctx.tp(i)
 						c.report(ISRChanged{Topic: tp.Topic, Partition: tp.Partition, Leader: next.Leader, LeaderEpoch: next.LeaderEpoch, ISR: next.ISR, ZkVersion: res.Stat.Version, Reason: "replica-offline"})
 						done = append(done, i)
@@ -450,4 +450,10 @@ func without(s []int32, r int32) []int32 {
 		}
 	}
 	return out
+}
+
+// stateOf is the partition state znode this controller writes for l: the
+// leader and ISR, stamped with its controller epoch.
+func (c *Controller) stateOf(l algo.LeaderAndIsr) kafkazk.PartitionState {
+	return kafkazk.PartitionState{Leader: l.Leader, LeaderEpoch: l.LeaderEpoch, ISR: l.ISR, ControllerEpoch: c.epoch}
 }
