@@ -74,14 +74,14 @@ func PanicViolation(value any, stack []byte, replay string, at sim.Time, step ui
 
 // Result is the outcome of one run of a scenario.
 type Result struct {
-	Scenario   string             `json:"scenario"`
-	Seed       uint64             `json:"seed"`
-	Status     string             `json:"status"` // how the run ended: sim.Status, or "panic"
-	TraceHash  string             `json:"trace_hash"`
-	Events     uint64             `json:"events"`
-	SimTimeNs  int64              `json:"sim_time_ns"`
-	Violations []Violation        `json:"violations"`
-	Metrics    map[string]float64 `json:"metrics"`
+	Scenario   string      `json:"scenario"`
+	Seed       uint64      `json:"seed"`
+	Status     string      `json:"status"` // how the run ended: sim.Status, or "panic"
+	TraceHash  string      `json:"trace_hash"`
+	Events     uint64      `json:"events"`
+	SimTimeNs  int64       `json:"sim_time_ns"`
+	Violations []Violation `json:"violations"`
+	Metrics    Metrics     `json:"metrics"`
 	// Replay is the command line that replays this run exactly.
 	Replay string `json:"replay"`
 	// Timeline is a short narration of what happened, for people.

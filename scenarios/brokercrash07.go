@@ -23,7 +23,10 @@ func init() {
 		Name:      "broker-crash",
 		ZooKeeper: true,
 		Layouts:   []string{LayoutController, Layout07},
-		Summary: "5 brokers crash, pause and are cut off; the controller moves their leaderships and the cluster converges after healing; " +
+		Clients:   []string{LayoutController},
+		Summary: "5 brokers crash, lose power, pause and are cut off while 2 producers (acks=all) and a group of 2 consumers work; " +
+			"the controller moves their leaderships and the cluster converges after healing; every acknowledged message is " +
+			"consumed unless a broker lost power; " +
 			"--layout 0.7: Kafka 0.7's registry (no controller); after healing every live broker's /brokers/ids and " +
 			"/brokers/topics znodes are its current session's with the right partition counts, and a lost broker's are gone",
 		Run: runBrokerCrash,

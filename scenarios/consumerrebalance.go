@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
@@ -27,7 +26,7 @@ func init() {
 	register(Scenario{
 		Name:      "consumer-rebalance",
 		ZooKeeper: true,
-		Clients:   true,
+		Clients:   []string{LayoutController},
 		Layouts:   []string{LayoutController},
 		Summary: "a group of 3 old ZooKeeper consumers reads a topic 2 producers write with acks=all while consumers join, " +
 			"leave and crash and brokers crash; every partition ends owned by one live consumer, every acknowledged message " +
@@ -54,37 +53,42 @@ func consumerRebalancePlan() kafkaPlan {
 		safety: 120 * sim.Second, faultEvery: 20 * sim.Second,
 		faults: []string{faultCrashBroker, faultCrashController},
 		tweak:  func(k *config.Config) { k.MinInsyncReplicas = 2 },
+		groups: []groupSpec{{name: rebalanceGroup, topics: []string{rebalanceTopic}, consumers: rebalanceConsumers}},
 		clients: func(c *kcluster) {
 			c.addProducer(producer.DiscoveryZK, 1)
 			c.addProducer(producer.DiscoveryMetadata, 2)
-			for i := 1; i <= rebalanceConsumers; i++ {
-				c.addConsumer(i)
-			}
+			c.addGroups()
 			c.scheduleConsumerFaults()
 		},
 		settled: checkConsumers,
-		metrics: consumerMetrics,
+		metrics: clientMetrics,
 	}
 }
 
 // consProc is the scenario's handle on one consumer process.
 type consProc struct {
 	name       string
+	group      string
 	shell      *kproc.Shell[*consumer.Consumer]
 	rebalStart sim.Time // -1: not rebalancing
 	rebalances []sim.Duration
 	pastHW     int
 }
 
-// addConsumer adds consumer i of the group, starting at 3 s + i s.
-func (c *kcluster) addConsumer(i int) {
+// addConsumer adds consumer i (numbered across groups) of group g,
+// starting at 3 s + i s, with one stream a topic.
+func (c *kcluster) addConsumer(g groupSpec, i int) {
 	w := c.w
-	p := &consProc{name: fmt.Sprintf("consumer-%d", i), rebalStart: -1}
+	p := &consProc{name: fmt.Sprintf("consumer-%d", i), group: g.name, rebalStart: -1}
 	name := p.name
+	streams := map[string]int{}
+	for _, t := range g.topics {
+		streams[t] = 1
+	}
 	p.shell = kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
 		Name: name,
 		New: func(inc uint32) *consumer.Consumer {
-			cfg := consumer.DefaultConfig(rebalanceGroup, name, map[string]int{rebalanceTopic: 1}, w.Rand(fmt.Sprintf("%s/%d", name, inc)))
+			cfg := consumer.DefaultConfig(g.name, name, streams, w.Rand(fmt.Sprintf("%s/%d", name, inc)))
 			cfg.AutoOffsetReset = consumer.ResetSmallest // a durable run must see every message
 			if c.plan.bugs.consumersResetLargest {
 				cfg.AutoOffsetReset = consumer.ResetLargest
@@ -197,26 +201,31 @@ func (c *kcluster) scheduleConsumerFaults() {
 	})
 }
 
-// checkConsumers: every partition is owned by exactly one live consumer of
-// the group (its owner znode names a running consumer's thread), and the
-// history passes history.Check (every acknowledged message consumed at its
-// offset; no offset read with two values).
+// checkConsumers: every partition of a group's topics is owned by exactly
+// one live consumer of the group (its owner znode names a running
+// consumer's thread), and the history passes history.Check (every
+// acknowledged message of a durable run consumed at its offset by every
+// group; no offset read with two values).
 func checkConsumers(c *kcluster) {
 	v := c.srv.View()
-	live := map[string]bool{}
-	for _, p := range c.consumers {
-		if m, ok := p.shell.Machine(); ok && c.w.IsUp(p.shell.ID()) && m.Running() {
-			live[m.ID()+"-0"] = true
+	for _, g := range c.plan.groups {
+		live := map[string]bool{}
+		for _, p := range c.consumers {
+			if m, ok := p.shell.Machine(); ok && p.group == g.name && c.w.IsUp(p.shell.ID()) && m.Running() {
+				live[m.ID()+"-0"] = true
+			}
 		}
-	}
-	for part := range int32(c.plan.topics[0].partitions) {
-		tp := proto.TopicPartition{Topic: rebalanceTopic, Partition: part}
-		data, _, ok := v.Get(consumer.OwnerPath(rebalanceGroup, tp))
-		switch {
-		case !ok:
-			c.liveness("partitions-owned", "%s has no owner in group %s", tp, rebalanceGroup)
-		case !live[string(data)]:
-			c.liveness("partitions-owned", "%s is owned by %q, not a live consumer of group %s", tp, data, rebalanceGroup)
+		for _, t := range g.topics {
+			for part := range int32(c.topicPartitions(t)) {
+				tp := proto.TopicPartition{Topic: t, Partition: part}
+				data, _, ok := v.Get(consumer.OwnerPath(g.name, tp))
+				switch {
+				case !ok:
+					c.liveness("partitions-owned", "%s has no owner in group %s", tp, g.name)
+				case !live[string(data)]:
+					c.liveness("partitions-owned", "%s is owned by %q, not a live consumer of group %s", tp, data, g.name)
+				}
+			}
 		}
 	}
 	h := &history.History{Config: c.historyConfig(), Ops: c.history}
@@ -225,38 +234,5 @@ func checkConsumers(c *kcluster) {
 	}
 	for _, viol := range history.Check(h) {
 		c.liveness(viol.Check, "%s", viol.Msg)
-	}
-}
-
-// consumerMetrics: messages acknowledged and consumed, duplicates, and the
-// rebalance time (from a consumer starting a rebalance to its fetching
-// again) p50 and max.
-func consumerMetrics(c *kcluster, m map[string]float64) {
-	type pos struct {
-		tp  proto.TopicPartition
-		off int64
-	}
-	seen := map[pos]bool{}
-	acked, polls := 0, 0
-	for _, o := range c.history {
-		switch {
-		case o.F == history.Send && o.Type == history.OK:
-			acked++
-		case o.F == history.Poll:
-			polls++
-			seen[pos{proto.TopicPartition{Topic: o.Topic, Partition: o.Partition}, o.Offset}] = true
-		}
-	}
-	m["messages_acked"] = float64(acked)
-	m["messages_consumed"] = float64(len(seen))
-	m["duplicates_delivered"] = float64(polls - len(seen))
-	var all []sim.Duration
-	for _, p := range c.consumers {
-		all = append(all, p.rebalances...)
-	}
-	if len(all) > 0 {
-		slices.Sort(all)
-		m["rebalance_p50_ns"] = float64(all[len(all)/2])
-		m["rebalance_max_ns"] = float64(all[len(all)-1])
 	}
 }

@@ -45,10 +45,16 @@ type kafkaPlan struct {
 	afterHeal func(c *kcluster)
 	// settled runs the scenario's own checks at the end.
 	settled func(c *kcluster)
-	// clients, if set, adds the scenario's client processes (producers)
-	// once the cluster is built; metrics adds their metrics to the run's.
+	// clients, if set, adds the scenario's client processes (producers,
+	// consumers) once the cluster is built; metrics adds their metrics to
+	// the run's.
 	clients func(c *kcluster)
-	metrics func(c *kcluster, m map[string]float64)
+	// groups are the consumer groups the clients run (checkConsumers
+	// checks each); produceRate is each producer's messages a second
+	// (balanceRate if 0).
+	groups      []groupSpec
+	produceRate int
+	metrics     func(c *kcluster, m map[string]float64)
 	// drive, if set, runs the world in place of World.Run (benchmarks run a
 	// faultless plan in phases and inject their own fault).
 	drive func(c *kcluster) sim.Status
@@ -130,6 +136,8 @@ type kcluster struct {
 	consumers        []*consProc     // the scenario's consumers (consumer-rebalance)
 	history          []history.Op    // the clients' operations, in order
 	consumerAway     map[string]bool // consumers that left the group and wait to return
+	powerLosses      int             // brokers that lost power (and their unsynced writes)
+	ackedLost        int             // acknowledged messages not in their leader's log at the end; -1: not checked
 	zombiePause      sim.Duration    // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
 	shutdowns        int             // controlled shutdowns the controller completed
 	fenced           int             // controllers that found themselves fenced
@@ -226,7 +234,7 @@ func newKafkaCluster(cfg Config, plan kafkaPlan, maxTime sim.Duration) *kcluster
 		Sinks:           cfg.Sinks,
 	})
 	c := &kcluster{recorder: newRecorder(w, plan.name, cfg), plan: plan, kcfg: config.Default(), costs: config.DefaultCosts(),
-		controllerLostAt: -1, offline: map[proto.TopicPartition]bool{}, leaderOf: map[proto.TopicPartition]leaderAt{},
+		controllerLostAt: -1, ackedLost: -1, offline: map[proto.TopicPartition]bool{}, leaderOf: map[proto.TopicPartition]leaderAt{},
 		unavailSince: map[proto.TopicPartition]unavailable{}, reassigned: map[proto.TopicPartition][]int32{}}
 	if plan.tweak != nil {
 		plan.tweak(&c.kcfg)
@@ -591,10 +599,13 @@ func (c *kcluster) metrics() map[string]float64 {
 		"crashes":                float64(st.Crashes),
 		"pauses":                 float64(st.Pauses),
 		"partitions":             float64(st.Partitions),
-		"messages_lost":          float64(st.MessagesLost),
+		"network_messages_lost":  float64(st.MessagesLost),
 	}
 	if n := len(c.failovers); n > 0 {
 		m["controller_failover_ns"] = float64(slices.Max(c.failovers))
+	}
+	if c.powerLosses > 0 {
+		m["power_losses"] = float64(c.powerLosses)
 	}
 	end := c.w.Now()
 	all := slices.Clone(c.unavail)
@@ -603,9 +614,9 @@ func (c *kcluster) metrics() map[string]float64 {
 	}
 	if len(all) > 0 {
 		slices.Sort(all)
-		m["partition_unavailable_p50_ns"] = float64(all[len(all)/2])
-		m["partition_unavailable_p99_ns"] = float64(all[(len(all)*99)/100])
-		m["partition_unavailable_max_ns"] = float64(all[len(all)-1])
+		m["partition_unavailable_ns.p50"] = float64(all[len(all)/2])
+		m["partition_unavailable_ns.p99"] = float64(all[(len(all)*99)/100])
+		m["partition_unavailable_ns.max"] = float64(all[len(all)-1])
 	}
 	if c.plan.metrics != nil {
 		c.plan.metrics(c, m)
@@ -687,10 +698,12 @@ func (c *kcluster) resumed(b *kbroker) {
 func (c *kcluster) historyConfig() history.Config {
 	subs := map[string][]string{}
 	if len(c.consumers) > 0 {
-		subs[rebalanceGroup] = []string{c.plan.topics[0].name}
+		for _, g := range c.plan.groups {
+			subs[g.name] = g.topics
+		}
 	}
 	return history.Config{Acks: history.AcksAll, MinInsyncReplicas: c.kcfg.MinInsyncReplicas,
-		UncleanLeaderElection: c.kcfg.UncleanLeaderElectionEnable, Subscriptions: subs}
+		UncleanLeaderElection: c.kcfg.UncleanLeaderElectionEnable, Subscriptions: subs, PowerLoss: c.powerLosses > 0}
 }
 
 // writeHistory checks the clients' operations with the history format's

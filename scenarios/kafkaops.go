@@ -143,6 +143,7 @@ func (c *kcluster) fire(e kafkaEvent) {
 		c.narrate("crash %s%s for %v", b.name, role, e.Hold)
 	case faultPowerLossBroker:
 		f.Kind = sim.FaultDiskCrashLoss
+		c.powerLosses++
 		c.narrate("power failure of %s%s for %v: what it did not fsync is lost", b.name, role, e.Hold)
 	case faultPauseController, faultPauseBroker:
 		f.Kind = sim.FaultPause

@@ -18,12 +18,12 @@ var kafkaPlans = map[string]func() kafkaPlan{
 	"producer-balance":   producerBalancePlan,
 	"consumer-rebalance": consumerRebalancePlan,
 	"controller-failover": func() kafkaPlan {
-		return kafkaPlan{name: "controller-failover", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultCrashController, faultCrashController, faultPartitionController, faultCrashBroker}, faultEvery: 20 * sim.Second}
+		return withClients(kafkaPlan{name: "controller-failover", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
+			faults: []string{faultCrashController, faultCrashController, faultPartitionController, faultCrashBroker}, faultEvery: 20 * sim.Second})
 	},
 	"broker-crash": func() kafkaPlan {
-		return kafkaPlan{name: "broker-crash", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
-			faults: []string{faultCrashBroker, faultPowerLossBroker, faultIsolateBroker, faultPartitionBroker, faultPauseBroker}, faultEvery: 12 * sim.Second}
+		return withClients(kafkaPlan{name: "broker-crash", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
+			faults: []string{faultCrashBroker, faultPowerLossBroker, faultIsolateBroker, faultPartitionBroker, faultPauseBroker}, faultEvery: 12 * sim.Second})
 	},
 	"controlled-shutdown": func() kafkaPlan {
 		return kafkaPlan{name: "controlled-shutdown", brokers: 5, topics: kafkaTopics, safety: 120 * sim.Second,
@@ -55,7 +55,7 @@ var kafkaPlans = map[string]func() kafkaPlan{
 }
 
 var kafkaSummaries = map[string]string{
-	"controller-failover": "5 Kafka 2.6 brokers, 2 topics with replication factor 3; the controller crashes or is cut from ZooKeeper again and again; one controller per epoch, leader ∈ ISR ⊆ replicas, and after healing a live controller and a live leader for every partition",
+	"controller-failover": "5 Kafka 2.6 brokers, 2 topics with replication factor 3, 2 producers (acks=all) and a group of 2 consumers; the controller crashes or is cut from ZooKeeper again and again; one controller per epoch, leader ∈ ISR ⊆ replicas, and after healing a live controller, a live leader for every partition, every partition owned by a live consumer and every acknowledged message consumed",
 	"broker-crash":        "5 brokers; brokers crash, pause and are cut off; the controller moves their leaderships and the cluster converges after healing",
 	"controlled-shutdown": "5 brokers shut down in a controlled way (ControlledShutdown moves their leaders first) and restart",
 	"zombie-controller":   "the controller pauses past its 18 s session timeout or is cut from ZooKeeper, wakes and tries to act on a stale epoch; brokers must refuse it",
@@ -70,10 +70,15 @@ func init() {
 	for _, name := range []string{"controller-failover", "controlled-shutdown", "zombie-controller",
 		"session-expiry", "preferred-election", "reassignment", "topic-lifecycle"} {
 		plan := kafkaPlans[name]
+		var clients []string
+		if plan().clients != nil {
+			clients = []string{LayoutController}
+		}
 		register(Scenario{
 			Name:      name,
 			ZooKeeper: true,
 			Layouts:   []string{LayoutController},
+			Clients:   clients,
 			Summary:   kafkaSummaries[name],
 			Run:       func(cfg Config) *invariants.Result { return runKafka(cfg, plan()) },
 		})

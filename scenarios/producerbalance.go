@@ -2,8 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
@@ -29,7 +27,7 @@ func init() {
 	register(Scenario{
 		Name:      "producer-balance",
 		ZooKeeper: true,
-		Clients:   true,
+		Clients:   []string{LayoutController},
 		Layouts:   []string{LayoutController},
 		Summary: "3 producers of each discovery way (zk, metadata, static) send keyed messages with acks=all to 5 brokers " +
 			"while brokers crash and shut down; messages acked per broker and the load skew of each way; every acked message " +
@@ -59,7 +57,7 @@ func producerBalancePlan() kafkaPlan {
 			}
 		},
 		settled: checkAckedDurable,
-		metrics: producerMetrics,
+		metrics: clientMetrics,
 	}
 }
 
@@ -88,8 +86,8 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 		hosts = append(hosts, b.name)
 	}
 	cfg := producer.Config{
-		Index: index, Discovery: mode, Topics: []string{c.plan.topics[0].name}, Bootstrap: hosts, Keys: keys,
-		Acks: proto.AcksAll, Rate: balanceRate, Start: 5 * sim.Second, Stop: c.plan.safety,
+		Index: index, Discovery: mode, Topics: c.topicNames(), Bootstrap: hosts, Keys: keys,
+		Acks: proto.AcksAll, Rate: float64(c.produceRate()), Start: 5 * sim.Second, Stop: c.plan.safety,
 		StaticPartitions: c.plan.topics[0].partitions, Rand: w.Rand(p.name),
 	}
 	if _, err := producer.New(cfg); err != nil {
@@ -115,8 +113,12 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 // checkAckedDurable: with acks=all and min.insync.replicas 2 on replication
 // factor 3 and clean elections, an acknowledged message was on two replicas,
 // so no single failure loses it: once settled, it is in its partition
-// leader's log at the offset it was acknowledged at, with its value.
+// leader's log at the offset it was acknowledged at, with its value. A run
+// in which a broker lost power promises nothing (history.Config.PowerLoss):
+// the messages lost are counted (acked_lost), not judged.
 func checkAckedDurable(c *kcluster) {
+	durable := c.historyConfig().Durable()
+	c.ackedLost = 0
 	for _, p := range c.producers {
 		bad, first := 0, ""
 		for _, a := range p.acked {
@@ -127,8 +129,12 @@ func checkAckedDurable(c *kcluster) {
 				bad++
 			}
 		}
-		if bad > 0 {
+		c.ackedLost += bad
+		if bad > 0 && durable {
 			c.liveness("acked-messages-durable", "%s: %d of %d acknowledged messages are not in their leader's log; first: %s", p.name, bad, len(p.acked), first)
+		}
+		if bad > 0 && !durable {
+			c.narrate("%s: %d of %d acknowledged messages are gone after a power loss; first: %s", p.name, bad, len(p.acked), first)
 		}
 	}
 }
@@ -157,52 +163,6 @@ func (c *kcluster) ackedInLog(a producer.Acked) string {
 		return fmt.Sprintf("%s@%d: value %x acknowledged, the log of broker %d has %v", tp, a.Offset, a.Value, st.Leader, recs)
 	}
 	return ""
-}
-
-// producerMetrics: messages acknowledged (in all, per discovery way, per
-// broker) and each way's load skew, the most messages one broker took over
-// the mean of all brokers.
-func producerMetrics(c *kcluster, m map[string]float64) {
-	perBroker := map[string]float64{}
-	for _, b := range c.brokers {
-		perBroker[b.name] = 0
-	}
-	total := 0.0
-	for _, mode := range []producer.Discovery{producer.DiscoveryZK, producer.DiscoveryMetadata, producer.DiscoveryStatic} {
-		byBroker := map[string]float64{}
-		for _, b := range c.brokers {
-			byBroker[b.name] = 0
-		}
-		acked, failed, unknown := 0.0, 0.0, 0.0
-		for _, p := range c.producers {
-			if p.mode != mode {
-				continue
-			}
-			for _, a := range p.acked {
-				byBroker[a.Host]++
-				perBroker[a.Host]++
-			}
-			acked += float64(len(p.acked))
-			failed += float64(p.fails)
-			unknown += float64(p.infos)
-		}
-		total += acked
-		name := strings.ToLower(mode.String())
-		m["messages_acked_"+name] = acked
-		m["messages_failed_"+name] = failed
-		m["messages_unknown_"+name] = unknown
-		if acked > 0 {
-			counts := make([]float64, 0, len(byBroker))
-			for _, v := range byBroker {
-				counts = append(counts, v)
-			}
-			m["load_skew_"+name] = slices.Max(counts) / (acked / float64(len(counts)))
-		}
-	}
-	m["messages_acked"] = total
-	for host, n := range perBroker {
-		m["messages_per_broker."+host] = n
-	}
 }
 
 // producerShell makes the process of a producer with cfg (checked by the

@@ -63,6 +63,15 @@ const (
 // first.
 var Layouts = []string{LayoutController, Layout07}
 
+// HasClients reports whether the scenario runs Kafka clients in layout
+// ("" is the default, LayoutController).
+func (s Scenario) HasClients(layout string) bool {
+	if layout == "" {
+		layout = LayoutController
+	}
+	return slices.Contains(s.Clients, layout)
+}
+
 // ValidLayout checks a --layout value: one of Layouts.
 func ValidLayout(layout string) error {
 	if !slices.Contains(Layouts, layout) {
@@ -78,9 +87,9 @@ type Scenario struct {
 	// ZooKeeper says the scenario runs a fakezk server, so it can write
 	// Config.ZKDump and Config.ZKLog.
 	ZooKeeper bool
-	// Clients says the scenario runs Kafka clients (producers, consumers),
-	// so it can write Config.History.
-	Clients bool
+	// Clients lists the layouts (of Layouts) in which the scenario runs
+	// Kafka clients (producers, consumers), so it can write Config.History.
+	Clients []string
 	// Layouts lists the Kafka cluster layouts the scenario runs (a scenario
 	// that needs a controller lists only LayoutController). Empty: the
 	// scenario has no Kafka cluster, so a layout means nothing to it and it

@@ -17,6 +17,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -290,8 +291,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 			return 0, badUsage("run: --%s: scenario %s has no ZooKeeper (these have: %s)", f, sc.Name, strings.Join(zkScenarios(), ", "))
 		}
 	}
-	if set["history"] && !sc.Clients {
-		return 0, badUsage("run: --history: scenario %s has no Kafka clients (these have: %s)", sc.Name, strings.Join(clientScenarios(), ", "))
+	if set["history"] && !sc.HasClients(*layout) {
+		where := ""
+		if len(sc.Clients) > 0 {
+			where = " in layout " + cmp.Or(*layout, scenarios.LayoutController)
+		}
+		return 0, badUsage("run: --history: scenario %s has no Kafka clients%s (these have: %s)", sc.Name, where, strings.Join(clientScenarios(), ", "))
 	}
 	outs := &outputs{stdout: stdout, force: *force}
 	var trace, zkDump, zkLog, hist *output
@@ -502,8 +507,8 @@ func zkScenarios() []string {
 func clientScenarios() []string {
 	var names []string
 	for _, s := range scenarios.All() {
-		if s.Clients {
-			names = append(names, s.Name)
+		for _, l := range s.Clients {
+			names = append(names, s.Name+"@"+l)
 		}
 	}
 	return names

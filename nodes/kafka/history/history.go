@@ -67,13 +67,20 @@ type Config struct {
 	UncleanLeaderElection bool                // unclean.leader.election.enable
 	Subscriptions         map[string][]string // group → the topics it subscribes to
 	Process               string              // optional: the producer a later config line is for
+	// PowerLoss (optional "power_loss", written when true): some broker
+	// machine lost power during the run and with it the log tail it had
+	// not synced. Kafka leaves flushing to the page cache and relies on
+	// replication, so a replica that lost its tail but stayed in the ISR
+	// can be elected and lose acknowledged messages (the problem of
+	// KIP-966); no configuration is durable then.
+	PowerLoss bool
 }
 
 // Durable reports whether the configuration promises to keep every
 // acknowledged message through broker failures: acks=all, min ISR ≥ 2 and
-// clean leader elections only.
+// clean leader elections only, and no machine that lost power.
 func (c Config) Durable() bool {
-	return c.Acks == AcksAll && c.MinInsyncReplicas >= 2 && !c.UncleanLeaderElection
+	return c.Acks == AcksAll && c.MinInsyncReplicas >= 2 && !c.UncleanLeaderElection && !c.PowerLoss
 }
 
 func acksRank(a string) int { return slices.Index([]string{AcksNone, AcksOne, AcksAll}, a) }
@@ -87,6 +94,8 @@ func (c Config) weakerThan(d Config) string {
 		return fmt.Sprintf("min_insync_replicas %d is weaker than %d", c.MinInsyncReplicas, d.MinInsyncReplicas)
 	case c.UncleanLeaderElection && !d.UncleanLeaderElection:
 		return "unclean_leader_election true is weaker than false"
+	case c.PowerLoss && !d.PowerLoss:
+		return "power_loss true is weaker than false"
 	}
 	return ""
 }
@@ -256,6 +265,9 @@ func (c Config) AppendJSON(b []byte) []byte {
 	if c.Process != "" {
 		b = append(b, `,"process":`...)
 		b = appendString(b, c.Process)
+	}
+	if c.PowerLoss {
+		b = append(b, `,"power_loss":true`...)
 	}
 	return append(b, '}')
 }

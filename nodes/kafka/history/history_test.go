@@ -77,6 +77,7 @@ func TestRoundTripProperty(t *testing.T) {
 			Acks:                  rapid.SampledFrom([]string{AcksAll, AcksOne, AcksNone}).Draw(t, "acks"),
 			MinInsyncReplicas:     rapid.IntRange(1, 5).Draw(t, "minISR"),
 			UncleanLeaderElection: rapid.Bool().Draw(t, "unclean"),
+			PowerLoss:             rapid.Bool().Draw(t, "power-loss"),
 			Subscriptions:         rapid.MapOfN(name, rapid.SliceOfN(name, 0, 3), 0, 3).Draw(t, "subs"),
 		}
 		var ops []Op
@@ -321,6 +322,10 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			"not durable: min ISR 1", Config{Acks: AcksAll, MinInsyncReplicas: 1, Subscriptions: twoGroups.Subscriptions},
+			ops(sendOK(1, "t", 0, 0)), "",
+		},
+		{
+			"not durable: a machine lost power", Config{Acks: AcksAll, MinInsyncReplicas: 2, PowerLoss: true, Subscriptions: twoGroups.Subscriptions},
 			ops(sendOK(1, "t", 0, 0)), "",
 		},
 		{

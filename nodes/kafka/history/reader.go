@@ -192,7 +192,7 @@ func (o object) boolean(name string) (bool, error) {
 }
 
 func (o object) config() (Config, error) {
-	if err := o.expect("config", []string{"type", "acks", "min_insync_replicas", "unclean_leader_election", "subscriptions"}, "process"); err != nil {
+	if err := o.expect("config", []string{"type", "acks", "min_insync_replicas", "unclean_leader_election", "subscriptions"}, "process", "power_loss"); err != nil {
 		return Config{}, err
 	}
 	var c Config
@@ -210,6 +210,11 @@ func (o object) config() (Config, error) {
 	}
 	if _, ok := o.fields["process"]; ok {
 		if c.Process, err = o.str("process"); err != nil {
+			return Config{}, err
+		}
+	}
+	if _, ok := o.fields["power_loss"]; ok {
+		if c.PowerLoss, err = o.boolean("power_loss"); err != nil {
 			return Config{}, err
 		}
 	}
