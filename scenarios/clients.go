@@ -170,16 +170,24 @@ func clientMetrics(c *kcluster, m map[string]float64) {
 		tp  proto.TopicPartition
 		off int64
 	}
-	seen := map[pos]bool{}
-	polls := 0
+	seen := map[pos]uint64{} // the first value polled at each position
+	polls, rewritten := 0, map[pos]bool{}
 	for _, o := range c.history {
 		if o.F == history.Poll {
 			polls++
-			seen[pos{proto.TopicPartition{Topic: o.Topic, Partition: o.Partition}, o.Offset}] = true
+			at := pos{proto.TopicPartition{Topic: o.Topic, Partition: o.Partition}, o.Offset}
+			if v, ok := seen[at]; !ok {
+				seen[at] = o.Value
+			} else if v != o.Value {
+				rewritten[at] = true
+			}
 		}
 	}
 	m["messages_consumed"] = float64(len(seen))
 	m["duplicates_delivered"] = float64(polls - len(seen))
+	// Offsets read with two values: none unless elections were unclean or
+	// brokers lost power (history.CheckOneValuePerOffset).
+	m["offsets_with_two_values"] = float64(len(rewritten))
 	var all []sim.Duration
 	for _, p := range c.consumers {
 		all = append(all, p.rebalances...)

@@ -13,8 +13,10 @@ const (
 	CheckAckedConsumed = "acked-sends-consumed"
 	// CheckOneValuePerOffset: no (topic, partition, offset) is polled with
 	// two different values, by one group or by two. Skipped when unclean
-	// leader elections are on: a replica outside the ISR that becomes leader
-	// truncates what consumers read and writes other values at those offsets.
+	// leader elections are on, or a broker lost power (Config.PowerLoss): a
+	// replica outside the ISR that becomes leader, or every replica having
+	// lost its unsynced tail, truncates what consumers read and writes other
+	// values at those offsets.
 	CheckOneValuePerOffset = "one-value-per-offset"
 )
 
@@ -56,7 +58,7 @@ func Check(h *History) []Violation {
 	where := map[groupValue]Op{}                        // the first poll of a value by a group
 	first := map[position]Op{}                          // the first poll of each position
 	reported := map[position]map[uint64]bool{}
-	checkValues := !h.Config.UncleanLeaderElection
+	checkValues := !h.Config.UncleanLeaderElection && !h.Config.PowerLoss
 	for _, op := range h.Ops {
 		if op.F != Poll {
 			continue

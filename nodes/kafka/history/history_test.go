@@ -348,6 +348,10 @@ func TestCheck(t *testing.T) {
 			"unclean elections may rewrite offsets", Config{Acks: AcksAll, MinInsyncReplicas: 2, UncleanLeaderElection: true},
 			ops(poll("g1", 1, "t", 0, 0), poll("g2", 9, "t", 0, 0)), "",
 		},
+		{
+			"power losses may rewrite offsets", Config{Acks: AcksAll, MinInsyncReplicas: 2, PowerLoss: true},
+			ops(poll("g1", 1, "t", 0, 0), poll("g2", 9, "t", 0, 0)), "",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
