@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
+	"github.com/kzsim/kzsim/nodes/kafka/consumer"
 	"github.com/kzsim/kzsim/nodes/kafka/history"
 	"github.com/kzsim/kzsim/nodes/kafka/producer"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
@@ -26,13 +28,73 @@ type groupSpec struct {
 }
 
 // addGroups adds the consumers of every group of the plan, numbered across
-// groups.
+// groups, and starts measuring each group's rebalances.
 func (c *kcluster) addGroups() {
+	c.groupClocks = map[string]*groupClock{}
 	for _, g := range c.plan.groups {
+		c.groupClocks[g.name] = &groupClock{since: -1, ids: consumer.IDsPath(g.name) + "/"}
 		for range g.consumers {
 			c.addConsumer(g, len(c.consumers)+1)
 		}
 	}
+	c.srv.OnCommit(c.membershipChanged)
+}
+
+// groupClock measures a group's rebalances: from a change of its
+// membership (a child of /consumers/<group>/ids created or deleted) to
+// every partition of its topics owned by a live consumer of the group that
+// has finished rebalancing and started its fetchers.
+type groupClock struct {
+	ids   string         // the group's ids path, with a trailing slash
+	since sim.Time       // the change that started the rebalance; -1: settled
+	times []sim.Duration // each rebalance, in order
+}
+
+// membershipChanged starts the clock of every group whose membership a
+// ZooKeeper commit changed.
+func (c *kcluster) membershipChanged(cm fakezk.Commit) {
+	for _, ch := range cm.Changes {
+		if ch.Type != fakezk.EventNodeCreated && ch.Type != fakezk.EventNodeDeleted {
+			continue
+		}
+		for _, g := range c.plan.groups {
+			if gc := c.groupClocks[g.name]; gc.since < 0 && strings.HasPrefix(ch.Path, gc.ids) {
+				gc.since = c.w.Now()
+			}
+		}
+	}
+}
+
+// groupFetching stops the clock of group g if every partition of its
+// topics is owned by a live consumer of g that is not rebalancing (called
+// when one of its consumers starts fetching after a rebalance).
+func (c *kcluster) groupFetching(g string) {
+	gc := c.groupClocks[g]
+	if gc == nil || gc.since < 0 {
+		return
+	}
+	ready := map[string]bool{} // the threads of g's settled consumers
+	for _, p := range c.consumers {
+		if m, ok := p.shell.Machine(); ok && p.group == g && c.w.IsUp(p.shell.ID()) && m.Running() && !m.View().Rebalancing {
+			ready[m.ID()+"-0"] = true
+		}
+	}
+	v := c.srv.View()
+	for _, spec := range c.plan.groups {
+		if spec.name != g {
+			continue
+		}
+		for _, t := range spec.topics {
+			for part := range int32(c.topicPartitions(t)) {
+				data, _, ok := v.Get(consumer.OwnerPath(g, proto.TopicPartition{Topic: t, Partition: part}))
+				if !ok || !ready[string(data)] {
+					return
+				}
+			}
+		}
+	}
+	gc.times = append(gc.times, c.w.Now().Sub(gc.since))
+	gc.since = -1
 }
 
 // produceRate is each producer's rate, messages a second.
@@ -118,8 +180,8 @@ const clientsRate = 10
 // clientMetrics: messages acknowledged (in all, per discovery way, per
 // broker), each way's load skew (the most messages one broker took over
 // the mean of all brokers), and, with consumers, messages consumed,
-// duplicates delivered and the rebalance time (from a consumer starting a
-// rebalance to its fetching again) p50 and max.
+// duplicates delivered and the groups' rebalance times (groupClock) p50
+// and max.
 func clientMetrics(c *kcluster, m map[string]float64) {
 	total := 0.0
 	perBroker := map[string]float64{}
@@ -189,8 +251,8 @@ func clientMetrics(c *kcluster, m map[string]float64) {
 	// brokers lost power (history.CheckOneValuePerOffset).
 	m["offsets_with_two_values"] = float64(len(rewritten))
 	var all []sim.Duration
-	for _, p := range c.consumers {
-		all = append(all, p.rebalances...)
+	for _, g := range c.plan.groups {
+		all = append(all, c.groupClocks[g.name].times...)
 	}
 	m["rebalances"] = float64(len(all))
 	if len(all) > 0 {

@@ -67,19 +67,17 @@ func consumerRebalancePlan() kafkaPlan {
 
 // consProc is the scenario's handle on one consumer process.
 type consProc struct {
-	name       string
-	group      string
-	shell      *kproc.Shell[*consumer.Consumer]
-	rebalStart sim.Time // -1: not rebalancing
-	rebalances []sim.Duration
-	pastHW     int
+	name   string
+	group  string
+	shell  *kproc.Shell[*consumer.Consumer]
+	pastHW int
 }
 
 // addConsumer adds consumer i (numbered across groups) of group g,
 // starting at 3 s + i s, with one stream a topic.
 func (c *kcluster) addConsumer(g groupSpec, i int) {
 	w := c.w
-	p := &consProc{name: fmt.Sprintf("consumer-%d", i), group: g.name, rebalStart: -1}
+	p := &consProc{name: fmt.Sprintf("consumer-%d", i), group: g.name}
 	name := p.name
 	streams := map[string]int{}
 	for _, t := range g.topics {
@@ -107,15 +105,8 @@ func (c *kcluster) addConsumer(g groupSpec, i int) {
 				c.history = append(c.history, r.HistoryOp(name, w.Now()))
 			case consumer.Committed:
 				c.history = append(c.history, r.HistoryOp(name, w.Now()))
-			case consumer.RebalanceStarted:
-				if p.rebalStart < 0 {
-					p.rebalStart = w.Now()
-				}
 			case consumer.Fetching:
-				if p.rebalStart >= 0 {
-					p.rebalances = append(p.rebalances, w.Now().Sub(p.rebalStart))
-					p.rebalStart = -1
-				}
+				c.groupFetching(g.name)
 			case consumer.PastHighWatermark:
 				p.pastHW++
 				c.safety("consumers-below-high-watermark", "%s was answered past the high watermark of %s", name, r.TP)

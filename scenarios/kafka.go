@@ -136,11 +136,12 @@ type kcluster struct {
 	consumers        []*consProc     // the scenario's consumers (consumer-rebalance)
 	history          []history.Op    // the clients' operations, in order
 	consumerAway     map[string]bool // consumers that left the group and wait to return
-	powerLosses      int             // brokers that lost power (and their unsynced writes)
-	ackedLost        int             // acknowledged messages not in their leader's log at the end; -1: not checked
-	zombiePause      sim.Duration    // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
-	shutdowns        int             // controlled shutdowns the controller completed
-	fenced           int             // controllers that found themselves fenced
+	groupClocks      map[string]*groupClock
+	powerLosses      int          // brokers that lost power (and their unsynced writes)
+	ackedLost        int          // acknowledged messages not in their leader's log at the end; -1: not checked
+	zombiePause      sim.Duration // armed by a zombie fault: pause the controller as it next sends LeaderAndIsr
+	shutdowns        int          // controlled shutdowns the controller completed
+	fenced           int          // controllers that found themselves fenced
 
 	// What the admin asked for, for the end checks.
 	reassigned map[proto.TopicPartition][]int32 // the last target of each reassignment

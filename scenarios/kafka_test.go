@@ -88,6 +88,10 @@ func TestKafkaScenariosExerciseTheirStories(t *testing.T) {
 		{"zombie-controller", "requests_rejected"},
 		{"session-expiry", "controller_elections"},
 		{"controlled-shutdown", "controlled_shutdowns"},
+		{"controller-failover", "messages_consumed"},
+		{"broker-crash", "messages_acked"},
+		{"consumer-rebalance", "rebalances"},
+		{"consumer-rebalance", "rebalance_ns.max"},
 	}
 	if raceEnabled {
 		t.Skip("many runs; covered without -race")
