@@ -26,13 +26,26 @@ func init() {
 	register(Scenario{
 		Name:      "consumer-rebalance",
 		ZooKeeper: true,
-		Clients:   []string{LayoutController},
-		Layouts:   []string{LayoutController},
+		Clients:   []string{LayoutController, Layout07},
+		Layouts:   []string{LayoutController, Layout07},
 		Summary: "a group of 3 old ZooKeeper consumers reads a topic 2 producers write with acks=all while consumers join, " +
 			"leave and crash and brokers crash; every partition ends owned by one live consumer, every acknowledged message " +
-			"is consumed at its offset, no offset is read with two values",
-		Run: func(cfg Config) *invariants.Result { return runKafka(cfg, consumerRebalancePlan()) },
+			"is consumed at its offset, no offset is read with two values; --layout 0.7: 0.7 consumers (\"<b>-<p>\" partitions, " +
+			"no acks to check), every partition owned by one live consumer, nothing read twice differently, past a log's end, or never sent",
+		Run: func(cfg Config) *invariants.Result {
+			if cfg.Layout == Layout07 {
+				return runClients07(cfg, consumerRebalance07())
+			}
+			return runKafka(cfg, consumerRebalancePlan())
+		},
 	})
+}
+
+// consumerRebalance07 is consumer-rebalance's 0.7 form: a 0.7 ZooKeeper
+// producer and a broker.list one, and three 0.7 consumers that crash, leave
+// and return.
+func consumerRebalance07() clients07Plan {
+	return clients07Plan{name: "consumer-rebalance", zkProducers: 1, staticProducers: 1, consumers: rebalanceConsumers, consumerFaults: true}
 }
 
 const (

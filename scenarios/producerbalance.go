@@ -27,13 +27,26 @@ func init() {
 	register(Scenario{
 		Name:      "producer-balance",
 		ZooKeeper: true,
-		Clients:   []string{LayoutController},
-		Layouts:   []string{LayoutController},
+		Clients:   []string{LayoutController, Layout07},
+		Layouts:   []string{LayoutController, Layout07},
 		Summary: "3 producers of each discovery way (zk, metadata, static) send keyed messages with acks=all to 5 brokers " +
 			"while brokers crash and shut down; messages acked per broker and the load skew of each way; every acked message " +
-			"must be in its leader's log at its offset",
-		Run: func(cfg Config) *invariants.Result { return runKafka(cfg, producerBalancePlan()) },
+			"must be in its leader's log at its offset; --layout 0.7: 3 ZooKeeper and 3 broker.list producers of 0.7 and a consumer, " +
+			"sends unanswered (history info), every message logged or consumed was sent",
+		Run: func(cfg Config) *invariants.Result {
+			if cfg.Layout == Layout07 {
+				return runClients07(cfg, producerBalance07())
+			}
+			return runKafka(cfg, producerBalancePlan())
+		},
 	})
+}
+
+// producerBalance07 is producer-balance's 0.7 form: the two 0.7 ways (the
+// ZooKeeper producer and broker.list behind a balancer; 0.7 had no
+// metadata request) and one consumer reading what they wrote.
+func producerBalance07() clients07Plan {
+	return clients07Plan{name: "producer-balance", zkProducers: balanceProducersPerMode, staticProducers: balanceProducersPerMode, consumers: 1}
 }
 
 // Producer workload of the scenario.

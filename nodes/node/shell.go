@@ -28,6 +28,10 @@ type Config[M Machine] struct {
 	// it, for metrics (counting the watch events that reached the machine,
 	// say). It only reads: it must not change the world or the machine.
 	OnInput func(Input)
+	// OnStart, if set, runs at every start and restart once the machine
+	// has taken Restarted, inside the process's event: what the process
+	// runs beside its machine (a data plane's rpc server) starts here.
+	OnStart func()
 }
 
 // maxTimers bounds the named timers a machine holds at once.
@@ -97,6 +101,9 @@ func (s *Shell[M]) Start() {
 		inc.zk = fakezk.Connect(s.w, s.id, s.cfg.ZooKeeper, cc)
 	}
 	s.feed(inc, Restarted{Incarnation: inc.number})
+	if s.cfg.OnStart != nil && s.cur == inc {
+		s.cfg.OnStart()
+	}
 }
 
 // crash drops the incarnation: the kernel has already dropped its events

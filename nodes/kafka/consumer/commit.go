@@ -23,7 +23,8 @@ func (c *Consumer) commit(done func(error)) {
 	var offs []int64
 	for _, tp := range slices.SortedFunc(maps.Keys(c.registry), proto.Compare) {
 		off := c.registry[tp].consumed
-		if last, ok := c.checkpointed[tp]; off < 0 || ok && last == off {
+		// 0.7 writes every offset at every commit (KAFKA-987 is 0.8.0).
+		if last, ok := c.checkpointed[tp]; off < 0 || ok && last == off && !c.cfg.Era07 {
 			continue
 		}
 		tps, offs = append(tps, tp), append(offs, off)

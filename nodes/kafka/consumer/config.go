@@ -77,6 +77,30 @@ type Config struct {
 	// Rand is the consumer's seeded stream (its id's random digits, the
 	// order brokers are asked for metadata). Required.
 	Rand *sim.Rand
+	// Era07 makes the consumer Kafka 0.7.2's (ZookeeperConsumerConnector,
+	// TopicCount@0.7.2; DefaultConfig07 gives its defaults): a partition is
+	// (broker, partition), named "<b>-<p>" in owner and offset znodes and
+	// packed as assign.BrokerPartition.Pack07 in a TopicPartition; the
+	// registration is `{ "t": n }`; it watches each subscribed topic's
+	// children (its brokers' registrations), never /brokers/ids; range only;
+	// a partition without a committed offset asks its broker for the
+	// earliest or latest offset within the rebalance; fetches go straight to
+	// the partition's broker; every commit writes every offset.
+	Era07 bool
+}
+
+// DefaultConfig07 returns Kafka 0.7.2's consumer defaults (ConsumerConfig.
+// scala@0.7.2): autocommit.interval.ms 10 s, rebalance.retries.max 4,
+// rebalance.backoff.ms = zk.synctime.ms 2 s, autooffset.reset smallest,
+// socket.timeout.ms 30 s; FetchWaitMax stands for fetcher.backoff.ms
+// (1000 ms, the sleep after a fetch that returned nothing).
+func DefaultConfig07(group, host string, topics map[string]int, r *sim.Rand) Config {
+	c := DefaultConfig(group, host, topics, r)
+	c.Era07 = true
+	c.AutoCommitInterval = 10 * sim.Second
+	c.AutoOffsetReset = ResetSmallest
+	c.FetchWaitMax = 1000 * sim.Millisecond
+	return c
 }
 
 // DefaultConfig returns Kafka's defaults for a consumer of group on host
@@ -110,6 +134,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("consumer %s: no topic subscribed", c.Group)
 	case c.Strategy != StrategyRange && c.Strategy != StrategyRoundRobin:
 		return fmt.Errorf("consumer %s: partition.assignment.strategy %q is neither range nor roundrobin", c.Group, c.Strategy)
+	case c.Era07 && c.Strategy != StrategyRange:
+		return fmt.Errorf("consumer %s: Kafka 0.7 has only the range assignment, not %q", c.Group, c.Strategy)
 	case c.RebalanceMaxRetries < 1 || c.RebalanceMaxRetries > MaxRebalanceRetries:
 		return fmt.Errorf("consumer %s: rebalance.max.retries %d outside 1..%d", c.Group, c.RebalanceMaxRetries, MaxRebalanceRetries)
 	case c.RebalanceBackoff < 0:

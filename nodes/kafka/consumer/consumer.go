@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/nodes/kafka/consumer/assign"
@@ -177,13 +178,39 @@ func (c *Consumer) ownersPath(topic string) string {
 	return c.groupPath() + "/owners/" + topic
 }
 func (c *Consumer) ownerPath(tp proto.TopicPartition) string {
-	return c.ownersPath(tp.Topic) + "/" + strconv.Itoa(int(tp.Partition))
+	return c.ownersPath(tp.Topic) + "/" + c.partName(tp.Partition)
+}
+
+// partName names a partition in owner and offset znodes: its id, or under
+// Era07 "<b>-<p>" (0.7.2 Partition.name).
+func (c *Consumer) partName(p int32) string {
+	if c.cfg.Era07 {
+		return assign.Unpack07(p).Name()
+	}
+	return strconv.Itoa(int(p))
+}
+
+// wire returns tp as the broker names it: under Era07 the partition id
+// within its broker.
+func (c *Consumer) wire(tp proto.TopicPartition) proto.TopicPartition {
+	if c.cfg.Era07 {
+		tp.Partition = assign.Unpack07(tp.Partition).Part
+	}
+	return tp
+}
+
+// parseReg reads a member's registration in the consumer's form.
+func (c *Consumer) parseReg(data []byte) (assign.Subscription, error) {
+	if c.cfg.Era07 {
+		return assign.ParseRegistration07(string(data))
+	}
+	return assign.ParseRegistration(data)
 }
 func (c *Consumer) offsetsPath(topic string) string {
 	return c.groupPath() + "/offsets/" + topic
 }
 func (c *Consumer) offsetPath(tp proto.TopicPartition) string {
-	return c.offsetsPath(tp.Topic) + "/" + strconv.Itoa(int(tp.Partition))
+	return c.offsetsPath(tp.Topic) + "/" + c.partName(tp.Partition)
 }
 
 // OwnerPath returns /consumers/<group>/owners/<topic>/<partition>.
@@ -194,6 +221,17 @@ func OwnerPath(group string, tp proto.TopicPartition) string {
 // OffsetPath returns /consumers/<group>/offsets/<topic>/<partition>.
 func OffsetPath(group string, tp proto.TopicPartition) string {
 	return kafkazk.ConsumersPath + "/" + group + "/offsets/" + tp.Topic + "/" + strconv.Itoa(int(tp.Partition))
+}
+
+// OwnerPath07 and OffsetPath07 are OwnerPath and OffsetPath of a 0.7
+// partition: /consumers/<group>/{owners,offsets}/<topic>/<b>-<p>.
+func OwnerPath07(group, topic string, bp assign.BrokerPartition) string {
+	return kafkazk.ConsumersPath + "/" + group + "/owners/" + topic + "/" + bp.Name()
+}
+
+// OffsetPath07: see OwnerPath07.
+func OffsetPath07(group, topic string, bp assign.BrokerPartition) string {
+	return kafkazk.ConsumersPath + "/" + group + "/offsets/" + topic + "/" + bp.Name()
 }
 
 // IDsPath returns /consumers/<group>/ids.
@@ -227,7 +265,14 @@ func (c *Consumer) start() {
 	// rebalance arm their watches.
 	c.emit(kproc.ZKHandler{Path: c.idsPath(), Child: true})
 	for _, t := range slices.Sorted(maps.Keys(c.cfg.Topics)) {
-		c.emit(kproc.ZKHandler{Path: kafkazk.TopicPath(t)})
+		// 0.7: a child listener on the topic's broker registrations.
+		c.emit(kproc.ZKHandler{Path: kafkazk.TopicPath(t), Child: c.cfg.Era07})
+		if c.cfg.Era07 {
+			// zkclient's subscribeChildChanges also watches the path's
+			// existence (watchForChilds), so a topic no broker has
+			// registered yet is heard of when it is created.
+			c.emit(kproc.ZKHandler{Path: kafkazk.TopicPath(t)})
+		}
 	}
 	if !c.cfg.AutoCommitDisabled {
 		c.emit(kproc.SetTimer{Name: timerAutoCommit, After: c.cfg.AutoCommitInterval})
@@ -259,6 +304,11 @@ func (c *Consumer) nowMs() int64 { return int64(c.now) / int64(sim.Millisecond) 
 // (registerConsumerInZK).
 func (c *Consumer) register() {
 	data, err := assign.EncodeRegistration(c.sub, c.nowMs())
+	if c.cfg.Era07 {
+		var s string
+		s, err = assign.EncodeRegistration07(c.sub) // no timestamp in 0.7
+		data = []byte(s)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("consumer %s: %v", c.id, err)) // Validate admitted the subscription
 	}
@@ -324,6 +374,10 @@ func (c *Consumer) changed(in kproc.ZKChange) {
 	case in.Path == kafkazk.BrokerIDsPath && in.Kind == kproc.ChildChange:
 		c.zk([]fakezk.Request{&fakezk.GetChildrenRequest{Path: in.Path}}, func([]fakezk.Response) {})
 		c.requestRebalance("brokers changed")
+	case c.cfg.Era07 && in.Kind == kproc.ChildChange && strings.HasPrefix(in.Path, kafkazk.TopicsPath+"/"):
+		// 0.7: a broker registered or dropped the topic.
+		c.zk([]fakezk.Request{&fakezk.GetChildrenRequest{Path: in.Path}}, func([]fakezk.Response) {})
+		c.requestRebalance("partitions changed: " + in.Path)
 	case in.Kind != kproc.ChildChange:
 		c.zk([]fakezk.Request{&fakezk.ExistsRequest{Path: in.Path}}, func([]fakezk.Response) {})
 		if in.Kind == kproc.Deletion {

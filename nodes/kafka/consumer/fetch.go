@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/broker07"
+	"github.com/kzsim/kzsim/nodes/kafka/consumer/assign"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
@@ -85,8 +88,17 @@ func (f *fetchManager) wake(c *Consumer) {
 				return
 			}
 			var hosts []string
-			for _, r := range rs {
+			hostOf := map[int32]string{}
+			for i, r := range rs {
 				if r.Err != nil {
+					continue
+				}
+				if c.cfg.Era07 {
+					bi, err := broker07.ParseBrokerInfo(string(r.Data))
+					id, err2 := strconv.ParseInt(ids[i], 10, 32)
+					if err == nil && err2 == nil {
+						hostOf[int32(id)] = bi.Host
+					}
 					continue
 				}
 				reg, err := kafkazk.DecodeBrokerRegistration(r.Data)
@@ -94,6 +106,21 @@ func (f *fetchManager) wake(c *Consumer) {
 					continue
 				}
 				hosts = append(hosts, reg.Endpoints[0].Host)
+			}
+			if c.cfg.Era07 {
+				// 0.7: a partition is fetched from its own broker, which
+				// /brokers/ids names; no metadata request.
+				// Simplified: 0.7.2's rebalance hands the fetcher the
+				// cluster it read; here the finder reads the brokers.
+				leader := map[proto.TopicPartition]int32{}
+				for _, p := range f.noLeader {
+					if b := assign.Unpack07(p.tp.Partition).Broker; hostOf[b] != "" {
+						leader[p.tp] = b
+					}
+				}
+				f.leadersFound(c, leader, hostOf)
+				f.sleep(c)
+				return
 			}
 			// fetchTopicMetadata asks the brokers in random order until one answers.
 			c.cfg.Rand.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
@@ -123,25 +150,25 @@ func (f *fetchManager) askMetadata(c *Consumer, epoch uint64, hosts []string) {
 		if !ok {
 			panic(fmt.Sprintf("consumer %s: metadata answered with %T", c.id, resp))
 		}
-		f.leadersFound(c, md)
+		hostOf := map[int32]string{}
+		for _, b := range md.Brokers {
+			hostOf[b.ID] = b.Host
+		}
+		leader := map[proto.TopicPartition]int32{}
+		for _, p := range md.Partitions {
+			if p.Error == proto.None && p.Leader >= 0 && hostOf[p.Leader] != "" {
+				leader[p.TopicPartition] = p.Leader
+			}
+		}
+		f.leadersFound(c, leader, hostOf)
 		f.sleep(c)
 	})
 }
 
-// leadersFound adds each partition whose leader the metadata names to that
-// leader's fetcher (addFetcherForPartitions); the others wait for the next
-// pass.
-func (f *fetchManager) leadersFound(c *Consumer, md *proto.MetadataResponse) {
-	hostOf := map[int32]string{}
-	for _, b := range md.Brokers {
-		hostOf[b.ID] = b.Host
-	}
-	leader := map[proto.TopicPartition]int32{}
-	for _, p := range md.Partitions {
-		if p.Error == proto.None && p.Leader >= 0 && hostOf[p.Leader] != "" {
-			leader[p.TopicPartition] = p.Leader
-		}
-	}
+// leadersFound adds each partition with a known leader (at a host of
+// hostOf) to that leader's fetcher (addFetcherForPartitions); the others
+// wait for the next pass.
+func (f *fetchManager) leadersFound(c *Consumer, leader map[proto.TopicPartition]int32, hostOf map[int32]string) {
 	kept := f.noLeader[:0]
 	var touched []int32
 	for _, p := range f.noLeader {
@@ -198,7 +225,7 @@ func (f *fetchManager) fetchFrom(c *Consumer, fe *fetcher) {
 	req := &proto.FetchRequest{ReplicaID: proto.ConsumerReplicaID, BrokerEpoch: proto.NoEpoch,
 		MaxWaitMs: int32(c.cfg.FetchWaitMax / sim.Millisecond), MinRecords: 1}
 	for _, p := range fe.parts {
-		req.Partitions = append(req.Partitions, proto.FetchPartition{TopicPartition: p.tp, CurrentLeaderEpoch: -1,
+		req.Partitions = append(req.Partitions, proto.FetchPartition{TopicPartition: c.wire(p.tp), CurrentLeaderEpoch: -1,
 			FetchOffset: p.fetched, LogStartOffset: -1, MaxRecords: c.cfg.FetchMaxRecords})
 	}
 	fe.inflight = true
@@ -228,7 +255,7 @@ func (f *fetchManager) fetchFrom(c *Consumer, fe *fetcher) {
 func (f *fetchManager) fetched(c *Consumer, fe *fetcher, fr *proto.FetchResponse) {
 	var lost []*partInfo
 	for _, pr := range fr.Partitions {
-		i := slices.IndexFunc(fe.parts, func(p *partInfo) bool { return p.tp == pr.TopicPartition })
+		i := slices.IndexFunc(fe.parts, func(p *partInfo) bool { return c.wire(p.tp) == pr.TopicPartition })
 		if i < 0 {
 			continue
 		}

@@ -9,10 +9,12 @@ import (
 	"strconv"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/broker07"
 	"github.com/kzsim/kzsim/nodes/kafka/consumer/assign"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
+	"github.com/kzsim/kzsim/rpc"
 )
 
 // requestRebalance is a listener's rebalanceEventTriggered (and
@@ -83,11 +85,11 @@ func (c *Consumer) runAttempt() {
 			c.attemptFailed(a, "reading my registration: "+err.Error(), nil)
 			return
 		}
-		if _, err := assign.ParseRegistration(rs[1].Data); err != nil {
+		if _, err := c.parseReg(rs[1].Data); err != nil {
 			c.attemptFailed(a, err.Error(), nil)
 			return
 		}
-		if len(rs[0].Children) == 0 {
+		if len(rs[0].Children) == 0 && !c.cfg.Era07 { // 0.7 has no such case: it assigns nothing
 			// KAFKA-969: no broker yet; subscribe to /brokers/ids and report
 			// success without touching fetchers or owners.
 			if !c.brokersWatched {
@@ -174,7 +176,7 @@ func (c *Consumer) readGroup(a *attempt) {
 					c.attemptFailed(a, fmt.Sprintf("reading member %s: %v", ids[i], r.Err), nil)
 					return
 				}
-				s, err := assign.ParseRegistration(r.Data)
+				s, err := c.parseReg(r.Data)
 				if err != nil {
 					c.attemptFailed(a, fmt.Sprintf("member %s: %v", ids[i], err), nil)
 					return
@@ -215,6 +217,10 @@ func (c *Consumer) readPartitions(a *attempt, ids []string, subs []assign.Subscr
 		}
 	}
 	names := slices.Sorted(maps.Keys(all))
+	if c.cfg.Era07 {
+		c.readPartitions07(a, members, names)
+		return
+	}
 	reqs := make([]fakezk.Request, len(names))
 	for i, t := range names {
 		reqs[i] = &fakezk.GetDataRequest{Path: kafkazk.TopicPath(t)}
@@ -257,6 +263,156 @@ func (c *Consumer) readPartitions(a *attempt, ids []string, subs []assign.Subscr
 	})
 }
 
+// readPartitions07 is 0.7.2's getPartitionsForTopics: each topic's brokers
+// (the children of /brokers/topics/<t>) and their partition counts, the
+// partitions "<b>-<p>" sorted as strings, then Range07.
+func (c *Consumer) readPartitions07(a *attempt, members []assign.Member, names []string) {
+	reqs := make([]fakezk.Request, len(names))
+	for i, t := range names {
+		reqs[i] = &fakezk.GetChildrenRequest{Path: kafkazk.TopicPath(t)}
+	}
+	c.zk(reqs, func(rs []fakezk.Response) {
+		if !c.current(a) {
+			return
+		}
+		type reg struct {
+			topic  string
+			broker int32
+		}
+		var regs []reg
+		var reads []fakezk.Request
+		for i, r := range rs {
+			if errors.Is(r.Err, fakezk.ErrNoNode) {
+				// No broker has the topic yet: no partitions. An exists arms
+				// the creation watch (zkclient's watchForChilds).
+				c.zk([]fakezk.Request{&fakezk.ExistsRequest{Path: kafkazk.TopicPath(names[i])}}, func([]fakezk.Response) {})
+				continue
+			}
+			if r.Err != nil {
+				c.attemptFailed(a, fmt.Sprintf("reading topic %s: %v", names[i], r.Err), nil)
+				return
+			}
+			for _, child := range slices.Sorted(slices.Values(r.Children)) {
+				b, err := strconv.ParseInt(child, 10, 32)
+				if err != nil || b < 0 || b > assign.MaxBroker07 {
+					c.attemptFailed(a, fmt.Sprintf("topic %s: broker %q is not an id", names[i], child), nil)
+					return
+				}
+				regs = append(regs, reg{names[i], int32(b)})
+				reads = append(reads, &fakezk.GetDataRequest{Path: kafkazk.TopicPath(names[i]) + "/" + child})
+			}
+		}
+		withCounts := func(rs []fakezk.Response) {
+			if !c.current(a) {
+				return
+			}
+			counts := map[string]map[int32]int32{}
+			for i, r := range rs {
+				if errors.Is(r.Err, fakezk.ErrNoNode) {
+					continue // the broker went between the two reads
+				}
+				if r.Err != nil {
+					c.attemptFailed(a, fmt.Sprintf("reading %s/%d: %v", kafkazk.TopicPath(regs[i].topic), regs[i].broker, r.Err), nil)
+					return
+				}
+				n, err := strconv.ParseInt(string(r.Data), 10, 32)
+				if err != nil || n < 0 || n > assign.MaxPart07+1 {
+					c.attemptFailed(a, fmt.Sprintf("topic %s: broker %d registers %q partitions", regs[i].topic, regs[i].broker, r.Data), nil)
+					return
+				}
+				if counts[regs[i].topic] == nil {
+					counts[regs[i].topic] = map[int32]int32{}
+				}
+				counts[regs[i].topic][regs[i].broker] = int32(n)
+			}
+			partitions := map[string][]assign.BrokerPartition{}
+			for t, bc := range counts {
+				bps, err := assign.BrokerPartitions(bc)
+				if err != nil {
+					c.attemptFailed(a, err.Error(), nil)
+					return
+				}
+				partitions[t] = bps
+			}
+			whole, err := assign.Range07(members, partitions)
+			if err != nil {
+				c.attemptFailed(a, err.Error(), nil)
+				return
+			}
+			a.share, a.threads = nil, map[proto.TopicPartition]string{}
+			for _, tbp := range whole.Of(c.id) {
+				tp := assign.TopicPartition{Topic: tbp.Topic, Partition: tbp.Pack07()}
+				a.share = append(a.share, tp)
+				a.threads[ptp(tp)] = whole[tbp].String()
+			}
+			c.fetchOffsets(a)
+		}
+		if len(reads) == 0 {
+			withCounts(nil)
+			return
+		}
+		c.zk(reads, withCounts)
+	})
+}
+
+// resolveOffsets07 asks each partition's broker for its earliest or latest
+// offset (auto.offset.reset), for the partitions of the share with no
+// committed offset: 0.7.2's rebalance does it itself (earliestOrLatestOffset
+// in addPartitionTopicInfo); an answer missing fails the attempt.
+func (c *Consumer) resolveOffsets07(a *attempt, missing []proto.TopicPartition) {
+	brokers := map[int32]bool{}
+	for _, tp := range missing {
+		brokers[assign.Unpack07(tp.Partition).Broker] = true
+	}
+	ids := slices.Sorted(maps.Keys(brokers))
+	reqs := make([]fakezk.Request, len(ids))
+	for i, b := range ids {
+		reqs[i] = &fakezk.GetDataRequest{Path: broker07.IDPath(b)}
+	}
+	c.zk(reqs, func(rs []fakezk.Response) {
+		if !c.current(a) {
+			return
+		}
+		hosts := map[int32]string{}
+		for i, r := range rs {
+			bi, err := broker07.ParseBrokerInfo(string(r.Data))
+			if r.Err != nil || err != nil {
+				c.attemptFailed(a, fmt.Sprintf("finding broker %d for an offset: %v", ids[i], errors.Join(r.Err, err)), nil)
+				return
+			}
+			hosts[ids[i]] = bi.Host
+		}
+		when := broker07.LatestTime
+		if c.cfg.AutoOffsetReset == ResetSmallest {
+			when = broker07.EarliestTime
+		}
+		left := len(missing)
+		failed := false
+		for _, tp := range missing {
+			b := assign.Unpack07(tp.Partition).Broker
+			c.send(hosts[b], &broker07.OffsetsRequest{TopicPartition: c.wire(tp), Time: when}, func(resp rpc.Payload, err error) {
+				if !c.current(a) || failed {
+					return
+				}
+				or, ok := resp.(*broker07.OffsetsResponse)
+				if err == nil && (!ok || or.Error != proto.None) {
+					err = fmt.Errorf("answer %v", resp)
+				}
+				if err != nil {
+					failed = true
+					c.attemptFailed(a, fmt.Sprintf("asking broker %d for the offset of %s: %v", b, tp, err), nil)
+					return
+				}
+				a.offsets[tp] = or.Offset
+				c.emit(OffsetReset{Group: c.cfg.Group, ConsumerID: c.id, TP: tp, From: -1, To: or.Offset, Policy: c.cfg.AutoOffsetReset})
+				if left--; left == 0 {
+					c.claim(a)
+				}
+			})
+		}
+	})
+}
+
 func ptp(tp assign.TopicPartition) proto.TopicPartition {
 	return proto.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
 }
@@ -293,6 +449,18 @@ func (c *Consumer) fetchOffsets(a *attempt) {
 				}
 				a.offsets[tp] = off
 				c.checkpointed[tp] = off
+			}
+		}
+		if c.cfg.Era07 {
+			var missing []proto.TopicPartition
+			for _, tp := range a.share {
+				if a.offsets[ptp(tp)] < 0 {
+					missing = append(missing, ptp(tp))
+				}
+			}
+			if len(missing) > 0 {
+				c.resolveOffsets07(a, missing)
+				return
 			}
 		}
 		c.claim(a)

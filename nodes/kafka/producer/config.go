@@ -166,9 +166,11 @@ type Config struct {
 	// 0.7`): /brokers/ids/<id> as "<creatorId>:<host>:<port>" and each
 	// broker's /brokers/topics/<t>/<id> partition count, a topic's
 	// partitions being the sorted (broker, partition) pairs
-	// (ZKBrokerPartitionInfo@0.7.2). Other modes ignore it.
-	// Simplified: sends are still ProduceRequests with acks and answers;
-	// a 0.7 produce request had no response.
+	// (ZKBrokerPartitionInfo@0.7.2). With DiscoveryStatic it is 0.7's
+	// broker.list producer: partition −1, the broker picks. Either way a
+	// 0.7 produce request has no response, so every send's outcome is
+	// Unknown once it is sent (a history "info"), whatever Acks says.
+	// DiscoveryMetadata refuses it (0.7 had no metadata request).
 	Layout07 bool
 	// Idempotent stamps records with ProducerID and a sequence per
 	// partition (KIP-98); a message keeps its partition and sequence across
@@ -250,7 +252,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("producer: acks %d (need 0, 1 or -1)", c.Acks)
 	case c.RequestTimeout <= 0 || c.RetryBackoff < 0:
 		return fmt.Errorf("producer: request timeout %v and retry backoff %v must be positive", c.RequestTimeout, c.RetryBackoff)
-	case c.Layout07 && c.Discovery == DiscoveryZK && c.Idempotent:
+	case c.Layout07 && c.Discovery == DiscoveryMetadata:
+		return errors.New("producer: Kafka 0.7 had no metadata request (the metadata producer is 0.8's)")
+	case c.Layout07 && c.Idempotent:
 		return errors.New("producer: Kafka 0.7 had no idempotent producer (KIP-98 is 0.11)")
 	case c.MaxRetries < 0 || c.MaxRetries > 1000:
 		return fmt.Errorf("producer: max retries %d (need 0..1000)", c.MaxRetries)

@@ -387,23 +387,39 @@ func (p *Producer) send(b *batch) {
 	p.calls[id] = &call{kind: callProduce, host: b.host, parts: b.parts, groups: b.groups}
 	p.emit(kproc.Send{ID: id, Host: b.host, Channel: kproc.ChannelClient, Req: req, Timeout: p.cfg.RequestTimeout})
 	p.host(b.host).Sent += b.n
-	if p.cfg.Acks == proto.AcksNone {
-		// Kafka's broker sends no answer to acks=0: the producer never
-		// learns the outcome. Simplified: the broker here answers anyway,
-		// and the answer only frees the in-flight slot.
+	if p.unanswered() {
+		// Kafka's broker sends no answer to acks=0, nor any 0.7 broker to a
+		// produce request (0.7.2 SyncProducer.send writes and returns): the
+		// producer never learns the outcome. Simplified: the broker here
+		// answers anyway, and the answer only frees the in-flight slot.
+		why := "acks=0"
+		if p.cfg.Layout07 {
+			why = "a 0.7 produce request has no response"
+		}
 		for _, g := range b.groups {
 			for _, m := range g {
 				m.attempts++
-				p.finish(m, true, "acks=0")
+				p.finish(m, true, why)
 			}
 		}
 	}
 }
 
+// unanswered reports whether produce requests get no answer that says
+// anything: acks=0, or any 0.7 send.
+func (p *Producer) unanswered() bool { return p.cfg.Acks == proto.AcksNone || p.cfg.Layout07 }
+
 // place returns the host to send m to, placing m on a partition first if
 // it has none.
 func (p *Producer) place(m *message) (string, error) {
 	switch {
+	case p.cfg.Discovery == DiscoveryStatic && p.cfg.Layout07:
+		// Producer.configSend@0.7.2: partition −1 (ProducerRequest.
+		// RandomPartition), so the broker picks one; the key is ignored.
+		// Simplified: 0.7 picks a random broker of broker.list per send;
+		// here the list is one address (a layer-4 balancer), picked once.
+		m.broker = -1
+		return p.target, nil
 	case p.cfg.Discovery == DiscoveryStatic:
 		if m.partition < 0 {
 			all := indexes(p.cfg.StaticPartitions)
@@ -592,7 +608,7 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 		panic(fmt.Sprintf("producer %d: rpc result for a %d call", p.cfg.Index, c.kind))
 	}
 	p.inflight[c.host]--
-	if p.cfg.Acks == proto.AcksNone {
+	if p.unanswered() {
 		if in.Err != nil && p.cfg.Discovery == DiscoveryMetadata {
 			p.needRefresh = true
 		}
@@ -654,7 +670,7 @@ func (p *Producer) shutdown() {
 	p.queue = nil
 	for _, id := range slices.Sorted(maps.Keys(p.calls)) {
 		c := p.calls[id]
-		if c.kind != callProduce || p.cfg.Acks == proto.AcksNone {
+		if c.kind != callProduce || p.unanswered() {
 			continue
 		}
 		for _, g := range c.groups {

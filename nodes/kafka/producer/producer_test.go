@@ -841,7 +841,8 @@ func TestZK07View(t *testing.T) {
 func TestZK07Bootstrap(t *testing.T) {
 	h := newHarness(t, DiscoveryZK, func(c *Config) { c.Layout07 = true; c.Topics = []string{"u"} })
 	h.zkServe(tree07(), h.out)
-	s := one[kproc.Send](t, h.produce(1))
+	out := h.produce(1)
+	s := one[kproc.Send](t, out)
 	pp := s.Req.(*proto.ProduceRequest).Partitions[0]
 	if pp.Partition != 0 || (s.Host != "broker-1" && s.Host != "broker-2") {
 		t.Fatalf("bootstrap sent %s to %s", pp.TopicPartition, s.Host)
@@ -849,9 +850,36 @@ func TestZK07Bootstrap(t *testing.T) {
 	if got := pairs(h.p.View()); got != "1-0 2-0" {
 		t.Fatalf("bootstrap list %s", got)
 	}
-	h.step(ackAll(s))
-	if a := one[Acked](t, h.out); a.Broker < 1 || a.Host != s.Host {
-		t.Fatalf("acked %+v", a)
+	// A 0.7 produce request has no response: the outcome is unknown as
+	// soon as it is sent, and the broker's (empty) answer changes nothing.
+	if u := one[Unknown](t, out); u.Why != "a 0.7 produce request has no response" {
+		t.Fatalf("unknown %+v", u)
+	}
+	h.step(kproc.RPCResult{Req: s.ID, Resp: &proto.ProduceResponse{}})
+	if len(all[Acked](h.out)) != 0 || len(all[Unknown](h.out)) != 0 {
+		t.Fatalf("the answer to a 0.7 send reported %v", h.out)
+	}
+	if v := h.p.View(); v.Acked != 0 || v.Unknown != 1 || v.InFlight != 0 {
+		t.Fatalf("view %+v", v)
+	}
+}
+
+// TestStatic07: 0.7's broker.list producer sends partition −1 (the broker
+// picks one), ignores the key, and learns nothing from the answer.
+func TestStatic07(t *testing.T) {
+	h := newHarness(t, DiscoveryStatic, func(c *Config) { c.Layout07 = true })
+	for _, s := range produces(h.produce(5)) {
+		for _, pp := range s.Req.(*proto.ProduceRequest).Partitions {
+			if pp.Partition != -1 {
+				t.Fatalf("static 0.7 sent partition %d, want -1", pp.Partition)
+			}
+		}
+	}
+	if v := h.p.View(); v.Unknown != 5 || v.Acked != 0 {
+		t.Fatalf("view %+v", v)
+	}
+	if _, err := New(Config{Index: 1, Discovery: DiscoveryMetadata, Layout07: true, Topics: []string{"t"}, Bootstrap: []string{"b"}, Rand: sim.NewRand(1)}); err == nil {
+		t.Fatal("a 0.7 metadata producer was accepted")
 	}
 }
 

@@ -122,3 +122,24 @@ func Range07(members []Member, partitions map[string][]BrokerPartition) (Assignm
 	}
 	return out, nil
 }
+
+// Limits of a packed 0.7 partition (Pack07).
+const (
+	MaxBroker07 = 1<<15 - 1
+	MaxPart07   = 1<<16 - 1
+)
+
+// Pack07 packs a 0.7 partition into one int32, Broker<<16 | Part, where a
+// partition id must be one number (proto.TopicPartition, history lines).
+// It panics beyond MaxBroker07 and MaxPart07.
+func (bp BrokerPartition) Pack07() int32 {
+	if bp.Broker < 0 || bp.Broker > MaxBroker07 || bp.Part < 0 || bp.Part > MaxPart07 {
+		panic(fmt.Sprintf("assign: 0.7 partition %d-%d cannot be packed (broker 0..%d, partition 0..%d)", bp.Broker, bp.Part, MaxBroker07, MaxPart07))
+	}
+	return bp.Broker<<16 | bp.Part
+}
+
+// Unpack07 is Pack07's inverse.
+func Unpack07(packed int32) BrokerPartition {
+	return BrokerPartition{Broker: packed >> 16, Part: packed & 0xffff}
+}
