@@ -463,6 +463,8 @@ func TestLayout(t *testing.T) {
 	// simrun list says what each scenario runs.
 	_, out, _ = simrun("list")
 	assert.Regexp(t, `(?m)^broker-crash +2\.6,0\.7 +\S`, out)
+	assert.Regexp(t, `(?m)^producer-balance +2\.6,0\.7 +\S`, out)
+	assert.Regexp(t, `(?m)^consumer-rebalance +2\.6,0\.7 +\S`, out)
 	assert.Regexp(t, `(?m)^controller-failover +2\.6 +\S`, out)
 	assert.Regexp(t, `(?m)^zk-election +- +\S`, out)
 	_, out, _ = simrun("list", "--json")
@@ -472,8 +474,9 @@ func TestLayout(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &entries))
 	for _, e := range entries {
-		if e.Name == "broker-crash" {
-			assert.Equal(t, []string{"2.6", "0.7"}, e.Layouts)
+		switch e.Name {
+		case "broker-crash", "producer-balance", "consumer-rebalance":
+			assert.Equal(t, []string{"2.6", "0.7"}, e.Layouts, e.Name)
 		}
 		if e.Name == "zk-election" {
 			assert.Equal(t, []string{}, e.Layouts)
@@ -501,6 +504,25 @@ func TestHistory(t *testing.T) {
 	assert.Positive(t, kinds[history.Send])
 	assert.Positive(t, kinds[history.Poll])
 	assert.Positive(t, kinds[history.Commit])
+	assert.Empty(t, history.Check(h))
+
+	// Under --layout 0.7 no send is acknowledged (a 0.7 produce has no
+	// response): the sends complete as info, and the config line says acks 0.
+	code, _, errOut = simrun("run", "--scenario", "consumer-rebalance", "--seed", "1", "--layout", "0.7", "--history", path+"07")
+	require.Equal(t, 0, code, errOut)
+	data, err = os.ReadFile(path + "07")
+	require.NoError(t, err)
+	h, err = history.Read(bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.Equal(t, history.AcksNone, h.Config.Acks)
+	types := map[history.Type]int{}
+	for _, o := range h.Ops {
+		if o.F == history.Send {
+			types[o.Type]++
+		}
+	}
+	assert.Zero(t, types[history.OK])
+	assert.Positive(t, types[history.Info])
 	assert.Empty(t, history.Check(h))
 
 	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--history", path+"2")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kzsim/kzsim/fakezk"
+	"github.com/kzsim/kzsim/nodes/kafka/broker07"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
@@ -370,6 +371,8 @@ type fakeBroker struct {
 	// notLeader lists partitions it answers with NOT_LEADER_FOR_PARTITION
 	// (and leaves out of its metadata, as a leader move in progress).
 	notLeader map[proto.TopicPartition]bool
+	// offsetAsks counts the 0.7 OffsetsRequests answered.
+	offsetAsks int
 }
 
 type parkedFetch struct {
@@ -465,6 +468,14 @@ func (b *fakeBroker) serve(m *member, e kproc.Send) {
 			})}
 			b.parked = append(b.parked, p)
 			return
+		}
+		h.enqueue(m, kproc.RPCResult{Req: e.ID, Resp: resp})
+	case *broker07.OffsetsRequest:
+		// A 0.7 broker's earliest (0) or latest (the high watermark) offset.
+		b.offsetAsks++
+		resp := &broker07.OffsetsResponse{}
+		if r.Time == broker07.LatestTime {
+			resp.Offset = b.hw[r.TopicPartition]
 		}
 		h.enqueue(m, kproc.RPCResult{Req: e.ID, Resp: resp})
 	default:
