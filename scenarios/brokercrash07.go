@@ -165,12 +165,7 @@ func runBrokerCrash07(cfg Config, plan crash07Plan) *invariants.Result {
 	if c.ranToEnd(status) {
 		c.checkSettled()
 	}
-	if cfg.ZKLog != nil {
-		c.srv.FlushTxnLog()
-	}
-	if cfg.ZKDump != nil {
-		_ = fakezk.WriteDump(cfg.ZKDump, c.srv.View()) // the writer keeps its error (Config.ZKDump)
-	}
+	writeZooKeeper(cfg, c.srv)
 	st := w.Stats()
 	return c.finish(status, map[string]float64{
 		"zk_transactions":        float64(c.srv.Zxid()),

@@ -33,6 +33,17 @@ import (
 // consumer reads past a broker's flushed end, every message consumed or in
 // a log was sent.
 
+// runClientsIn runs a client scenario in the layout its Config names: the
+// 2.6 plan with a controller, or its 0.7 form.
+func runClientsIn(plan26 func() kafkaPlan, plan07 func() clients07Plan) func(Config) *invariants.Result {
+	return func(cfg Config) *invariants.Result {
+		if cfg.Layout == Layout07 {
+			return runClients07(cfg, plan07())
+		}
+		return runKafka(cfg, plan26())
+	}
+}
+
 // clients07Plan is one scenario's 0.7 form.
 type clients07Plan struct {
 	name            string
@@ -77,11 +88,15 @@ type clients07 struct {
 	srv       *fakezk.Server
 	brokers   []*c07Broker
 	producers []*c07Producer
-	consumers []*c07Consumer
+	consumers []*consProc
 	away      map[string]bool
 	history   []history.Op
 	sent      map[uint64]string // value → topic, of every send invoked
 	crashes   int
+	// Each consumer's rebalances: from its start of one to its fetching
+	// again (a group-wide clock is the controller layout's rebalance_ns).
+	rebalStart map[string]sim.Time
+	rebalances []sim.Duration
 }
 
 type c07Broker struct {
@@ -98,13 +113,6 @@ type c07Producer struct {
 	shell *kproc.Shell[*producer.Producer]
 }
 
-type c07Consumer struct {
-	name       string
-	shell      *kproc.Shell[*consumer.Consumer]
-	rebalStart sim.Time
-	rebalances []sim.Duration
-}
-
 func runClients07(cfg Config, plan clients07Plan) *invariants.Result {
 	w := sim.New(sim.Options{
 		Seed:            cfg.Seed,
@@ -114,7 +122,7 @@ func runClients07(cfg Config, plan clients07Plan) *invariants.Result {
 		MaxEvents:       maxEvents(cfg, 0),
 		Sinks:           cfg.Sinks,
 	})
-	c := &clients07{recorder: newRecorder(w, plan.name, cfg), plan: plan, away: map[string]bool{}, sent: map[uint64]string{}}
+	c := &clients07{recorder: newRecorder(w, plan.name, cfg), plan: plan, away: map[string]bool{}, sent: map[uint64]string{}, rebalStart: map[string]sim.Time{}}
 	c.srv = fakezk.NewServer(w, "zk", fakezk.ServerConfig{TickTime: 2 * sim.Second, TxnLog: cfg.ZKLog})
 	for i, id := range c07BrokerIDs {
 		c.addBroker(id, sim.Time(sim.Duration(i)*10*sim.Millisecond))
@@ -138,12 +146,7 @@ func runClients07(cfg Config, plan clients07Plan) *invariants.Result {
 	if c.ranToEnd(status) {
 		c.checkSettled()
 	}
-	if cfg.ZKLog != nil {
-		c.srv.FlushTxnLog()
-	}
-	if cfg.ZKDump != nil {
-		_ = fakezk.WriteDump(cfg.ZKDump, c.srv.View()) // the writer keeps its error (Config.ZKDump)
-	}
+	writeZooKeeper(cfg, c.srv)
 	c.writeHistory(cfg.History)
 	return c.finish(status, c.metrics())
 }
@@ -245,56 +248,45 @@ func plan07Name(c *clients07) string { return c.plan.name + "@0.7" }
 // consumerIdString has the start time in it).
 func (c *clients07) addConsumer(i int) {
 	w := c.w
-	p := &c07Consumer{name: fmt.Sprintf("consumer-%d", i), rebalStart: -1}
+	p := &consProc{name: fmt.Sprintf("consumer-%d", i), group: c07Group}
 	name := p.name
-	p.shell = kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
-		Name: name,
-		New: func(inc uint32) *consumer.Consumer {
-			return consumer.New(consumer.DefaultConfig07(c07Group, name, map[string]int{c07Topic: 1}, w.Rand(fmt.Sprintf("%s/%d", name, inc))))
-		},
-		// Simplified: 0.7 registers with createEphemeralPathExpectConflict;
-		// with a fresh id at every start no older node is ever in the way,
-		// where it and 0.9's ZKCheckedEphemeral (Era09) agree.
-		ZooKeeper: kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c07SessionTimeout, Era: kafkazk.Era09},
-		Resolve:   w.ProcByName,
-		OnReport: func(_ uint32, r kproc.Effect) {
-			switch r := r.(type) {
-			case consumer.Delivered:
-				c.history = append(c.history, r.HistoryOp(name, w.Now()))
-				c.checkDelivered(name, r)
-			case consumer.Committed:
-				c.history = append(c.history, r.HistoryOp(name, w.Now()))
-			case consumer.RebalanceStarted:
-				if p.rebalStart < 0 {
-					p.rebalStart = w.Now()
-				}
-			case consumer.Fetching:
-				if p.rebalStart >= 0 {
-					p.rebalances = append(p.rebalances, w.Now().Sub(p.rebalStart))
-					p.rebalStart = -1
-				}
-			case consumer.PastHighWatermark:
-				c.safety("consumers-below-log-end", "%s was answered past the flushed end of %s (%d at %d)", name, r.TP, r.Offset, r.HighWatermark)
-			case consumer.RegistrationFailed:
-				c.narrate("%s cannot register and exits; its supervisor starts it again", name)
+	newMachine := func(inc uint32) *consumer.Consumer {
+		return consumer.New(consumer.DefaultConfig07(c07Group, name, map[string]int{c07Topic: 1}, w.Rand(fmt.Sprintf("%s/%d", name, inc))))
+	}
+	// Simplified: 0.7 registers with createEphemeralPathExpectConflict;
+	// with a fresh id at every start no older node is ever in the way,
+	// where it and 0.9's ZKCheckedEphemeral (Era09) agree.
+	zk := kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: c07SessionTimeout, Era: kafkazk.Era09}
+	p.shell = consumerProcess(&c.recorder, p, newMachine, zk, consumerHooks{
+		record:      func(o history.Op) { c.history = append(c.history, o) },
+		away:        func() bool { return c.away[name] },
+		pastHW:      "consumers-below-log-end", // a 0.7 broker's high watermark is its flushed end
+		onDelivered: func(d consumer.Delivered) { c.checkDelivered(name, d) },
+		onStarted: func() {
+			if _, ok := c.rebalStart[name]; !ok {
+				c.rebalStart[name] = w.Now()
 			}
 		},
-		OnExit: func() {
-			inc := w.Incarnation(p.shell.ID())
-			w.After(sim.Kernel, 50*sim.Millisecond, "stop-process", func() {
-				if w.IsUp(p.shell.ID()) && w.Incarnation(p.shell.ID()) == inc {
-					w.Crash(p.shell.ID())
-				}
-			})
-			w.After(sim.Kernel, kafkaSupervisorRestart, "supervisor-restart", func() {
-				if !w.IsUp(p.shell.ID()) && !c.away[name] {
-					w.Restart(p.shell.ID())
-				}
-			})
+		onFetching: func() {
+			if at, ok := c.rebalStart[name]; ok {
+				c.rebalances = append(c.rebalances, w.Now().Sub(at))
+				delete(c.rebalStart, name)
+			}
 		},
 	})
 	c.consumers = append(c.consumers, p)
 	w.At(p.shell.ID(), sim.Time(3*sim.Second+sim.Duration(i)*sim.Second), "start", p.shell.Start)
+}
+
+// writeZooKeeper ends a run's ZooKeeper outputs: the transaction log
+// flushed, the final tree dumped (each if asked for).
+func writeZooKeeper(cfg Config, srv *fakezk.Server) {
+	if cfg.ZKLog != nil {
+		srv.FlushTxnLog()
+	}
+	if cfg.ZKDump != nil {
+		_ = fakezk.WriteDump(cfg.ZKDump, srv.View()) // the writer keeps its error (Config.ZKDump)
+	}
 }
 
 // checkDelivered: what a consumer is handed was sent (its value was
@@ -316,7 +308,7 @@ func part07(tp proto.TopicPartition) string {
 func (c *clients07) scheduleBrokerFaults() {
 	w := c.w
 	r := w.Rand("broker-faults")
-	for at := sim.Time(12 * sim.Second); at < sim.Time(c07Safety-10*sim.Second); at = at.Add(r.DurationBetween(8*sim.Second, 20*sim.Second)) {
+	everyFew(r, sim.Time(12*sim.Second), sim.Time(c07Safety-10*sim.Second), func(at sim.Time) {
 		b := c.brokers[r.Intn(len(c.brokers))]
 		hold := r.DurationBetween(500*sim.Millisecond, 12*sim.Second)
 		w.At(sim.Kernel, at, "crash-broker", func() {
@@ -333,7 +325,7 @@ func (c *clients07) scheduleBrokerFaults() {
 				}
 			})
 		})
-	}
+	})
 }
 
 // scheduleConsumerFaults crashes consumers and has them leave (a clean
@@ -341,7 +333,7 @@ func (c *clients07) scheduleBrokerFaults() {
 func (c *clients07) scheduleConsumerFaults() {
 	w := c.w
 	r := w.Rand("consumer-faults")
-	for at := sim.Time(15 * sim.Second); at < sim.Time(c07Safety-15*sim.Second); at = at.Add(r.DurationBetween(8*sim.Second, 20*sim.Second)) {
+	everyFew(r, sim.Time(15*sim.Second), sim.Time(c07Safety-15*sim.Second), func(at sim.Time) {
 		p := c.consumers[r.Intn(len(c.consumers))]
 		hold := r.DurationBetween(2*sim.Second, 15*sim.Second)
 		crash := r.Chance(0.5)
@@ -366,7 +358,7 @@ func (c *clients07) scheduleConsumerFaults() {
 				}
 			})
 		})
-	}
+	})
 }
 
 // healAll ends the safety phase: every broker and consumer runs again.
@@ -520,9 +512,9 @@ func (c *clients07) metrics() map[string]float64 {
 			continue
 		}
 		name := strings.ToLower(mode.String())
-		m["messages_sent_"+name] = sent
+		m["sent_by_discovery."+name] = sent
 		if sent > 0 {
-			m["load_skew_"+name] = slices.Max(slices.Collect(maps.Values(byHost))) / (sent / float64(len(byHost)))
+			m["load_skew."+name] = slices.Max(slices.Collect(maps.Values(byHost))) / (sent / float64(len(byHost)))
 		}
 	}
 	for _, b := range c.brokers {
@@ -549,14 +541,10 @@ func (c *clients07) metrics() map[string]float64 {
 	if len(c.consumers) > 0 {
 		m["messages_consumed"] = float64(len(seen))
 		m["duplicates_delivered"] = float64(polls - len(seen))
-		var all []sim.Duration
-		for _, p := range c.consumers {
-			all = append(all, p.rebalances...)
-		}
-		if len(all) > 0 {
-			slices.Sort(all)
-			m["rebalance_p50_ns"] = float64(all[len(all)/2])
-			m["rebalance_max_ns"] = float64(all[len(all)-1])
+		m["rebalances"] = float64(len(c.rebalances))
+		if all := slices.Sorted(slices.Values(c.rebalances)); len(all) > 0 {
+			m["consumer_rebalance_ns.p50"] = float64(all[len(all)/2])
+			m["consumer_rebalance_ns.max"] = float64(all[len(all)-1])
 		}
 	}
 	return m

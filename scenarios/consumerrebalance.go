@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 
-	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
 	"github.com/kzsim/kzsim/nodes/kafka/consumer"
 	"github.com/kzsim/kzsim/nodes/kafka/history"
@@ -32,12 +31,7 @@ func init() {
 			"leave and crash and brokers crash; every partition ends owned by one live consumer, every acknowledged message " +
 			"is consumed at its offset, no offset is read with two values; --layout 0.7: 0.7 consumers (\"<b>-<p>\" partitions, " +
 			"no acks to check), every partition owned by one live consumer, nothing read twice differently, past a log's end, or never sent",
-		Run: func(cfg Config) *invariants.Result {
-			if cfg.Layout == Layout07 {
-				return runClients07(cfg, consumerRebalance07())
-			}
-			return runKafka(cfg, consumerRebalancePlan())
-		},
+		Run: runClientsIn(consumerRebalancePlan, consumerRebalance07),
 	})
 }
 
@@ -96,35 +90,78 @@ func (c *kcluster) addConsumer(g groupSpec, i int) {
 	for _, t := range g.topics {
 		streams[t] = 1
 	}
-	p.shell = kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
-		Name: name,
-		New: func(inc uint32) *consumer.Consumer {
-			cfg := consumer.DefaultConfig(g.name, name, streams, w.Rand(fmt.Sprintf("%s/%d", name, inc)))
-			cfg.AutoOffsetReset = consumer.ResetSmallest // a durable run must see every message
-			if c.plan.bugs.consumersResetLargest {
-				cfg.AutoOffsetReset = consumer.ResetLargest
-			}
-			cfg.AutoCommitInterval = 5 * sim.Second
-			cfg.ConsumerID = name // the same id across restarts
-			return consumer.New(cfg)
-		},
-		// The old consumer's zookeeper.session.timeout.ms is 6 s; 0.9's
-		// ZKCheckedEphemeral registration.
-		ZooKeeper: kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: 6 * sim.Second, Era: kafkazk.Era09},
+	newMachine := func(inc uint32) *consumer.Consumer {
+		cfg := consumer.DefaultConfig(g.name, name, streams, w.Rand(fmt.Sprintf("%s/%d", name, inc)))
+		cfg.AutoOffsetReset = consumer.ResetSmallest // a durable run must see every message
+		if c.plan.bugs.consumersResetLargest {
+			cfg.AutoOffsetReset = consumer.ResetLargest
+		}
+		cfg.AutoCommitInterval = 5 * sim.Second
+		cfg.ConsumerID = name // the same id across restarts
+		return consumer.New(cfg)
+	}
+	// The old consumer's zookeeper.session.timeout.ms is 6 s; 0.9's
+	// ZKCheckedEphemeral registration.
+	zk := kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: 6 * sim.Second, Era: kafkazk.Era09}
+	p.shell = consumerProcess(&c.recorder, p, newMachine, zk, consumerHooks{
+		record:     func(o history.Op) { c.history = append(c.history, o) },
+		away:       func() bool { return c.leaving(p) },
+		pastHW:     "consumers-below-high-watermark",
+		onFetching: func() { c.groupFetching(g.name) },
+	})
+	c.consumers = append(c.consumers, p)
+	start := sim.Time(3*sim.Second + sim.Duration(i)*sim.Second)
+	if c.plan.bugs.consumersResetLargest {
+		start = start.Add(30 * sim.Second) // they join after messages were written, and skip them
+	}
+	w.At(p.shell.ID(), start, "start", p.shell.Start)
+}
+
+// consumerHooks connect a consumer process to its scenario.
+type consumerHooks struct {
+	record      func(history.Op)           // a delivery's or commit's history line
+	away        func() bool                // the consumer left on purpose: no supervisor restart
+	pastHW      string                     // the safety invariant of a fetch answered past its high watermark
+	onDelivered func(d consumer.Delivered) // optional: a further check of each delivery
+	onStarted   func()                     // optional: a rebalance started
+	onFetching  func()                     // optional: fetching again after a rebalance
+}
+
+// consumerProcess makes the process of consumer p, whose incarnations run
+// newMachine's machine on the ZooKeeper layer zk: deliveries and commits
+// become history lines, an answer past the high watermark is a safety
+// violation, and after an Exit the process stops and a supervisor starts
+// it again (unless it is away).
+func consumerProcess(r *recorder, p *consProc, newMachine func(inc uint32) *consumer.Consumer, zk kafkazk.Config, h consumerHooks) *kproc.Shell[*consumer.Consumer] {
+	w := r.w
+	name := p.name
+	return kproc.NewShell(w, kproc.Config[*consumer.Consumer]{
+		Name:      name,
+		New:       newMachine,
+		ZooKeeper: zk,
 		Resolve:   w.ProcByName,
-		OnReport: func(_ uint32, r kproc.Effect) {
-			switch r := r.(type) {
+		OnReport: func(_ uint32, e kproc.Effect) {
+			switch e := e.(type) {
 			case consumer.Delivered:
-				c.history = append(c.history, r.HistoryOp(name, w.Now()))
+				h.record(e.HistoryOp(name, w.Now()))
+				if h.onDelivered != nil {
+					h.onDelivered(e)
+				}
 			case consumer.Committed:
-				c.history = append(c.history, r.HistoryOp(name, w.Now()))
+				h.record(e.HistoryOp(name, w.Now()))
+			case consumer.RebalanceStarted:
+				if h.onStarted != nil {
+					h.onStarted()
+				}
 			case consumer.Fetching:
-				c.groupFetching(g.name)
+				if h.onFetching != nil {
+					h.onFetching()
+				}
 			case consumer.PastHighWatermark:
 				p.pastHW++
-				c.safety("consumers-below-high-watermark", "%s was answered past the high watermark of %s", name, r.TP)
+				r.safety(h.pastHW, "%s was answered past the high watermark of %s", name, e.TP)
 			case consumer.RegistrationFailed:
-				c.narrate("%s cannot register and exits; its supervisor starts it again", name)
+				r.narrate("%s cannot register and exits; its supervisor starts it again", name)
 			}
 		},
 		OnExit: func() {
@@ -135,18 +172,20 @@ func (c *kcluster) addConsumer(g groupSpec, i int) {
 				}
 			})
 			w.After(sim.Kernel, kafkaSupervisorRestart, "supervisor-restart", func() {
-				if !w.IsUp(p.shell.ID()) && !c.leaving(p) {
+				if !w.IsUp(p.shell.ID()) && !h.away() {
 					w.Restart(p.shell.ID())
 				}
 			})
 		},
 	})
-	c.consumers = append(c.consumers, p)
-	start := sim.Time(3*sim.Second + sim.Duration(i)*sim.Second)
-	if c.plan.bugs.consumersResetLargest {
-		start = start.Add(30 * sim.Second) // they join after messages were written, and skip them
+}
+
+// everyFew calls fn at times from from (inclusive) to to (exclusive), 8
+// to 20 s apart as r draws them.
+func everyFew(r *sim.Rand, from, to sim.Time, fn func(at sim.Time)) {
+	for at := from; at < to; at = at.Add(r.DurationBetween(8*sim.Second, 20*sim.Second)) {
+		fn(at)
 	}
-	w.At(p.shell.ID(), start, "start", p.shell.Start)
 }
 
 // leaving reports whether p left the group on purpose and waits to return.
@@ -158,7 +197,7 @@ func (c *kcluster) scheduleConsumerFaults() {
 	w := c.w
 	r := w.Rand("consumer-faults")
 	c.consumerAway = map[string]bool{}
-	for at := sim.Time(15 * sim.Second); at < sim.Time(c.plan.safety-15*sim.Second); at = at.Add(r.DurationBetween(8*sim.Second, 20*sim.Second)) {
+	everyFew(r, sim.Time(15*sim.Second), sim.Time(c.plan.safety-15*sim.Second), func(at sim.Time) {
 		p := c.consumers[r.Intn(len(c.consumers))]
 		hold := r.DurationBetween(2*sim.Second, 15*sim.Second)
 		kind := faultCrashConsumer
@@ -187,7 +226,7 @@ func (c *kcluster) scheduleConsumerFaults() {
 				}
 			})
 		})
-	}
+	})
 	w.At(sim.Kernel, sim.Time(c.plan.safety), "consumers-back", func() {
 		for _, p := range c.consumers {
 			if c.plan.bugs.consumersDownAtEnd {

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 
-	"github.com/kzsim/kzsim/invariants"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/producer"
@@ -33,12 +32,7 @@ func init() {
 			"while brokers crash and shut down; messages acked per broker and the load skew of each way; every acked message " +
 			"must be in its leader's log at its offset; --layout 0.7: 3 ZooKeeper and 3 broker.list producers of 0.7 and a consumer, " +
 			"sends unanswered (history info), every message logged or consumed was sent",
-		Run: func(cfg Config) *invariants.Result {
-			if cfg.Layout == Layout07 {
-				return runClients07(cfg, producerBalance07())
-			}
-			return runKafka(cfg, producerBalancePlan())
-		},
+		Run: runClientsIn(producerBalancePlan, producerBalance07),
 	})
 }
 

@@ -221,14 +221,7 @@ func (c *Consumer) readPartitions(a *attempt, ids []string, subs []assign.Subscr
 		c.readPartitions07(a, members, names)
 		return
 	}
-	reqs := make([]fakezk.Request, len(names))
-	for i, t := range names {
-		reqs[i] = &fakezk.GetDataRequest{Path: kafkazk.TopicPath(t)}
-	}
-	c.zk(reqs, func(rs []fakezk.Response) {
-		if !c.current(a) {
-			return
-		}
+	c.zkTopics(a, names, func(path string) fakezk.Request { return &fakezk.GetDataRequest{Path: path} }, func(rs []fakezk.Response) {
 		partitions := map[string][]int32{}
 		for i, r := range rs {
 			if errors.Is(r.Err, fakezk.ErrNoNode) {
@@ -267,14 +260,7 @@ func (c *Consumer) readPartitions(a *attempt, ids []string, subs []assign.Subscr
 // (the children of /brokers/topics/<t>) and their partition counts, the
 // partitions "<b>-<p>" sorted as strings, then Range07.
 func (c *Consumer) readPartitions07(a *attempt, members []assign.Member, names []string) {
-	reqs := make([]fakezk.Request, len(names))
-	for i, t := range names {
-		reqs[i] = &fakezk.GetChildrenRequest{Path: kafkazk.TopicPath(t)}
-	}
-	c.zk(reqs, func(rs []fakezk.Response) {
-		if !c.current(a) {
-			return
-		}
+	c.zkTopics(a, names, func(path string) fakezk.Request { return &fakezk.GetChildrenRequest{Path: path} }, func(rs []fakezk.Response) {
 		type reg struct {
 			topic  string
 			broker int32
@@ -409,6 +395,20 @@ func (c *Consumer) resolveOffsets07(a *attempt, missing []proto.TopicPartition) 
 					c.claim(a)
 				}
 			})
+		}
+	})
+}
+
+// zkTopics sends one request per topic, mk making it from the topic's path
+// /brokers/topics/<t>; cont gets the answers while a is the current attempt.
+func (c *Consumer) zkTopics(a *attempt, names []string, mk func(path string) fakezk.Request, cont func([]fakezk.Response)) {
+	reqs := make([]fakezk.Request, len(names))
+	for i, t := range names {
+		reqs[i] = mk(kafkazk.TopicPath(t))
+	}
+	c.zk(reqs, func(rs []fakezk.Response) {
+		if c.current(a) {
+			cont(rs)
 		}
 	})
 }
