@@ -161,11 +161,7 @@ func runBrokerCrash07(cfg Config, plan crash07Plan) *invariants.Result {
 	c.scheduleFaults()
 	c.scheduleProduces()
 	w.At(sim.Kernel, sim.Time(crash07SafetyPhase), "heal-all", c.healAll)
-	status := w.Run()
-	if c.ranToEnd(status) {
-		c.checkSettled()
-	}
-	writeZooKeeper(cfg, c.srv)
+	status := c.runToEnd(cfg, c.srv, c.checkSettled)
 	st := w.Stats()
 	return c.finish(status, map[string]float64{
 		"zk_transactions":        float64(c.srv.Zxid()),

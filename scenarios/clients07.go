@@ -139,15 +139,11 @@ func runClients07(cfg Config, plan clients07Plan) *invariants.Result {
 	invariants.WatchZooKeeper(c.check, c.srv)
 	c.scheduleBrokerFaults()
 	if plan.consumerFaults {
-		c.scheduleConsumerFaults()
+		drawConsumerFaults(&c.recorder, w.Rand("consumer-faults"), c.consumers, c.away, sim.Time(c07Safety-15*sim.Second))
 	}
 	w.At(sim.Kernel, sim.Time(c07Safety), "heal-all", c.healAll)
-	status := w.Run()
-	if c.ranToEnd(status) {
-		c.checkSettled()
-	}
-	writeZooKeeper(cfg, c.srv)
-	c.writeHistory(cfg.History)
+	status := c.runToEnd(cfg, c.srv, c.checkSettled)
+	writeHistory(&c.recorder, cfg.History, c.historyConfig(), c.history)
 	return c.finish(status, c.metrics())
 }
 
@@ -278,6 +274,18 @@ func (c *clients07) addConsumer(i int) {
 	w.At(p.shell.ID(), sim.Time(3*sim.Second+sim.Duration(i)*sim.Second), "start", p.shell.Start)
 }
 
+// runToEnd runs the world to its end; if it got there (its event budget
+// lasted), settled runs the end checks; then the ZooKeeper outputs are
+// written.
+func (r *recorder) runToEnd(cfg Config, srv *fakezk.Server, settled func()) sim.Status {
+	status := r.w.Run()
+	if r.ranToEnd(status) {
+		settled()
+	}
+	writeZooKeeper(cfg, srv)
+	return status
+}
+
 // writeZooKeeper ends a run's ZooKeeper outputs: the transaction log
 // flushed, the final tree dumped (each if asked for).
 func writeZooKeeper(cfg Config, srv *fakezk.Server) {
@@ -322,39 +330,6 @@ func (c *clients07) scheduleBrokerFaults() {
 				if !w.IsUp(b.proc) {
 					c.narrate("%s starts again", b.name)
 					w.Restart(b.proc)
-				}
-			})
-		})
-	})
-}
-
-// scheduleConsumerFaults crashes consumers and has them leave (a clean
-// shutdown) and come back, as consumer-rebalance does.
-func (c *clients07) scheduleConsumerFaults() {
-	w := c.w
-	r := w.Rand("consumer-faults")
-	everyFew(r, sim.Time(15*sim.Second), sim.Time(c07Safety-15*sim.Second), func(at sim.Time) {
-		p := c.consumers[r.Intn(len(c.consumers))]
-		hold := r.DurationBetween(2*sim.Second, 15*sim.Second)
-		crash := r.Chance(0.5)
-		w.At(sim.Kernel, at, "consumer-fault", func() {
-			id := p.shell.ID()
-			if !w.IsUp(id) || c.away[p.name] {
-				return
-			}
-			if crash {
-				c.narrate("crash %s for %v", p.name, hold)
-				w.Crash(id)
-			} else {
-				c.narrate("%s leaves the group for %v", p.name, hold)
-				c.away[p.name] = true
-				w.At(id, w.Now(), "shutdown", p.shell.Shutdown)
-			}
-			w.At(sim.Kernel, w.Now().Add(hold), "return", func() {
-				c.away[p.name] = false
-				if !w.IsUp(id) {
-					c.narrate("%s starts again", p.name)
-					w.Restart(id)
 				}
 			})
 		})
@@ -466,17 +441,20 @@ func (c *clients07) historyConfig() history.Config {
 	return history.Config{Acks: history.AcksNone, MinInsyncReplicas: 1, Subscriptions: subs}
 }
 
-// writeHistory checks the operations with the history format's rules and
-// writes them to out, if set (as kcluster.writeHistory).
-func (c *clients07) writeHistory(out io.Writer) {
+// writeHistory checks a run's client operations ops with the history
+// format's own rules (a send completed once, by the process that invoked
+// it, times never going back: a client that breaks them is a bug, a
+// history-valid violation) and writes them after the config line to out,
+// if set.
+func writeHistory(rec *recorder, out io.Writer, config history.Config, ops []history.Op) {
 	var buf bytes.Buffer
 	h := history.NewWriter(&buf)
-	if err := h.WriteConfig(c.historyConfig()); err != nil {
-		panic(plan07Name(c) + ": history config: " + err.Error()) // built above
+	if err := h.WriteConfig(config); err != nil {
+		panic("kafka scenario: history config: " + err.Error()) // built by the scenario
 	}
-	for _, o := range c.history {
+	for _, o := range ops {
 		if err := h.Write(o); err != nil {
-			c.safety("history-valid", "%v", err)
+			rec.safety("history-valid", "%v", err)
 			return
 		}
 	}

@@ -180,6 +180,43 @@ func consumerProcess(r *recorder, p *consProc, newMachine func(inc uint32) *cons
 	})
 }
 
+// drawConsumerFaults draws consumer crashes and departures (a clean
+// shutdown) from 15 s to the time to, each for a hold of 2 to 15 s, after
+// which the consumer starts again; away marks those that left on purpose.
+func drawConsumerFaults(rec *recorder, r *sim.Rand, consumers []*consProc, away map[string]bool, to sim.Time) {
+	w := rec.w
+	everyFew(r, sim.Time(15*sim.Second), to, func(at sim.Time) {
+		p := consumers[r.Intn(len(consumers))]
+		hold := r.DurationBetween(2*sim.Second, 15*sim.Second)
+		kind := faultCrashConsumer
+		if r.Chance(0.5) {
+			kind = faultLeaveConsumer
+		}
+		w.At(sim.Kernel, at, kind, func() {
+			id := p.shell.ID()
+			if !w.IsUp(id) || away[p.name] {
+				return
+			}
+			switch kind {
+			case faultCrashConsumer:
+				rec.narrate("crash %s for %v", p.name, hold)
+				w.Crash(id)
+			case faultLeaveConsumer:
+				rec.narrate("%s leaves the group for %v", p.name, hold)
+				away[p.name] = true
+				w.At(id, w.Now(), "shutdown", p.shell.Shutdown)
+			}
+			w.At(sim.Kernel, w.Now().Add(hold), "return", func() {
+				away[p.name] = false
+				if !w.IsUp(id) {
+					rec.narrate("%s starts again", p.name)
+					w.Restart(id)
+				}
+			})
+		})
+	})
+}
+
 // everyFew calls fn at times from from (inclusive) to to (exclusive), 8
 // to 20 s apart as r draws them.
 func everyFew(r *sim.Rand, from, to sim.Time, fn func(at sim.Time)) {
@@ -197,36 +234,7 @@ func (c *kcluster) scheduleConsumerFaults() {
 	w := c.w
 	r := w.Rand("consumer-faults")
 	c.consumerAway = map[string]bool{}
-	everyFew(r, sim.Time(15*sim.Second), sim.Time(c.plan.safety-15*sim.Second), func(at sim.Time) {
-		p := c.consumers[r.Intn(len(c.consumers))]
-		hold := r.DurationBetween(2*sim.Second, 15*sim.Second)
-		kind := faultCrashConsumer
-		if r.Chance(0.5) {
-			kind = faultLeaveConsumer
-		}
-		w.At(sim.Kernel, at, kind, func() {
-			id := p.shell.ID()
-			if !w.IsUp(id) || c.consumerAway[p.name] {
-				return
-			}
-			switch kind {
-			case faultCrashConsumer:
-				c.narrate("crash %s for %v", p.name, hold)
-				w.Crash(id)
-			case faultLeaveConsumer:
-				c.narrate("%s leaves the group for %v", p.name, hold)
-				c.consumerAway[p.name] = true
-				w.At(id, w.Now(), "shutdown", p.shell.Shutdown)
-			}
-			w.At(sim.Kernel, w.Now().Add(hold), "return", func() {
-				c.consumerAway[p.name] = false
-				if !w.IsUp(id) {
-					c.narrate("%s starts again", p.name)
-					w.Restart(id)
-				}
-			})
-		})
-	})
+	drawConsumerFaults(&c.recorder, r, c.consumers, c.consumerAway, sim.Time(c.plan.safety-15*sim.Second))
 	w.At(sim.Kernel, sim.Time(c.plan.safety), "consumers-back", func() {
 		for _, p := range c.consumers {
 			if c.plan.bugs.consumersDownAtEnd {

@@ -24,7 +24,7 @@ func TestGoldenTraceHashes(t *testing.T) {
 		"topic-lifecycle@2.6":     "aa64c21a71ac0982",
 		"broker-crash@0.7":        "790e39869ced2ec9",
 		"producer-balance@0.7":    "a3a01ffd2d94f33b",
-		"consumer-rebalance@0.7":  "4a573ca715b0c3b3",
+		"consumer-rebalance@0.7":  "28bf93c88500e59b",
 		"kernel-demo":             "ea8d180096091347",
 		"zk-election":             "df375d843250e90f",
 	}

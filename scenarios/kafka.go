@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -712,18 +711,5 @@ func (c *kcluster) historyConfig() history.Config {
 // never going back: a client that breaks them is a bug) and writes them to
 // out, if set.
 func (c *kcluster) writeHistory(out io.Writer) {
-	var buf bytes.Buffer
-	h := history.NewWriter(&buf)
-	if err := h.WriteConfig(c.historyConfig()); err != nil {
-		panic("kafka scenario: history config: " + err.Error()) // built above
-	}
-	for _, o := range c.history {
-		if err := h.Write(o); err != nil {
-			c.safety("history-valid", "%v", err)
-			return
-		}
-	}
-	if out != nil {
-		_, _ = out.Write(buf.Bytes()) // the writer keeps its error (Config.History)
-	}
+	writeHistory(&c.recorder, out, c.historyConfig(), c.history)
 }
