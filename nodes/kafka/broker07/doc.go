@@ -44,4 +44,11 @@
 // before it tells the client), so handleNewSession's create succeeds.
 //
 // The machine sets no watches: a 0.7 broker reads nothing of the registry.
+//
+// Data is the broker's data plane beside the machine, in the same process:
+// produce (no response in 0.7; partition −1 is the broker's pick), fetch
+// (up to the flushed end) and offset requests over rpc, from a log per
+// partition on the process's disk (nodes/kafka/log), no replication. A
+// produce that makes a topic's first log hands the topic to the machine
+// as a Produce command.
 package broker07

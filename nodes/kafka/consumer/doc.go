@@ -32,6 +32,15 @@
 //     KAFKA-987), fetchOffsetFromZooKeeper, ConsumerFetcherThread.
 //     handleOffsetOutOfRange with auto.offset.reset.
 //
+// Config.Era07 (DefaultConfig07) makes it Kafka 0.7.2's consumer
+// (ZookeeperConsumerConnector.scala, TopicCount.scala@0.7.2): registration
+// `{ "t": n }`, a child listener on each subscribed topic's broker
+// registrations and none on /brokers/ids, partitions named "<b>-<p>" and
+// sorted as strings (assign.Range07), owner and offset znodes named so, a
+// missing offset resolved in the rebalance by asking the broker
+// (broker07.OffsetsRequest), fetches straight to the partition's broker,
+// every offset written at every commit.
+//
 // Every message delivered, every commit, every rebalance's start, end and
 // failed attempt is a report (kproc.Traced, kinds "kafka.consumer.*") that
 // a scenario turns into history lines (Delivered.HistoryOp,

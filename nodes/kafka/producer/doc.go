@@ -26,6 +26,9 @@
 //     (`ConfigBrokerPartitionInfo`): one broker picked once, everything sent
 //     there, nothing learnt.
 //
+// Under Config.Layout07 (the zk and static ways) the producer is 0.7's: a
+// 0.7 produce request has no response, so each send is Unknown once sent.
+//
 // Every attempt's failure backs off retry.backoff.ms and retries up to
 // message.send.max.retries times; at most MaxInFlight produce requests are
 // in flight per broker. The idempotent mode stamps a producer id and a
