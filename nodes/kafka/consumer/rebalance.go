@@ -312,8 +312,8 @@ func (c *Consumer) readPartitions07(a *attempt, members []assign.Member, names [
 				counts[regs[i].topic][regs[i].broker] = int32(n)
 			}
 			partitions := map[string][]assign.BrokerPartition{}
-			for t, bc := range counts {
-				bps, err := assign.BrokerPartitions(bc)
+			for _, t := range slices.Sorted(maps.Keys(counts)) {
+				bps, err := assign.BrokerPartitions(counts[t])
 				if err != nil {
 					c.attemptFailed(a, err.Error(), nil)
 					return
