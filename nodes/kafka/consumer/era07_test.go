@@ -134,3 +134,23 @@ func TestEra07TopicRegistered(t *testing.T) {
 		t.Fatal("a 0.7 round-robin consumer was accepted")
 	}
 }
+
+// TestEra07GiveUp: with the partitions held throughout, a 0.7 consumer
+// tries rebalance.retries.max (4) times, 2 s apart, then gives up and owns
+// nothing.
+func TestEra07GiveUp(t *testing.T) {
+	h := harness07(t, 2)
+	b := h.addConsumer("b", era07)
+	b.start()
+	h.advance(sim.Second)
+	b.paused = true
+	a := h.addConsumer("a", era07)
+	a.start()
+	h.advance(10 * sim.Second)
+	if n := len(reportsOf[RebalanceRetry](a)); n != 4 {
+		t.Fatalf("%d failed attempts, want 4", n)
+	}
+	if f := reportsOf[RebalanceFailed](a); len(f) != 1 || f[0].Attempts != 4 || len(a.owned()) != 0 {
+		t.Fatalf("gave up %+v, owns %v", f, a.owned())
+	}
+}
