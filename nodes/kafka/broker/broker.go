@@ -66,6 +66,11 @@ type Config struct {
 	// BugAckAllAtLeader plants a bug: acks=all is answered once the leader
 	// has appended, as acks=1 is.
 	BugAckAllAtLeader bool
+	// BugNoProducerDedupe plants a bug: the leader appends an idempotent
+	// producer's batches without checking their sequences, so a retried
+	// batch whose first answer was lost is written twice (tests show
+	// no-duplicates-from-idempotent-producer catching it).
+	BugNoProducerDedupe bool
 }
 
 // phase is where a broker is in its life, in Kafka's start-up order

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -504,18 +505,25 @@ func (rm *replicaManager) produce(token kproc.Token, r *proto.ProduceRequest) {
 			d.results[i].Error = code
 			continue
 		}
-		first, last, data := p.log.AppendAsLeader(p.leaderEpoch, pp.Entries)
 		records += len(pp.Entries)
-		b.emit(kproc.DiskAppend{File: logFile(p.tp), Data: data})
-		rm.maybeFlush(p, int64(len(pp.Entries)))
+		first, last, dup, code := rm.appendChecked(p, pp.Entries)
+		if code != proto.None {
+			d.results[i].Error = code
+			continue
+		}
 		d.results[i].BaseOffset = first
 		if r.Acks == proto.AcksAll && !b.cfg.BugAckAllAtLeader {
+			// A duplicate waits for its first append's records as a new
+			// batch would (Kafka 2.6 Log.append returns the duplicate's
+			// LogAppendInfo; the delayed produce waits on its last offset).
 			d.need[i] = last + 1
 			d.waiting++
 			p.produces = append(p.produces, d)
 		}
-		rm.maybeAdvanceHW(p)
-		rm.wakeFetches()
+		if !dup {
+			rm.maybeAdvanceHW(p)
+			rm.wakeFetches()
+		}
 	}
 	cost := k.BrokerRequest + sim.Duration(records)*k.BrokerRecord
 	if d.waiting == 0 {
@@ -526,6 +534,40 @@ func (rm *replicaManager) produce(token kproc.Token, r *proto.ProduceRequest) {
 	if !d.done {
 		rm.addDeadline(deadline{at: b.now.Add(sim.Duration(r.TimeoutMs) * sim.Millisecond), produce: d})
 	}
+}
+
+// appendChecked appends a client's batch to the leader p's log unless the
+// producer state refuses it (Kafka 2.6 `Log.append` with origin Client:
+// `analyzeAndValidateProducerState` before the append). A duplicate of a
+// batch the log keeps is not appended: dup is true and first..last is
+// where it was first written. A refused batch gives its error code.
+func (rm *replicaManager) appendChecked(p *partition, entries []proto.Entry) (first, last int64, dup bool, code proto.ErrorCode) {
+	b := rm.b
+	if !b.cfg.BugNoProducerDedupe {
+		d, isDup, err := p.log.AnalyzeProducer(entries)
+		if err != nil || isDup {
+			rep := ProducerBatch{Broker: b.cfg.ID, TP: p.tp, ProducerID: entries[0].ProducerID, FirstSeq: entries[0].Sequence, Records: len(entries), DuplicateOf: -1}
+			switch {
+			case isDup:
+				rep.DuplicateOf = d.First
+			case errors.Is(err, klog.ErrOutOfOrderSequence):
+				rep.Error = proto.OutOfOrderSequenceNumber
+			case errors.Is(err, klog.ErrUnknownProducerID):
+				rep.Error = proto.UnknownProducerID
+			default:
+				rep.Error = proto.InvalidRecord
+			}
+			if err != nil {
+				rep.Why = err.Error()
+			}
+			b.emit(rep)
+			return d.First, d.Last, isDup, rep.Error
+		}
+	}
+	first, last, data := p.log.AppendAsLeader(p.leaderEpoch, entries)
+	b.emit(kproc.DiskAppend{File: logFile(p.tp), Data: data})
+	rm.maybeFlush(p, int64(len(entries)))
+	return first, last, false, proto.None
 }
 
 // maybeFlush syncs the log every log.flush.interval.messages records

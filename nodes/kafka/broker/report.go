@@ -18,6 +18,7 @@ const (
 	KindIsrWriteFailed   = "kafka.broker.isr-write-failed"
 	KindTruncated        = "kafka.broker.truncated"
 	KindShutdown         = "kafka.broker.controlled-shutdown"
+	KindProducerBatch    = "kafka.broker.producer-batch"
 )
 
 // Registered: the broker's /brokers/ids/<id> exists for its current
@@ -110,6 +111,22 @@ type Truncated struct {
 	ByLeaderEpoch bool
 }
 
+// ProducerBatch: the leader did not append an idempotent producer's batch:
+// it was a duplicate (Error NONE, answered with the offset DuplicateOf it
+// was first appended at) or its sequence was refused (Error
+// OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID, INVALID_RECORD).
+type ProducerBatch struct {
+	kproc.Report
+	Broker      int32
+	TP          proto.TopicPartition
+	ProducerID  int64
+	FirstSeq    int32
+	Records     int
+	Error       proto.ErrorCode
+	DuplicateOf int64 // -1 unless a duplicate
+	Why         string
+}
+
 // ControlledShutdown: a step of the broker's controlled shutdown.
 type ControlledShutdown struct {
 	kproc.Report
@@ -129,6 +146,7 @@ func (IsrChanged) TraceKind() string           { return KindIsrChanged }
 func (IsrWriteFailed) TraceKind() string       { return KindIsrWriteFailed }
 func (Truncated) TraceKind() string            { return KindTruncated }
 func (ControlledShutdown) TraceKind() string   { return KindShutdown }
+func (ProducerBatch) TraceKind() string        { return KindProducerBatch }
 
 func (r Registered) TraceRecord() (string, []sim.Attr) {
 	return "registered", []sim.Attr{sim.Int("broker", int64(r.Broker)), sim.Hex("broker_epoch", uint64(r.BrokerEpoch)), sim.Int("previous_epoch", r.PreviousEpoch)}
@@ -159,6 +177,15 @@ func (r Truncated) TraceRecord() (string, []sim.Attr) {
 }
 func (r ControlledShutdown) TraceRecord() (string, []sim.Attr) {
 	return "controlled shutdown", []sim.Attr{sim.Int("broker", int64(r.Broker)), sim.Int("attempt", int64(r.Attempt)), sim.Int("remaining", int64(r.Remaining)), sim.Bool("done", r.Done)}
+}
+
+func (r ProducerBatch) TraceRecord() (string, []sim.Attr) {
+	what := "duplicate"
+	if r.Error != proto.None {
+		what = r.Why
+	}
+	return what, []sim.Attr{sim.Int("broker", int64(r.Broker)), sim.Str("tp", r.TP.String()), sim.Int("producer_id", r.ProducerID),
+		sim.Int("first_seq", int64(r.FirstSeq)), sim.Int("records", int64(r.Records)), sim.Str("error", r.Error.String()), sim.Int("duplicate_of", r.DuplicateOf)}
 }
 
 func formatIDs(ids []int32) string {

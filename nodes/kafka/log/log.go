@@ -38,6 +38,9 @@ type Log struct {
 	recoveryPoint int64    // offsets below are known to be on disk
 	epochs        Epochs
 	epochsChanged bool // since the last TakeEpochCheckpoint
+	// producers is the idempotent producers' state (Kafka 2.6
+	// `ProducerStateManager`), nil until a record has a producer id.
+	producers map[int64]*producerEntry
 }
 
 // New returns an empty log starting at offset 0. Its file is File(), which
@@ -137,6 +140,7 @@ func (l *Log) AppendAsLeader(leaderEpoch int32, entries []Entry) (first, last in
 		}
 		putRecord(data[i*RecordSize:], &r)
 		l.records = append(l.records, r)
+		l.observe(&l.records[len(l.records)-1])
 	}
 	// Kafka 2.6 Log.append: maybeAssignEpochStartOffset per batch.
 	if l.epochs.Assign(leaderEpoch, first) {
@@ -190,6 +194,11 @@ func (l *Log) AppendAsFollower(recs []Record) (data []byte, err error) {
 		putRecord(data[i*RecordSize:], &recs[i])
 	}
 	l.records = append(l.records, recs...)
+	// Kafka 2.6 Log.append with origin Replication: the producer state
+	// learns the batches, unchecked.
+	for i := len(l.records) - len(recs); i < len(l.records); i++ {
+		l.observe(&l.records[i])
+	}
 	// Kafka 2.6 Log.append assigns per batch; here per change of epoch.
 	cur := l.epochs.LatestEpoch()
 	for i := range recs {
@@ -241,6 +250,7 @@ func (l *Log) TruncateTo(offset int64) (fileSize int) {
 	}
 	n := int(offset - l.start)
 	l.records = l.records[:n:n] // clip: the next append reallocates
+	l.rebuildProducers()
 	if l.epochs.TruncateFromEnd(offset) {
 		l.epochsChanged = true
 	}
@@ -274,6 +284,7 @@ func (l *Log) TruncateFully(newStart int64) (data []byte) {
 	}
 	l.records = nil
 	l.start = newStart
+	l.rebuildProducers()
 	if l.epochs.Clear() {
 		l.epochsChanged = true
 	}

@@ -96,6 +96,10 @@ func Recover(data []byte) (*Log, RecoveryInfo, error) {
 	}
 	l.recoveryPoint = l.LogEndOffset()
 	l.epochsChanged = true
+	// Kafka 2.6 Log.loadProducerState: the producer state from the records.
+	for i := range l.records {
+		l.observe(&l.records[i])
+	}
 	valid := HeaderSize + pos
 	dropped := len(data) - valid
 	return l, RecoveryInfo{

@@ -24,9 +24,11 @@ const (
 	OutOfOrderSequenceNumber     ErrorCode = 45
 	DuplicateSequenceNumber      ErrorCode = 46
 	KafkaStorageError            ErrorCode = 56
+	UnknownProducerID            ErrorCode = 59
 	FencedLeaderEpoch            ErrorCode = 74
 	UnknownLeaderEpoch           ErrorCode = 75
 	StaleBrokerEpoch             ErrorCode = 77
+	InvalidRecord                ErrorCode = 87
 )
 
 var errorNames = map[ErrorCode]string{
@@ -46,9 +48,11 @@ var errorNames = map[ErrorCode]string{
 	OutOfOrderSequenceNumber:     "OUT_OF_ORDER_SEQUENCE_NUMBER",
 	DuplicateSequenceNumber:      "DUPLICATE_SEQUENCE_NUMBER",
 	KafkaStorageError:            "KAFKA_STORAGE_ERROR",
+	UnknownProducerID:            "UNKNOWN_PRODUCER_ID",
 	FencedLeaderEpoch:            "FENCED_LEADER_EPOCH",
 	UnknownLeaderEpoch:           "UNKNOWN_LEADER_EPOCH",
 	StaleBrokerEpoch:             "STALE_BROKER_EPOCH",
+	InvalidRecord:                "INVALID_RECORD",
 }
 
 // String is Kafka 2.6's name of the error (2.7 renamed code 6
