@@ -103,6 +103,13 @@ const (
 const (
 	MaxIndex = 1<<23 - 1 // values are Index<<40 | n: 23 bits of index, 40 of count
 	MaxRate  = 1e6       // messages per second
+	// MaxProducerID bounds Config.ProducerID: the bits above carry the
+	// partition's sequence generation.
+	MaxProducerID = 1<<pidGenShift - 1
+	// MaxIdempotentInFlight is Kafka 2.6's bound on
+	// max.in.flight.requests.per.connection with idempotence (the broker
+	// keeps 5 batches per producer, ProducerStateEntry.NumBatchesToRetain).
+	MaxIdempotentInFlight = 5
 )
 
 // NoRefresh, as Config.MetadataRefreshInterval, disables the periodic
@@ -172,13 +179,17 @@ type Config struct {
 	// Unknown once it is sent (a history "info"), whatever Acks says.
 	// DiscoveryMetadata refuses it (0.7 had no metadata request).
 	Layout07 bool
-	// Idempotent stamps records with ProducerID and a sequence per
-	// partition (KIP-98); a message keeps its partition and sequence across
-	// retries. Kafka 2.6 brokers would refuse duplicates; these brokers do
-	// not deduplicate yet.
+	// Idempotent stamps records with a producer id and a sequence per
+	// partition (KIP-98, enable.idempotence); a message keeps its
+	// partition and sequence across retries, a batch is retried whole, and
+	// the leader answers a retry of a batch it holds with its first
+	// offsets. As in Kafka 2.6 it needs acks=all (the default then) and at
+	// most 5 requests in flight.
 	Idempotent bool
-	// ProducerID is the idempotent producer's id (Kafka allocates it with
-	// InitProducerId; here the scenario gives it).
+	// ProducerID is the idempotent producer's id, 1 to MaxProducerID
+	// (Kafka allocates it with InitProducerId; here the scenario gives it).
+	// A partition whose sequences had to start again is sent as
+	// ProducerID + n<<40 for its n-th new start (see Producer.resetSequences).
 	ProducerID int64
 	// Rate is the steady rate, messages per second (0: none).
 	Rate float64
@@ -204,6 +215,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Acks == 0 && !c.AcksNoneSet {
 		c.Acks = proto.AcksLeader
+		if c.Idempotent {
+			c.Acks = proto.AcksAll // Kafka 2.6 ProducerConfig.maybeOverrideAcksAndRetries
+		}
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
@@ -256,6 +270,14 @@ func (c Config) validate() error {
 		return errors.New("producer: Kafka 0.7 had no metadata request (the metadata producer is 0.8's)")
 	case c.Layout07 && c.Idempotent:
 		return errors.New("producer: Kafka 0.7 had no idempotent producer (KIP-98 is 0.11)")
+	case c.Idempotent && (c.ProducerID < 1 || c.ProducerID > MaxProducerID):
+		return fmt.Errorf("producer: idempotent producer id %d (need 1..%d)", c.ProducerID, int64(MaxProducerID))
+	case c.Idempotent && c.Acks != proto.AcksAll:
+		// Kafka 2.6 ProducerConfig: "Must set acks to all in order to use
+		// the idempotent producer."
+		return fmt.Errorf("producer: the idempotent producer needs acks=all, not %d", c.Acks)
+	case c.Idempotent && c.MaxInFlight > MaxIdempotentInFlight:
+		return fmt.Errorf("producer: the idempotent producer allows at most %d requests in flight, not %d", MaxIdempotentInFlight, c.MaxInFlight)
 	case c.MaxRetries < 0 || c.MaxRetries > 1000:
 		return fmt.Errorf("producer: max retries %d (need 0..1000)", c.MaxRetries)
 	case c.MetadataRefreshInterval < 0 && c.MetadataRefreshInterval != NoRefresh:

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
 	"github.com/kzsim/kzsim/nodes/kafka/producer/partition"
@@ -45,8 +47,17 @@ type Producer struct {
 	retryAt     sim.Time
 	retrySet    bool
 	seqs        map[proto.TopicPartition]int32
-	sticky      partition.Sticky
-	rr          partition.RoundRobin
+
+	// Idempotent mode: per partition, the generation its sequences belong
+	// to and the last sequence acknowledged in it (absent: none); the
+	// partitions whose sequences start again at the next dispatch; the
+	// last batch tag given.
+	gens      map[proto.TopicPartition]int32
+	lastAcked map[proto.TopicPartition]int32
+	resets    []proto.TopicPartition
+	lastTag   uint64
+	sticky    partition.Sticky
+	rr        partition.RoundRobin
 
 	// The view (zk and metadata): live brokers and each topic's partitions.
 	brokers map[int32]string
@@ -84,6 +95,8 @@ type message struct {
 	partition int32 // -1: not placed
 	broker    int32 // the broker placed on (-1: static, known only by host)
 	seq       int32
+	gen       int32  // idempotent: the generation seq belongs to
+	tag       uint64 // idempotent: the batch it was first sent in (0: never sent)
 	attempts  int
 	unknown   bool // an attempt may have written it
 	lastErr   string
@@ -132,6 +145,7 @@ func New(cfg Config) (*Producer, error) {
 	}
 	return &Producer{
 		cfg: cfg, inflight: map[string]int{}, calls: map[kproc.ReqID]*call{}, seqs: map[proto.TopicPartition]int32{},
+		gens: map[proto.TopicPartition]int32{}, lastAcked: map[proto.TopicPartition]int32{},
 		brokers: map[int32]string{}, topics: map[string][]partInfo{}, listed: map[int32]bool{},
 		topicRead: map[string]bool{}, statePaths: map[string]proto.TopicPartition{}, hosts: map[string]*HostCount{},
 	}, nil
@@ -290,22 +304,54 @@ type batch struct {
 	host   string
 	parts  []proto.ProducePartition
 	groups [][]*message
+	tags   []uint64 // idempotent: each part's batch tag
+	fresh  []bool   // idempotent: the part's tag is new (its messages were never sent)
 	n      int
 }
 
-func (b *batch) add(m *message, e proto.Entry) {
-	tp := proto.TopicPartition{Topic: m.Topic, Partition: m.partition}
+// part returns the index of tp's part, or -1.
+func (b *batch) part(tp proto.TopicPartition) int {
 	for i := range b.parts {
 		if b.parts[i].TopicPartition == tp {
-			b.parts[i].Entries = append(b.parts[i].Entries, e)
-			b.groups[i] = append(b.groups[i], m)
-			b.n++
-			return
+			return i
 		}
+	}
+	return -1
+}
+
+// joins says whether m may go in part i: an idempotent producer retries a
+// batch whole and alone, as Kafka's does (the ProducerBatch is
+// re-enqueued, RecordAccumulator.reenqueue), so a part holds either
+// messages never sent or those of one earlier batch.
+func (b *batch) joins(i int, m *message) bool {
+	if m.tag == 0 {
+		return b.fresh[i]
+	}
+	return b.tags[i] == m.tag
+}
+
+func (b *batch) add(m *message, e proto.Entry, newTag func() uint64) {
+	tp := proto.TopicPartition{Topic: m.Topic, Partition: m.partition}
+	if i := b.part(tp); i >= 0 {
+		b.parts[i].Entries = append(b.parts[i].Entries, e)
+		b.groups[i] = append(b.groups[i], m)
+		b.n++
+		if newTag != nil {
+			m.tag = b.tags[i]
+		}
+		return
 	}
 	b.parts = append(b.parts, proto.ProducePartition{TopicPartition: tp, Entries: []proto.Entry{e}})
 	b.groups = append(b.groups, []*message{m})
 	b.n++
+	if newTag != nil {
+		fresh := m.tag == 0
+		if fresh {
+			m.tag = newTag()
+		}
+		b.tags = append(b.tags, m.tag)
+		b.fresh = append(b.fresh, fresh)
+	}
 }
 
 // dispatch sends what can be sent: every ready message placed on a
@@ -316,31 +362,55 @@ func (b *batch) add(m *message, e proto.Entry) {
 // up to MaxInFlight requests, as the Java producer does, and message.send.
 // max.retries applies to every mode (0.7's sync producer did not retry).
 func (p *Producer) dispatch() {
-	if p.exited || len(p.queue) == 0 {
+	if p.exited {
 		return
 	}
-	if !p.viewReady() {
+	p.applyResets()
+	if len(p.queue) == 0 || !p.viewReady() {
 		return
 	}
+	idem := p.cfg.Idempotent
 	kept := p.queue[:0:0]
 	open := map[string]*batch{}
 	var order []*batch
+	// Idempotent: a partition with an earlier message kept back sends
+	// nothing more this round, so that sequences go out in order (Kafka
+	// 2.6 RecordAccumulator.shouldStopDrainBatchesForPartition holds a
+	// partition back while a retried batch is not the first in flight).
+	var blocked map[proto.TopicPartition]bool
+	keep := func(m *message) {
+		kept = append(kept, m)
+		if idem && m.partition >= 0 {
+			if blocked == nil {
+				blocked = map[proto.TopicPartition]bool{}
+			}
+			blocked[proto.TopicPartition{Topic: m.Topic, Partition: m.partition}] = true
+		}
+	}
+	var newTag func() uint64
+	if idem {
+		newTag = func() uint64 { p.lastTag++; return p.lastTag }
+	}
 	for _, m := range p.queue {
-		if m.notBefore > p.now {
-			kept = append(kept, m)
+		if m.notBefore > p.now || (idem && m.partition >= 0 && p.holdBack(blocked, m)) {
+			keep(m)
 			continue
 		}
 		host, err := p.place(m)
 		if err != nil {
 			if p.attemptFailed(m, err.Error(), false) {
-				kept = append(kept, m)
+				keep(m)
 			}
+			continue
+		}
+		if idem && p.holdBack(blocked, m) {
+			keep(m)
 			continue
 		}
 		b := open[host]
 		if b == nil {
 			if p.inflight[host] >= p.cfg.MaxInFlight {
-				kept = append(kept, m)
+				keep(m)
 				continue
 			}
 			p.inflight[host]++
@@ -348,11 +418,17 @@ func (p *Producer) dispatch() {
 			open[host] = b
 			order = append(order, b)
 		}
-		e := proto.Entry{Key: m.Key, Value: m.Value}
-		if p.cfg.Idempotent {
-			e.ProducerID, e.Sequence = p.cfg.ProducerID, m.seq
+		if idem {
+			if i := b.part(proto.TopicPartition{Topic: m.Topic, Partition: m.partition}); i >= 0 && !b.joins(i, m) {
+				keep(m)
+				continue
+			}
 		}
-		b.add(m, e)
+		e := proto.Entry{Key: m.Key, Value: m.Value}
+		if idem {
+			e.ProducerID, e.Sequence = p.wireProducerID(m.gen), m.seq
+		}
+		b.add(m, e, newTag)
 		if b.n == p.cfg.BatchMax {
 			delete(open, host)
 		}
@@ -361,7 +437,16 @@ func (p *Producer) dispatch() {
 	for _, b := range order {
 		p.send(b)
 	}
+	p.applyResets() // a message given up above
 	p.armRetry()
+}
+
+// holdBack says whether the idempotent m, placed on a partition, must wait:
+// an earlier message of its partition is held back this round, or its
+// partition's sequences start again before the next round.
+func (p *Producer) holdBack(blocked map[proto.TopicPartition]bool, m *message) bool {
+	tp := proto.TopicPartition{Topic: m.Topic, Partition: m.partition}
+	return blocked[tp] || slices.Contains(p.resets, tp)
 }
 
 // armRetry sets the retry timer for the earliest backing-off message.
@@ -518,8 +603,82 @@ func (p *Producer) setPartition(m *message, id int32) {
 	m.partition = id
 	if p.cfg.Idempotent {
 		tp := proto.TopicPartition{Topic: m.Topic, Partition: id}
-		m.seq = p.seqs[tp]
+		m.gen, m.seq = p.gens[tp], p.seqs[tp]
+		if m.seq == math.MaxInt32 {
+			// Simplified: Kafka wraps sequences to 0; the broker here does
+			// not take a batch that wraps (log.AnalyzeProducer).
+			panic(fmt.Sprintf("producer %d: more than 2^31 messages on %s", p.cfg.Index, tp))
+		}
 		p.seqs[tp]++
+	}
+}
+
+// pidGenShift places a partition's sequence generation in the producer id
+// it sends (Config.ProducerID).
+const pidGenShift = 40
+
+// wireProducerID is the producer id sent with the sequences of generation
+// gen.
+//
+// Simplified: Kafka 2.6's idempotent producer, when a partition's
+// sequences cannot go on (a real gap, an unknown producer id, a failed
+// batch), bumps its producer epoch and starts the partition's sequences
+// at 0 again (KIP-360, TransactionManager.bumpIdempotentProducerEpoch);
+// producer epochs are not modelled here, so the new start is a new
+// producer id, as Kafka 1.0-2.4's producer got one with InitProducerId
+// (TransactionManager.resetProducerId).
+func (p *Producer) wireProducerID(gen int32) int64 {
+	return p.cfg.ProducerID + int64(gen)<<pidGenShift
+}
+
+// requestReset asks for tp's sequences to start again at the next
+// dispatch (Kafka 2.6 TransactionManager.requestEpochBumpForPartition).
+func (p *Producer) requestReset(tp proto.TopicPartition, why string) {
+	if !slices.Contains(p.resets, tp) {
+		p.resets = append(p.resets, tp)
+		p.emit(SequenceReset{TP: tp, ProducerID: p.wireProducerID(p.gens[tp] + 1), Why: why})
+	}
+}
+
+// applyResets starts the sequences of the partitions requestReset named
+// again at 0 in a new generation: the queued messages of each are
+// numbered again in queue order and retried as new batches, except those
+// an earlier attempt may have written, whose outcome stays unknown (sent
+// again under a new number they could be written twice). Messages in
+// flight keep their old numbers; if their answer is an error they are
+// given up (rpcResult).
+func (p *Producer) applyResets() {
+	if len(p.resets) == 0 {
+		return
+	}
+	resets := p.resets
+	p.resets = nil
+	for _, tp := range resets {
+		if p.gens[tp] >= 1<<(63-pidGenShift)-1 {
+			panic(fmt.Sprintf("producer %d: too many sequence resets on %s", p.cfg.Index, tp))
+		}
+		p.gens[tp]++
+		p.seqs[tp] = 0
+		delete(p.lastAcked, tp)
+		kept := p.queue[:0]
+		var lost []*message
+		for _, m := range p.queue {
+			if m.Topic != tp.Topic || m.partition != tp.Partition {
+				kept = append(kept, m)
+				continue
+			}
+			if m.unknown {
+				lost = append(lost, m)
+				continue
+			}
+			m.gen, m.seq, m.tag = p.gens[tp], p.seqs[tp], 0
+			p.seqs[tp]++
+			kept = append(kept, m)
+		}
+		p.queue = kept
+		for _, m := range lost {
+			p.finish(m, true, "sequences of "+tp.String()+" started again after an attempt that may have been written: "+m.lastErr)
+		}
 	}
 }
 
@@ -584,6 +743,16 @@ func (p *Producer) requeue(m *message) {
 
 func (p *Producer) finish(m *message, unknown bool, why string) {
 	p.outstanding--
+	if p.cfg.Idempotent && m.partition >= 0 && !p.exited {
+		if tp := (proto.TopicPartition{Topic: m.Topic, Partition: m.partition}); m.gen == p.gens[tp] {
+			// Kafka 2.6 TransactionManager.handleFailedBatch: a failed
+			// batch of the idempotent producer bumps the epoch. Simplified:
+			// Kafka first waits to learn whether a batch that expired in
+			// flight was written (an unresolved sequence); here the
+			// sequences start again at once.
+			p.requestReset(tp, "gave up "+m.Topic+" value "+strconv.FormatUint(m.Value, 10)+": "+why)
+		}
+	}
 	if unknown {
 		p.unsure++
 		p.emit(Unknown{Message: m.Message, Why: why, Attempts: m.attempts})
@@ -624,6 +793,9 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 			unknown = false
 		}
 		for _, g := range c.groups {
+			if p.staleGroup(g, in.Err.Error(), unknown) {
+				continue
+			}
 			for _, m := range g {
 				if p.attemptFailed(m, in.Err.Error(), unknown) {
 					p.requeue(m)
@@ -643,8 +815,17 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 				}
 			}
 		}
+		if !(ok && code == proto.None) && p.staleGroup(c.groups[i], code.String(), code == proto.NotEnoughReplicasAfterAppend || code == proto.RequestTimedOut) {
+			continue
+		}
+		gap := p.cfg.Idempotent && ok && (code == proto.OutOfOrderSequenceNumber || code == proto.UnknownProducerID) && p.isNextSequence(part.TopicPartition, c.groups[i][0].seq)
 		for j, m := range c.groups[i] {
 			if ok && code == proto.None {
+				if p.cfg.Idempotent {
+					if last, ok := p.lastAcked[part.TopicPartition]; (!ok || m.seq > last) && m.gen == p.gens[part.TopicPartition] {
+						p.lastAcked[part.TopicPartition] = m.seq
+					}
+				}
 				m.attempts++
 				p.acked++
 				p.host(c.host).Acked++
@@ -658,12 +839,54 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 				p.requeue(m)
 			}
 		}
+		if gap {
+			// Kafka 2.6 TransactionManager.canRetry: OUT_OF_ORDER_SEQUENCE
+			// or UNKNOWN_PRODUCER_ID on the batch right after the last one
+			// acknowledged is a real gap (the broker lost records it had
+			// acknowledged): the idempotent producer bumps its epoch and
+			// retries from sequence 0. On a later batch it only retries
+			// (an earlier batch failed and will be sent again first).
+			p.requestReset(part.TopicPartition, code.String()+" right after the last sequence acknowledged")
+		}
 	}
+}
+
+// isNextSequence says whether seq follows the last sequence acknowledged
+// on tp in its current generation (TransactionManager.isNextSequence).
+func (p *Producer) isNextSequence(tp proto.TopicPartition, seq int32) bool {
+	last, ok := p.lastAcked[tp]
+	if !ok {
+		last = -1
+	}
+	return seq == last+1
+}
+
+// staleGroup handles a failed attempt of an idempotent batch sent before
+// its partition's sequences started again: it cannot be sent again under
+// its old number (the broker moved on to the new generation) nor under a
+// new one (an earlier attempt may have been written), so each message is
+// given up: unknown if any attempt may have been written. It reports
+// whether g was such a batch.
+func (p *Producer) staleGroup(g []*message, why string, unknown bool) bool {
+	if !p.cfg.Idempotent || len(g) == 0 {
+		return false
+	}
+	tp := proto.TopicPartition{Topic: g[0].Topic, Partition: g[0].partition}
+	if g[0].gen == p.gens[tp] {
+		return false
+	}
+	for _, m := range g {
+		m.attempts++
+		m.unknown = m.unknown || unknown
+		p.finish(m, m.unknown, "sequences of "+tp.String()+" started again while in flight: "+why)
+	}
+	return true
 }
 
 // shutdown ends the process: what is queued was never sent (or was, by an
 // earlier attempt whose outcome is unknown), what is in flight is unknown.
 func (p *Producer) shutdown() {
+	p.exited = true // before finish: a closing producer starts no sequences again
 	for _, m := range p.queue {
 		p.finish(m, m.unknown, "producer closed")
 	}

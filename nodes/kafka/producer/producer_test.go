@@ -651,8 +651,8 @@ func TestBatching(t *testing.T) {
 // TestIdempotent: records carry the producer id and per-partition
 // sequences, kept across a retry.
 func TestIdempotent(t *testing.T) {
-	h := newHarness(t, DiscoveryStatic, func(c *Config) { c.Idempotent = true; c.ProducerID = 42; c.BatchMax = 1; c.MaxInFlight = 10 })
-	sends := produces(h.produce(8))
+	h := newHarness(t, DiscoveryStatic, func(c *Config) { c.Idempotent = true; c.ProducerID = 42; c.BatchMax = 1 })
+	sends := produces(h.produce(MaxIdempotentInFlight))
 	seqs := map[int32][]int32{}
 	for _, s := range sends {
 		pp := s.Req.(*proto.ProduceRequest).Partitions[0]

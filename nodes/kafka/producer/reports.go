@@ -2,6 +2,7 @@ package producer
 
 import (
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/sim"
 )
 
@@ -13,6 +14,7 @@ const (
 	KindInfo    = "kafka.producer.info"
 	KindView    = "kafka.producer.view"
 	KindStarted = "kafka.producer.started"
+	KindReset   = "kafka.producer.sequence-reset"
 )
 
 // Message is one send as the history names it.
@@ -69,6 +71,15 @@ type Unknown struct {
 	Attempts int
 }
 
+// SequenceReset: the idempotent producer starts a partition's sequences
+// again at 0, sent as ProducerID (see Config.ProducerID), because Why.
+type SequenceReset struct {
+	kproc.Report
+	TP         proto.TopicPartition
+	ProducerID int64
+	Why        string
+}
+
 // Started: the producer picked its target (static) or began discovery.
 type Started struct {
 	kproc.Report
@@ -93,6 +104,10 @@ func (r Unknown) TraceKind() string                 { return KindInfo }
 func (r Failed) TraceKind() string                  { return KindFail }
 func (r Started) TraceKind() string                 { return KindStarted }
 func (r ViewChanged) TraceKind() string             { return KindView }
+func (r SequenceReset) TraceKind() string           { return KindReset }
+func (r SequenceReset) TraceRecord() (string, []sim.Attr) {
+	return r.Why, []sim.Attr{sim.Str("tp", r.TP.String()), sim.Int("producer_id", r.ProducerID)}
+}
 func (r Acked) TraceRecord() (string, []sim.Attr) {
 	return "ok", r.attrs(sim.Int("partition", r.Partition), sim.Int("offset", r.Offset), sim.Int("broker", r.Broker), sim.Str("host", r.Host), sim.Int("attempts", r.Attempts))
 }
