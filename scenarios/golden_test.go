@@ -20,6 +20,7 @@ func TestGoldenTraceHashes(t *testing.T) {
 		"preferred-election@2.6":  "263cc85ee254f69d",
 		"producer-balance@2.6":    "1884fb23bc247633",
 		"consumer-rebalance@2.6":  "6e1d650b51737aea",
+		"idempotent-producer@2.6": "7b64180b58e06e90",
 		"reassignment@2.6":        "33ccb4e32483abd9",
 		"topic-lifecycle@2.6":     "aa64c21a71ac0982",
 		"broker-crash@0.7":        "790e39869ced2ec9",

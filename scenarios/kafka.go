@@ -81,7 +81,8 @@ type kafkaBugs struct {
 	// consumersDownAtEnd: the healing leaves every consumer down.
 	consumersDownAtEnd bool
 	// ackAllAtLeader: brokers answer acks=all at the leader's append.
-	ackAllAtLeader bool
+	ackAllAtLeader   bool
+	noProducerDedupe bool // leaders append idempotent retries again (idempotence.go)
 	// assignToMissingBrokers: the admin assigns topics to brokers that do
 	// not exist, so the controller can create no partition state.
 	assignToMissingBrokers bool
@@ -268,6 +269,7 @@ func (c *kcluster) addBroker(id int32) {
 				BugKeepDeletedLogs:           c.plan.bugs.keepDeletedLogs,
 				BugShutdownWithoutController: c.plan.bugs.shutdownWithoutController,
 				BugAckAllAtLeader:            c.plan.bugs.ackAllAtLeader,
+				BugNoProducerDedupe:          c.plan.bugs.noProducerDedupe,
 			})
 		},
 		ZooKeeper: kafkazk.Config{

@@ -360,7 +360,7 @@ func TestOutputsAreCheckedTogether(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: broker-crash, consumer-rebalance, controlled-shutdown, controller-failover, preferred-election, producer-balance, reassignment, session-expiry, topic-lifecycle, zk-election, zombie-controller)\n"},
+		{[]string{"--scenario", "kernel-demo", "--zk-dump", x}, "simrun: run: --zk-dump: scenario kernel-demo has no ZooKeeper (these have: broker-crash, consumer-rebalance, controlled-shutdown, controller-failover, idempotent-producer, preferred-election, producer-balance, reassignment, session-expiry, topic-lifecycle, zk-election, zombie-controller)\n"},
 		{[]string{"--scenario", "zk-election", "--trace", "-", "--zk-dump", "-"}, "simrun: run: --trace and --zk-dump both write to standard output; only one may\n"},
 		{[]string{"--scenario", "zk-election", "--trace", x, "--zk-dump", x}, "simrun: run: --trace and --zk-dump both name " + x + "\n"},
 		{[]string{"--scenario", "zk-election", "--zk-dump", dir}, "simrun: run: --zk-dump " + dir + " is a directory; name a file, e.g. " + dir + "/zk-dump.json\n"},
@@ -419,7 +419,7 @@ func TestZKLogReplaysToTheDump(t *testing.T) {
 
 	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--zk-log", filepath.Join(dir, "x"))
 	assert.Equal(t, 2, code)
-	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: broker-crash, consumer-rebalance, controlled-shutdown, controller-failover, preferred-election, producer-balance, reassignment, session-expiry, topic-lifecycle, zk-election, zombie-controller)\n", errOut)
+	assert.Equal(t, "simrun: run: --zk-log: scenario kernel-demo has no ZooKeeper (these have: broker-crash, consumer-rebalance, controlled-shutdown, controller-failover, idempotent-producer, preferred-election, producer-balance, reassignment, session-expiry, topic-lifecycle, zk-election, zombie-controller)\n", errOut)
 	code, _, errOut = simrun("run", "--scenario", "zk-election", "--seed", "1", "--zk-log", logPath)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--zk-log file "+logPath+" exists; remove it or pass --force")

@@ -7,10 +7,14 @@ import (
 )
 
 // NoProducerID is the producer id of a record no idempotent producer
-// wrote. Kafka's RecordBatch.NO_PRODUCER_ID is -1; here the zero value
-// means none, so that a plain Entry carries none, and producer ids start
-// at 1.
+// wrote: the zero value, so that a plain Entry carries none. Kafka's
+// RecordBatch.NO_PRODUCER_ID, -1, means none too; producer ids start at 1
+// (see HasProducerID).
 const NoProducerID int64 = 0
+
+// HasProducerID says whether pid is an idempotent producer's id (Kafka 2.6
+// `RecordBatch.hasProducerId` is pid > -1; here 0 is none as well).
+func HasProducerID(pid int64) bool { return pid > 0 }
 
 // Limits of the producer state.
 const (
@@ -72,7 +76,7 @@ func (e *producerEntry) last() *BatchMetadata { return &e.batches[e.n-1] }
 // last batch when it follows it in both offset and sequence, or else
 // starts a batch (Kafka 2.6 `ProducerAppendInfo.append`, here per record).
 func (l *Log) observe(r *Record) {
-	if r.ProducerID == NoProducerID {
+	if !HasProducerID(r.ProducerID) {
 		return
 	}
 	if l.producers == nil {
@@ -168,9 +172,9 @@ func (l *Log) AnalyzeProducer(entries []Entry) (dup Duplicate, ok bool, err erro
 		return Duplicate{}, false, nil
 	}
 	pid, first := entries[0].ProducerID, entries[0].Sequence
-	if pid == NoProducerID {
+	if !HasProducerID(pid) {
 		for i := range entries {
-			if entries[i].ProducerID != NoProducerID {
+			if HasProducerID(entries[i].ProducerID) {
 				return Duplicate{}, false, fmt.Errorf("entry %d has producer id %d, entry 0 none: %w", i, entries[i].ProducerID, ErrInvalidProducerBatch)
 			}
 		}

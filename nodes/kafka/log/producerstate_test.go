@@ -62,6 +62,7 @@ func TestAnalyzeProducer(t *testing.T) {
 		{"only the last 5 runs are kept (KAFKA-5793)", []send{{1, 0, 1}, {2, 0, 1}, {1, 1, 1}, {2, 1, 1}, {1, 2, 1}, {2, 2, 1}, {1, 3, 1}, {2, 3, 1}, {1, 4, 1}, {2, 4, 1}, {1, 5, 1}, {1, 1, 1}, {1, 0, 1}},
 			[]string{"append", "append", "append", "append", "append", "append", "append", "append", "append", "append", "append", "dup 2..2", "out of order"}},
 		{"no producer id passes", []send{{NoProducerID, 9, 2}, {NoProducerID, 9, 2}}, []string{"append", "append"}},
+		{"nor does Kafka's -1", []send{{-1, -1, 2}, {-1, -1, 2}}, []string{"append", "append"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

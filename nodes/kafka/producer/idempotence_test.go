@@ -212,6 +212,19 @@ func TestIdempotentOutOfOrder(t *testing.T) {
 			t.Fatalf("acked at %d", a.Offset)
 		}
 	})
+	t.Run("a batch behind an acknowledged sequence was written: unknown, not retried", func(t *testing.T) {
+		h := idempotentHarness(t, func(c *Config) { c.BatchMax = 1 })
+		sends := produces(h.produce(2))
+		if len(sends) != 2 {
+			t.Fatalf("%d sends", len(sends))
+		}
+		h.step(ackAll(sends[1]))
+		h.step(answerCode(sends[0], proto.OutOfOrderSequenceNumber))
+		one[Unknown](t, h.out)
+		if len(all[SequenceReset](h.out)) != 0 || len(produces(h.advance(DefaultRetryBackoff))) != 0 {
+			t.Fatal("retried or started the sequences again")
+		}
+	})
 	t.Run("a message that may have been written is not sent under a new number", func(t *testing.T) {
 		h := idempotentHarness(t, func(c *Config) { c.BatchMax, c.MaxRetries, c.MaxInFlight = 1, 1, 1 })
 		f := newFakeLeader()

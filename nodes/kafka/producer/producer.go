@@ -818,6 +818,19 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 		if !(ok && code == proto.None) && p.staleGroup(c.groups[i], code.String(), code == proto.NotEnoughReplicasAfterAppend || code == proto.RequestTimedOut) {
 			continue
 		}
+		if p.cfg.Idempotent && ok && code == proto.OutOfOrderSequenceNumber && p.ackedPast(part.TopicPartition, c.groups[i]) {
+			// A later sequence was acknowledged, so the leader took this
+			// batch before it (it takes sequences only in order): it is in
+			// the log, but older than the batches the leader keeps, so its
+			// offsets are unknown. Retrying cannot help.
+			for _, m := range c.groups[i] {
+				m.attempts++
+				p.outstanding--
+				p.unsure++
+				p.emit(Unknown{Message: m.Message, Why: "written before the last acknowledged sequence, offset unknown: " + code.String(), Attempts: m.attempts})
+			}
+			continue
+		}
 		gap := p.cfg.Idempotent && ok && (code == proto.OutOfOrderSequenceNumber || code == proto.UnknownProducerID) && p.isNextSequence(part.TopicPartition, c.groups[i][0].seq)
 		for j, m := range c.groups[i] {
 			if ok && code == proto.None {
@@ -849,6 +862,13 @@ func (p *Producer) rpcResult(in kproc.RPCResult) {
 			p.requestReset(part.TopicPartition, code.String()+" right after the last sequence acknowledged")
 		}
 	}
+}
+
+// ackedPast says whether a sequence after the batch g's last was
+// acknowledged on tp in g's generation.
+func (p *Producer) ackedPast(tp proto.TopicPartition, g []*message) bool {
+	last, ok := p.lastAcked[tp]
+	return ok && len(g) > 0 && g[0].gen == p.gens[tp] && g[len(g)-1].seq < last
 }
 
 // isNextSequence says whether seq follows the last sequence acknowledged
