@@ -47,6 +47,8 @@ type Producer struct {
 	retryAt     sim.Time
 	retrySet    bool
 	seqs        map[proto.TopicPartition]int32
+	sticky      partition.Sticky
+	rr          partition.RoundRobin
 
 	// Idempotent mode: per partition, the generation its sequences belong
 	// to and the last sequence acknowledged in it (absent: none); the
@@ -56,8 +58,6 @@ type Producer struct {
 	lastAcked map[proto.TopicPartition]int32
 	resets    []proto.TopicPartition
 	lastTag   uint64
-	sticky    partition.Sticky
-	rr        partition.RoundRobin
 
 	// The view (zk and metadata): live brokers and each topic's partitions.
 	brokers map[int32]string
@@ -885,8 +885,10 @@ func (p *Producer) isNextSequence(tp proto.TopicPartition, seq int32) bool {
 // its partition's sequences started again: it cannot be sent again under
 // its old number (the broker moved on to the new generation) nor under a
 // new one (an earlier attempt may have been written), so each message is
-// given up: unknown if any attempt may have been written. It reports
-// whether g was such a batch.
+// given up: unknown if any attempt may have been written, else failed.
+// Simplified: one that certainly was not written could be numbered again,
+// but only behind the partition's messages numbered at the reset, out of
+// value order; it fails instead. It reports whether g was such a batch.
 func (p *Producer) staleGroup(g []*message, why string, unknown bool) bool {
 	if !p.cfg.Idempotent || len(g) == 0 {
 		return false
