@@ -36,7 +36,7 @@ func init() {
 	register(Scenario{
 		Name:      "idempotent-producer",
 		ZooKeeper: true,
-		Clients:   true,
+		Clients:   []string{LayoutController},
 		Layouts:   []string{LayoutController},
 		Summary: "3 idempotent producers (acks=all) write to 5 brokers while brokers crash, pause and are cut off; " +
 			"retried batches the leader already holds get their first offsets, so no value is at two offsets of a log",

@@ -527,5 +527,5 @@ func TestHistory(t *testing.T) {
 
 	code, _, errOut = simrun("run", "--scenario", "kernel-demo", "--seed", "1", "--history", path+"2")
 	assert.Equal(t, 2, code)
-	assert.Equal(t, "simrun: run: --history: scenario kernel-demo has no Kafka clients (these have: broker-crash@2.6, consumer-rebalance@2.6, consumer-rebalance@0.7, controller-failover@2.6, producer-balance@2.6, producer-balance@0.7)\n", errOut)
+	assert.Equal(t, "simrun: run: --history: scenario kernel-demo has no Kafka clients (these have: broker-crash@2.6, consumer-rebalance@2.6, consumer-rebalance@0.7, controller-failover@2.6, idempotent-producer@2.6, producer-balance@2.6, producer-balance@0.7)\n", errOut)
 }
