@@ -125,6 +125,7 @@ type consumerHooks struct {
 	onDelivered func(d consumer.Delivered) // optional: a further check of each delivery
 	onStarted   func()                     // optional: a rebalance started
 	onFetching  func()                     // optional: fetching again after a rebalance
+	hear        func(kproc.Effect)         // optional: hears every report first (the scripts' narration)
 }
 
 // consumerProcess makes the process of consumer p, whose incarnations run
@@ -141,6 +142,9 @@ func consumerProcess(r *recorder, p *consProc, newMachine func(inc uint32) *cons
 		ZooKeeper: zk,
 		Resolve:   w.ProcByName,
 		OnReport: func(_ uint32, e kproc.Effect) {
+			if h.hear != nil {
+				h.hear(e)
+			}
 			switch e := e.(type) {
 			case consumer.Delivered:
 				h.record(e.HistoryOp(name, w.Now()))

@@ -76,6 +76,8 @@ type prodProc struct {
 	acked []producer.Acked
 	fails int
 	infos int
+	// hear, if set, hears every report first (the scripts' narration).
+	hear func(kproc.Effect)
 }
 
 // addProducer adds a producer process of the given discovery way: keyed
@@ -100,7 +102,19 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 	if _, err := producer.New(cfg); err != nil {
 		panic("producer-balance: " + err.Error()) // the scenario's own configuration
 	}
-	p.shell = c.producerShell(p.name, cfg, func(r kproc.Effect) {
+	c.newProducer(p, func(uint32) producer.Config { return cfg })
+	w.At(p.shell.ID(), 0, "start", p.shell.Start)
+}
+
+// newProducer makes p's process, its incarnation inc running cfgOf(inc)
+// (checked by the caller), recording its acks and history; the caller
+// starts it.
+func (c *kcluster) newProducer(p *prodProc, cfgOf func(inc uint32) producer.Config) {
+	w := c.w
+	p.shell = c.producerShellOf(p.name, cfgOf, func(r kproc.Effect) {
+		if p.hear != nil {
+			p.hear(r)
+		}
 		switch r := r.(type) {
 		case producer.Acked:
 			p.acked = append(p.acked, r)
@@ -114,7 +128,6 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 		}
 	})
 	c.producers = append(c.producers, p)
-	w.At(p.shell.ID(), 0, "start", p.shell.Start)
 }
 
 // checkAckedDurable: with acks=all and min.insync.replicas 2 on replication
@@ -175,15 +188,22 @@ func (c *kcluster) ackedInLog(a producer.Acked) string {
 // producerShell makes the process of a producer with cfg (checked by the
 // caller): its reports go to onReport.
 func (c *kcluster) producerShell(name string, cfg producer.Config, onReport func(kproc.Effect)) *kproc.Shell[*producer.Producer] {
+	return c.producerShellOf(name, func(uint32) producer.Config { return cfg }, onReport)
+}
+
+// producerShellOf is producerShell with a configuration per incarnation
+// (a restarted script producer takes a new index, so its values stay
+// unique); every incarnation keeps the first one's in-flight bound.
+func (c *kcluster) producerShellOf(name string, cfgOf func(inc uint32) producer.Config, onReport func(kproc.Effect)) *kproc.Shell[*producer.Producer] {
 	w := c.w
-	inFlight := cfg.MaxInFlight
+	inFlight := cfgOf(1).MaxInFlight
 	if inFlight == 0 {
 		inFlight = producer.DefaultMaxInFlight
 	}
 	return kproc.NewShell(w, kproc.Config[*producer.Producer]{
 		Name: name,
-		New: func(uint32) *producer.Producer {
-			m, err := producer.New(cfg)
+		New: func(inc uint32) *producer.Producer {
+			m, err := producer.New(cfgOf(inc))
 			if err != nil {
 				panic(err) // checked by the caller
 			}
