@@ -18,7 +18,7 @@ import (
 //
 // Commands:
 //
-//	cluster brokers=5 seed=1 [era=2.6] [unclean=true] [bug=ignore-controller-epoch]
+//	cluster brokers=5 seed=1 [era=2.6] [unclean=true] [min-isr=2] [bug=ignore-controller-epoch]
 //	                                a new cluster (brokers start at 10 ms × id), maybe with a planted bug
 //	create-topic name=t partitions=4 rf=3               the admin creates a topic
 //	delete-topic name=t | preferred-election [topic=t] | reassign topic=t partition=0 replicas=4,5,1
@@ -34,6 +34,9 @@ import (
 //	timeline | rejections           the narration, the requests refused as stale, since the last call
 //	failovers                       each controller failover: hit → election → LeaderAndIsr for all
 //	check [settled]                 violations since the last check, or ok (settled: run the end checks first)
+//
+// and the client commands (producer, consumer, their faults and views,
+// history, history-check) listed in kafkascript_clients.go.
 func TestKafkaScripts(t *testing.T) { runKafkaScripts(t, "testdata/kafka") }
 
 func runKafkaScripts(t *testing.T, dir string) {

@@ -38,6 +38,7 @@ type kscript struct {
 	// failovers are the controller failovers measured so far.
 	failovers []kfailover
 	electedAt sim.Time // when the newest controller was elected
+	cl        *kclients // the script's producers and consumers (kafkascript_clients.go)
 }
 
 // kfailover is one controller failover: the old controller was hit at
@@ -70,6 +71,7 @@ type kscriptConfig struct {
 	brokers int
 	era     config.Era // Era26 unless set
 	unclean bool       // unclean.leader.election.enable
+	minISR  int        // min.insync.replicas (0: the era's default)
 	sinks   []sim.Sink // receive the trace (debugging a script)
 	bugs    kafkaBugs  // planted bugs, to show a check firing
 }
@@ -84,6 +86,9 @@ func newKScript(cfg kscriptConfig) (*kscript, error) {
 		*k = config.ForEra(cfg.era)
 		if cfg.unclean {
 			k.UncleanLeaderElectionEnable = true
+		}
+		if cfg.minISR > 0 {
+			k.MinInsyncReplicas = cfg.minISR
 		}
 	}}
 	if k := config.ForEra(cfg.era); k.Validate() != nil {
@@ -656,12 +661,12 @@ func parseIDs(s string) ([]int32, error) {
 }
 
 // parseClusterArgs reads the arguments of a script's cluster command:
-// brokers=5 seed=1 [era=2.6] [unclean=true] [bug=ignore-controller-epoch].
+// brokers=5 seed=1 [era=2.6] [unclean=true] [min-isr=2] [bug=ignore-controller-epoch].
 func parseClusterArgs(a map[string]string) (kscriptConfig, error) {
 	cfg := kscriptConfig{brokers: 5, seed: 1, era: config.Era26}
 	for k := range a {
 		switch k {
-		case "brokers", "seed", "era", "unclean", "bug":
+		case "brokers", "seed", "era", "unclean", "min-isr", "bug":
 		default:
 			return cfg, fmt.Errorf("cluster: unknown argument %s", k)
 		}
@@ -685,6 +690,11 @@ func parseClusterArgs(a map[string]string) (kscriptConfig, error) {
 	if v, ok := a["unclean"]; ok {
 		if cfg.unclean, err = strconv.ParseBool(v); err != nil {
 			return cfg, fmt.Errorf("unclean=%s: %w", v, err)
+		}
+	}
+	if v, ok := a["min-isr"]; ok {
+		if cfg.minISR, err = strconv.Atoi(v); err != nil || cfg.minISR < 1 || cfg.minISR > cfg.brokers {
+			return cfg, fmt.Errorf("min-isr=%s: want 1 to the broker count %d", v, cfg.brokers)
 		}
 	}
 	switch v := a["bug"]; v {
@@ -858,6 +868,9 @@ func (s *kscript) exec(cmd string, a map[string]string, words []string) (string,
 	case "check":
 		_, settled := a["settled"]
 		return s.checkText(settled), nil
+	}
+	if out, ok, err := s.clientCommand(cmd, a); ok {
+		return out, err
 	}
 	return "", fmt.Errorf("unknown command %q", cmd)
 }

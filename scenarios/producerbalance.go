@@ -76,8 +76,10 @@ type prodProc struct {
 	acked []producer.Acked
 	fails int
 	infos int
-	// hear, if set, hears every report first (the scripts' narration).
+	// hear, if set, hears every report first, and see every input (the
+	// scripts' narration and error counts).
 	hear func(kproc.Effect)
+	see  func(kproc.Input)
 }
 
 // addProducer adds a producer process of the given discovery way: keyed
@@ -111,7 +113,12 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 // starts it.
 func (c *kcluster) newProducer(p *prodProc, cfgOf func(inc uint32) producer.Config) {
 	w := c.w
-	p.shell = c.producerShellOf(p.name, cfgOf, func(r kproc.Effect) {
+	see := func(in kproc.Input) {
+		if p.see != nil {
+			p.see(in)
+		}
+	}
+	p.shell = c.producerShellOf(p.name, cfgOf, see, func(r kproc.Effect) {
 		if p.hear != nil {
 			p.hear(r)
 		}
@@ -188,13 +195,18 @@ func (c *kcluster) ackedInLog(a producer.Acked) string {
 // producerShell makes the process of a producer with cfg (checked by the
 // caller): its reports go to onReport.
 func (c *kcluster) producerShell(name string, cfg producer.Config, onReport func(kproc.Effect)) *kproc.Shell[*producer.Producer] {
-	return c.producerShellOf(name, func(uint32) producer.Config { return cfg }, onReport)
+	return c.producerShellOf(name, func(uint32) producer.Config { return cfg }, nil, onReport)
 }
 
 // producerShellOf is producerShell with a configuration per incarnation
 // (a restarted script producer takes a new index, so its values stay
-// unique); every incarnation keeps the first one's in-flight bound.
-func (c *kcluster) producerShellOf(name string, cfgOf func(inc uint32) producer.Config, onReport func(kproc.Effect)) *kproc.Shell[*producer.Producer] {
+// unique); every incarnation keeps the first one's in-flight bound. onInput,
+// if set, sees every input first.
+func (c *kcluster) producerShellOf(name string, cfgOf func(inc uint32) producer.Config, onInput func(kproc.Input), onReport func(kproc.Effect)) *kproc.Shell[*producer.Producer] {
+	var seeInput func(uint32, kproc.Input)
+	if onInput != nil {
+		seeInput = func(_ uint32, in kproc.Input) { onInput(in) }
+	}
 	w := c.w
 	inFlight := cfgOf(1).MaxInFlight
 	if inFlight == 0 {
@@ -213,5 +225,6 @@ func (c *kcluster) producerShellOf(name string, cfgOf func(inc uint32) producer.
 		Resolve:     w.ProcByName,
 		MaxInFlight: func(kproc.Channel) int { return inFlight }, // the machine keeps to its own bound; the connection's is the same
 		OnReport:    func(_ uint32, r kproc.Effect) { onReport(r) },
+		OnInput:     seeInput,
 	})
 }
