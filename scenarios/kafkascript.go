@@ -37,7 +37,7 @@ type kscript struct {
 	rejected map[rejectKey]int
 	// failovers are the controller failovers measured so far.
 	failovers []kfailover
-	electedAt sim.Time // when the newest controller was elected
+	electedAt sim.Time  // when the newest controller was elected
 	cl        *kclients // the script's producers and consumers (kafkascript_clients.go)
 }
 
