@@ -455,13 +455,30 @@ func (s *kscript) stopClient(name string) error {
 	if !w.IsUp(id) || w.IsPaused(id) {
 		return fmt.Errorf("%s is down or paused", name)
 	}
+	if !s.runningMachine(name) {
+		return fmt.Errorf("%s has exited", name)
+	}
 	if c, ok := s.cl.consumers[name]; ok {
+		if c.stopping {
+			return fmt.Errorf("%s is stopping", name)
+		}
 		s.c.consumerAway[name] = true // no supervisor restart
 		c.stopping = true
 	}
 	s.c.narrate("stop %s", name)
 	w.At(id, w.Now(), "shutdown", s.shutdownOf(name))
 	return nil
+}
+
+// runningMachine reports whether client name has a machine that has not
+// exited.
+func (s *kscript) runningMachine(name string) bool {
+	if p, ok := s.cl.producers[name]; ok {
+		_, running := p.shell.Machine()
+		return running
+	}
+	_, running := s.cl.consumers[name].shell.Machine()
+	return running
 }
 
 func (s *kscript) shutdownOf(name string) func() {
