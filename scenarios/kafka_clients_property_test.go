@@ -19,7 +19,8 @@ const kafkaClientsDefaultChecks = 10
 
 // clientFaultKinds are the client faults the property draws.
 var clientFaultKinds = []string{"consumer", "stop-client", "crash-client", "restart-client", "pause-client",
-	"partition-client", "expire-client", "crash", "crash-controller", "restart"}
+	"partition-client", "expire-client", "crash", "crash-controller", "restart", "pause", "partition", "expire-session",
+	"controlled-shutdown"}
 
 // drawClientScript draws a durable cluster (acks=all, min ISR 2,
 // replication factor 3, clean elections), its producers and consumers,
@@ -99,8 +100,13 @@ func drawClientScript(t *rapid.T) []kscriptStep {
 			script = append(script, step(kind, "broker", fmt.Sprint(rapid.IntRange(1, brokers).Draw(t, "broker")), "for", hold(30_000)))
 		case "crash-controller":
 			script = append(script, step(kind, "for", hold(30_000)))
-		case "restart":
+		case "restart", "expire-session", "controlled-shutdown":
 			script = append(script, step(kind, "broker", fmt.Sprint(rapid.IntRange(1, brokers).Draw(t, "broker"))))
+		case "pause": // up to past the brokers' 18 s session
+			script = append(script, step(kind, "broker", fmt.Sprint(rapid.IntRange(1, brokers).Draw(t, "broker")), "for", hold(25_000)))
+		case "partition":
+			script = append(script, step(kind, "broker", fmt.Sprint(rapid.IntRange(1, brokers).Draw(t, "broker")),
+				"from", rapid.SampledFrom([]string{"zk", "all"}).Draw(t, "from"), "for", hold(25_000)))
 		}
 		script = append(script, runFor(sim.Duration(rapid.IntRange(0, 15_000).Draw(t, "gap_ms"))*sim.Millisecond))
 	}
@@ -120,7 +126,8 @@ func drawClientScript(t *rapid.T) []kscriptStep {
 // TestKafkaClientsSettle: whatever producers (zk, metadata, static;
 // acks=all) and consumers (two groups, both assignors) a durable cluster
 // has, whichever consumers join, leave, crash, pause, lose ZooKeeper or
-// their session and whichever brokers crash when, once everything is
+// their session and whichever brokers crash, pause, lose ZooKeeper or
+// their session, or shut down when, once everything is
 // healed, every consumer restarted, the producers stopped and the cluster
 // has had kafkaSettle: no invariant was violated, one broker is the
 // controller, every partition a group subscribes to is owned by exactly
@@ -131,12 +138,22 @@ func drawClientScript(t *rapid.T) []kscriptStep {
 // kafkaClientsDefaultChecks scripts; run longer with
 //
 //	go test ./scenarios -run TestKafkaClientsSettle -rapid.checks=300
+//
+// With KZSIM_SCRIPT_OUT=FILE each script is written to FILE before it
+// runs (a hang's script is what FILE holds when the test times out).
 func TestKafkaClientsSettle(t *testing.T) {
 	defer defaultRapidChecks(kafkaClientsDefaultChecks)()
 	rapid.Check(t, func(t *rapid.T) {
 		script := drawClientScript(t)
-		s, err := runKScript(script)
 		replay := kscriptText(clientReplay(script))
+		if out := os.Getenv("KZSIM_SCRIPT_OUT"); out != "" {
+			// A script that hangs (a livelock inside one event) never
+			// reaches Fatalf: the file keeps the last one started.
+			if err := os.WriteFile(out, []byte(replay), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := runKScript(script)
 		if err != nil {
 			t.Fatalf("%v\nscript:\n%s", err, replay)
 		}

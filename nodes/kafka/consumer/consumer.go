@@ -72,6 +72,11 @@ type Consumer struct {
 	// /brokers/ids (KAFKA-969); zkclient keeps the subscription.
 	brokersWatched bool
 	shuttingDown   bool
+	// sessions counts the new sessions begun (AfterInitializingSession);
+	// pathsLost: the group paths' creation met an expired session before
+	// the next began, and waits for it.
+	sessions  int
+	pathsLost bool
 
 	// syncedRebalance.
 	rebalancing bool
@@ -281,12 +286,20 @@ func (c *Consumer) start() {
 
 // createPaths makes the registration's missing parents persistent, as
 // ZKCheckedEphemeral.createRecursive (0.8.2: createParentPath) does, then
-// registers. A session that expired meanwhile: made again on the next.
+// registers. A session that expired meanwhile: made again on the next, at
+// once if it has begun, else when it does (zkclient's retryUntilConnected
+// waits for it; retrying on the expired handle, which fails every request
+// at once, would spin without time passing).
 func (c *Consumer) createPaths() {
+	sent := c.sessions
 	c.zk([]fakezk.Request{persistent(kafkazk.ConsumersPath), persistent(c.groupPath()), persistent(c.idsPath())}, func(rs []fakezk.Response) {
 		for _, r := range rs {
 			if errors.Is(r.Err, fakezk.ErrSessionExpired) {
-				c.createPaths()
+				if c.sessions > sent {
+					c.createPaths()
+				} else {
+					c.pathsLost = true
+				}
 				return
 			}
 			if r.Err != nil && !errors.Is(r.Err, fakezk.ErrNodeExists) {
@@ -357,7 +370,12 @@ func (c *Consumer) exit() {
 // session; the fetchers run on), the consumer registers again with a new
 // timestamp, then rebalances.
 func (c *Consumer) newSession() {
+	c.sessions++
 	if c.phase == phaseNew {
+		if c.pathsLost { // their creation met the expiry: make them on this session
+			c.pathsLost = false
+			c.createPaths()
+		}
 		return // the group paths are still being made; register follows
 	}
 	clear(c.registry)

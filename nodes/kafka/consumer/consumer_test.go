@@ -528,6 +528,34 @@ func TestExpiryBeforeRegistration(t *testing.T) {
 	}
 }
 
+// The group paths' batch meets an expired session before the next one
+// begins (the expired handle fails every request at once): the consumer
+// waits for the new session instead of sending the batch again on the dead
+// handle, which answers at once again, for ever, in the same instant.
+func TestExpiryBeforeNewSession(t *testing.T) {
+	c := New(DefaultConfig("g", "a", map[string]int{"t": 1}, sim.NewRand(1)))
+	var batch kproc.ZKBatch
+	for _, e := range c.Step(0, kproc.Started{Incarnation: 1}) {
+		if b, ok := e.(kproc.ZKBatch); ok {
+			batch = b
+		}
+	}
+	expired := make([]fakezk.Response, len(batch.Reqs))
+	for i := range expired {
+		expired[i].Err = fakezk.ErrSessionExpired
+	}
+	if out := c.Step(1, kproc.ZKResult{Req: batch.ID, Resps: expired}); len(out) != 0 {
+		t.Fatalf("effects %v on the expired session, want none until the next begins", out)
+	}
+	out := c.Step(2, kproc.ZKSessionPhase{Phase: kproc.AfterInitializingSession})
+	if len(out) != 1 {
+		t.Fatalf("effects %v, want the paths' batch again", out)
+	}
+	if again, ok := out[0].(kproc.ZKBatch); !ok || len(again.Reqs) != len(batch.Reqs) {
+		t.Fatalf("effects %v", out)
+	}
+}
+
 // NOT_LEADER_FOR_PARTITION moves the partition back to the leader finder,
 // which asks for metadata every refresh.leader.backoff.ms until a leader
 // is named; the other partitions keep being fetched meanwhile.
