@@ -76,6 +76,9 @@ func drawClientScript(t *rapid.T) []kscriptStep {
 	for range rapid.IntRange(1, 8).Draw(t, "faults") {
 		kind := rapid.SampledFrom(clientFaultKinds).Draw(t, "kind")
 		client := func() string { return rapid.SampledFrom(consumers).Draw(t, "client") }
+		anyClient := func() string {
+			return rapid.SampledFrom(append(append([]string(nil), consumers...), producers...)).Draw(t, "any_client")
+		}
 		hold := func(maxMs int) string {
 			return (sim.Duration(rapid.IntRange(500, maxMs).Draw(t, "hold_ms")) * sim.Millisecond).String()
 		}
@@ -84,10 +87,12 @@ func drawClientScript(t *rapid.T) []kscriptStep {
 			if len(consumers) < 6 {
 				script = append(script, addConsumer())
 			}
-		case "stop-client", "restart-client", "expire-client":
+		case "stop-client", "expire-client":
 			script = append(script, step(kind, "name", client()))
-		case "crash-client":
-			st := step(kind, "name", client())
+		case "restart-client":
+			script = append(script, step(kind, "name", anyClient()))
+		case "crash-client": // a producer too: it restarts with a new index
+			st := step(kind, "name", anyClient())
 			if rapid.Bool().Draw(t, "held") {
 				st.args["for"] = hold(15_000)
 			}
@@ -110,9 +115,12 @@ func drawClientScript(t *rapid.T) []kscriptStep {
 		}
 		script = append(script, runFor(sim.Duration(rapid.IntRange(0, 15_000).Draw(t, "gap_ms"))*sim.Millisecond))
 	}
-	// Heal: every fault ends, every consumer runs again; then the
-	// producers stop and the consumers catch up.
+	// Heal: every fault ends, every client runs again; then the producers
+	// stop and the consumers catch up.
 	script = append(script, step("heal-all"))
+	for _, p := range producers {
+		script = append(script, step("restart-client", "name", p))
+	}
 	for _, c := range consumers {
 		script = append(script, step("restart-client", "name", c))
 	}

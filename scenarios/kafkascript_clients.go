@@ -168,7 +168,7 @@ func (k *kargs) str(key, def string, need bool) string {
 	return v
 }
 
-func (k *kargs) int(key string, def, lo, hi int) int {
+func (k *kargs) count(key string, def, lo, hi int) int {
 	v, ok := k.a[key]
 	if !ok {
 		return def
@@ -213,9 +213,9 @@ func (s *kscript) addProducer(k *kargs) error {
 	disc := k.str("discovery", "", true)
 	topic := k.str("topic", "", true)
 	acksArg := k.str("acks", "all", false)
-	rate := k.int("rate", 20, 0, int(producer.MaxRate))
-	keys := k.int("keys", 100, 1, partition.ZipfKeysMax)
-	retries := k.int("retries", producer.DefaultMaxRetries, 0, 1000)
+	rate := k.count("rate", 20, 0, int(producer.MaxRate))
+	keys := k.count("keys", 100, 1, partition.ZipfKeysMax)
+	retries := k.count("retries", producer.DefaultMaxRetries, 0, 1000)
 	stop := k.dur("for", 0, false)
 	if k.err != nil {
 		return k.err
@@ -346,8 +346,8 @@ func (s *kscript) addConsumer(k *kargs) error {
 	strategy := consumer.Strategy(k.str("assignor", string(consumer.StrategyRange), false))
 	reset := consumer.Reset(k.str("reset", string(consumer.ResetSmallest), false))
 	commit := k.dur("commit", 5*sim.Second, false)
-	streams := k.int("streams", 1, 1, consumer.MaxStreams)
-	retries := k.int("retries", 4, 1, consumer.MaxRebalanceRetries)
+	streams := k.count("streams", 1, 1, consumer.MaxStreams)
+	retries := k.count("retries", 4, 1, consumer.MaxRebalanceRetries)
 	backoff := k.dur("backoff", 2*sim.Second, false)
 	if k.err != nil {
 		return k.err
