@@ -63,10 +63,9 @@ type kscriptProducer struct {
 
 // kscriptConsumer is a script's consumer.
 type kscriptConsumer struct {
-	*consProc
-	group   string
-	topics  []string // sorted
-	commits []string // commits of a rebalance or shutdown waiting to be narrated
+	*consProc          // its group too
+	topics    []string // sorted
+	commits   []string // commits of a rebalance or shutdown waiting to be narrated
 	// rebalancing is true from RebalanceStarted to its end; stopping after
 	// stop-client: the commits then are narrated.
 	rebalancing, stopping bool
@@ -371,7 +370,7 @@ func (s *kscript) addConsumer(k *kargs) error {
 		return err
 	}
 	cl := s.clients()
-	p := &kscriptConsumer{consProc: s.c.newConsumer(name, cfgOf), group: group, topics: slices.Sorted(maps.Keys(subs))}
+	p := &kscriptConsumer{consProc: s.c.newConsumer(name, group, cfgOf), topics: slices.Sorted(maps.Keys(subs))}
 	p.hear = func(r kproc.Effect) { s.heardConsumer(p, r) }
 	cl.consumers[name] = p
 	cl.names = append(cl.names, name)
@@ -899,7 +898,7 @@ func (s *kscript) historyConfig() history.Config {
 		}
 	}
 	return history.Config{Acks: acksName(acks), MinInsyncReplicas: s.c.kcfg.MinInsyncReplicas,
-		UncleanLeaderElection: s.c.kcfg.UncleanLeaderElectionEnable, Subscriptions: subs}
+		UncleanLeaderElection: s.c.kcfg.UncleanLeaderElectionEnable, Subscriptions: subs, PowerLoss: s.c.powerLosses > 0}
 }
 
 // scriptHistory is the history so far, its lines numbered as a file's.
@@ -981,8 +980,8 @@ func (s *kscript) unpolledNotes(h *history.History) []string {
 		}
 	}
 	c := h.Config
-	notes := []string{fmt.Sprintf("not durable (acks=%s, min ISR %d, unclean elections %v): acknowledged sends are not checked",
-		c.Acks, c.MinInsyncReplicas, c.UncleanLeaderElection)}
+	notes := []string{fmt.Sprintf("not durable (acks=%s, min ISR %d, unclean elections %v, power loss %v): acknowledged sends are not checked",
+		c.Acks, c.MinInsyncReplicas, c.UncleanLeaderElection, c.PowerLoss)}
 	for _, g := range slices.Sorted(maps.Keys(c.Subscriptions)) {
 		lost, first := 0, ""
 		for _, o := range h.Ops {
