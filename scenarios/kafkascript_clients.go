@@ -370,8 +370,18 @@ func (s *kscript) addConsumer(k *kargs) error {
 		return err
 	}
 	cl := s.clients()
-	p := &kscriptConsumer{consProc: s.c.newConsumer(name, group, cfgOf), topics: slices.Sorted(maps.Keys(subs))}
-	p.hear = func(r kproc.Effect) { s.heardConsumer(p, r) }
+	c := s.c
+	p := &kscriptConsumer{consProc: &consProc{name: name, group: group}, topics: slices.Sorted(maps.Keys(subs))}
+	// The old consumer's zookeeper.session.timeout.ms is 6 s; 0.9's
+	// ZKCheckedEphemeral registration (as consumer-rebalance's).
+	zk := kafkazk.Config{Servers: []sim.ProcID{c.srv.ID()}, SessionTimeout: 6 * sim.Second, Era: kafkazk.Era09}
+	p.shell = consumerProcess(&c.recorder, p.consProc, func(inc uint32) *consumer.Consumer { return consumer.New(cfgOf(inc)) }, zk, consumerHooks{
+		record: func(o history.Op) { c.history = append(c.history, o) },
+		away:   func() bool { return c.leaving(p.consProc) },
+		pastHW: "consumers-below-high-watermark",
+		hear:   func(r kproc.Effect) { s.heardConsumer(p, r) },
+	})
+	c.consumers = append(c.consumers, p.consProc)
 	cl.consumers[name] = p
 	cl.names = append(cl.names, name)
 	w.At(p.shell.ID(), w.Now(), "start", p.shell.Start)
