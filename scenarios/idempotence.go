@@ -96,25 +96,17 @@ func (c *kcluster) addIdempotentProducer(index int, run *idempotenceRun) {
 	if _, err := producer.New(cfg); err != nil {
 		panic("idempotent-producer: " + err.Error()) // the scenario's own configuration
 	}
-	p.shell = c.producerShell(p.name, cfg, func(r kproc.Effect) {
+	p.hear = func(r kproc.Effect) {
 		switch r := r.(type) {
 		case producer.Acked:
-			p.acked = append(p.acked, r)
 			if r.Attempts > 1 {
 				run.retriesAcked++
 			}
-		case producer.Failed:
-			p.fails++
-		case producer.Unknown:
-			p.infos++
 		case producer.SequenceReset:
 			run.sequenceResets++
 		}
-		if o, ok := producer.HistoryOp(p.name, r, w.Now()); ok {
-			c.history = append(c.history, o)
-		}
-	})
-	c.producers = append(c.producers, p)
+	}
+	c.newProducer(p, func(uint32) producer.Config { return cfg })
 	run.producers[uint64(index)] = true
 	w.At(p.shell.ID(), 0, "start", p.shell.Start)
 }
