@@ -8,6 +8,7 @@ import (
 	"github.com/kzsim/kzsim/fakezk"
 	"github.com/kzsim/kzsim/nodes/kafka/config"
 	"github.com/kzsim/kzsim/nodes/kafka/kproc"
+	klog "github.com/kzsim/kzsim/nodes/kafka/log"
 	"github.com/kzsim/kzsim/nodes/kafka/proto"
 	"github.com/kzsim/kzsim/nodes/kafkazk"
 	"github.com/kzsim/kzsim/sim"
@@ -315,6 +316,48 @@ func TestFollowerTruncatesByLeaderEpoch(t *testing.T) {
 	f := find[kproc.Send](h).Req.(*proto.FetchRequest)
 	if f.Partitions[0].FetchOffset != 1 {
 		t.Fatalf("fetch from %d, want 1", f.Partitions[0].FetchOffset)
+	}
+}
+
+// Broker-crash seed 362: broker 2 lost its whole log to a power loss and
+// led epochs 1 and 2 again from offset 0; broker 3, the new leader, has
+// other records there, epoch 0 up to 2. The epoch query sees no
+// divergence and the fetch brings records of an epoch below broker 2's:
+// as Kafka 2.6, it appends them and reports the warning (it panicked).
+func TestFollowerAppendsALeaderEpochGoingBack(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	h.start(0x100)
+	h.step(kproc.RPCIn{Token: 1, Req: lai(1, 0x100, 2, 1, 2)})
+	h.answers()
+	h.step(kproc.RPCIn{Token: 2, Req: &proto.ProduceRequest{Acks: proto.AcksLeader, TimeoutMs: 30000,
+		Partitions: []proto.ProducePartition{{TopicPartition: tp0, Entries: []proto.Entry{{Value: 1}, {Value: 2}}}}}})
+	h.answers()
+	h.step(kproc.RPCIn{Token: 3, Req: lai(1, 0x100, 2, 2, 2)})
+	h.answers()
+	h.step(kproc.RPCIn{Token: 4, Req: lai(1, 0x100, 3, 3, 3)})
+	q := find[kproc.Send](h)
+	if eq := q.Req.(*proto.OffsetsForLeaderEpochRequest); q.Host != "broker-3" || eq.Partitions[0].LeaderEpoch != 2 {
+		t.Fatalf("epoch query %+v to %s", eq, q.Host)
+	}
+	h.step(kproc.RPCResult{Req: q.ID, Resp: &proto.OffsetsForLeaderEpochResponse{Partitions: []proto.EpochEndOffset{{TopicPartition: tp0, LeaderEpoch: 1, EndOffset: 5}}}})
+	if n := count[Truncated](h.out); n != 0 {
+		t.Fatalf("%d truncations, want none", n)
+	}
+	fetch := find[kproc.Send](h)
+	if f := fetch.Req.(*proto.FetchRequest); f.Partitions[0].FetchOffset != 2 {
+		t.Fatalf("fetch from %d, want 2", f.Partitions[0].FetchOffset)
+	}
+	h.step(kproc.RPCResult{Req: fetch.ID, Resp: &proto.FetchResponse{Partitions: []proto.FetchPartitionResponse{{TopicPartition: tp0,
+		HighWatermark: 2, LogEndOffset: 5, Records: []proto.Record{{Offset: 2, LeaderEpoch: 0}, {Offset: 3, LeaderEpoch: 1}, {Offset: 4, LeaderEpoch: 1}}}}}})
+	w := find[EpochOutOfOrder](h)
+	if w.TP != tp0 || w.Epoch != 0 || w.StartOffset != 2 || w.LatestEpoch != 1 || w.LatestStartOffset != 0 {
+		t.Fatalf("warning %+v, want epoch 0 at 2 below 1 at 0", w)
+	}
+	if n := count[EpochOutOfOrder](h.out); n != 1 {
+		t.Fatalf("%d warnings, want 1", n)
+	}
+	if a := find[kproc.DiskAppend](h); len(a.Data) != 3*klog.RecordSize {
+		t.Fatalf("appended %d bytes, want 3 records", len(a.Data))
 	}
 }
 

@@ -237,9 +237,13 @@ func (rm *replicaManager) fetchResult(c call, in kproc.RPCResult) {
 		switch pr.Error {
 		case proto.None:
 			if len(pr.Records) > 0 && pr.Records[0].Offset == p.log.LogEndOffset() {
-				data, err := p.log.AppendAsFollower(pr.Records)
+				data, outOfOrder, err := p.log.AppendAsFollower(pr.Records)
 				if err != nil {
 					panic(fmt.Sprintf("broker %d: %s: follower append: %v", b.cfg.ID, p.tp, err))
+				}
+				for _, w := range outOfOrder {
+					b.emit(EpochOutOfOrder{Broker: b.cfg.ID, TP: p.tp, Epoch: w.Assigned.Epoch, StartOffset: w.Assigned.StartOffset,
+						LatestEpoch: w.Latest.Epoch, LatestStartOffset: w.Latest.StartOffset})
 				}
 				b.emit(kproc.DiskAppend{File: logFile(p.tp), Data: data})
 				rm.writeEpochs(p)

@@ -17,6 +17,7 @@ const (
 	KindIsrChanged       = "kafka.broker.isr-changed"
 	KindIsrWriteFailed   = "kafka.broker.isr-write-failed"
 	KindTruncated        = "kafka.broker.truncated"
+	KindEpochOutOfOrder  = "kafka.broker.epoch-out-of-order"
 	KindShutdown         = "kafka.broker.controlled-shutdown"
 	KindProducerBatch    = "kafka.broker.producer-batch"
 )
@@ -127,6 +128,26 @@ type ProducerBatch struct {
 	Why         string
 }
 
+// EpochOutOfOrder: a follower appended records whose leader epoch (or
+// start offset) is below its epoch cache's latest entry. Kafka 2.6 logs a
+// warning ("This implies messages have arrived out of order",
+// `LeaderEpochFileCache.validateAndMaybeWarn`) and appends them; the cache
+// drops the entries the new one conflicts with. Records below the append
+// may differ from the leader's at the same offsets (see
+// log.OutOfOrderEpoch).
+type EpochOutOfOrder struct {
+	kproc.Report
+	Broker int32
+	TP     proto.TopicPartition
+	// Epoch began at StartOffset, per the records appended.
+	Epoch       int32
+	StartOffset int64
+	// LatestEpoch began at LatestStartOffset: the cache's latest entry
+	// before the append.
+	LatestEpoch       int32
+	LatestStartOffset int64
+}
+
 // ControlledShutdown: a step of the broker's controlled shutdown.
 type ControlledShutdown struct {
 	kproc.Report
@@ -145,6 +166,7 @@ func (PartitionApplied) TraceKind() string     { return KindPartitionApplied }
 func (IsrChanged) TraceKind() string           { return KindIsrChanged }
 func (IsrWriteFailed) TraceKind() string       { return KindIsrWriteFailed }
 func (Truncated) TraceKind() string            { return KindTruncated }
+func (EpochOutOfOrder) TraceKind() string      { return KindEpochOutOfOrder }
 func (ControlledShutdown) TraceKind() string   { return KindShutdown }
 func (ProducerBatch) TraceKind() string        { return KindProducerBatch }
 
@@ -174,6 +196,10 @@ func (r IsrWriteFailed) TraceRecord() (string, []sim.Attr) {
 }
 func (r Truncated) TraceRecord() (string, []sim.Attr) {
 	return r.TP.String(), []sim.Attr{sim.Int("broker", int64(r.Broker)), sim.Int("from", r.From), sim.Int("to", r.To), sim.Int("leader_epoch", int64(r.LeaderEpoch)), sim.Bool("by_leader_epoch", r.ByLeaderEpoch)}
+}
+func (r EpochOutOfOrder) TraceRecord() (string, []sim.Attr) {
+	return r.TP.String(), []sim.Attr{sim.Int("broker", int64(r.Broker)), sim.Int("epoch", int64(r.Epoch)), sim.Int("start_offset", r.StartOffset),
+		sim.Int("latest_epoch", int64(r.LatestEpoch)), sim.Int("latest_start_offset", r.LatestStartOffset)}
 }
 func (r ControlledShutdown) TraceRecord() (string, []sim.Attr) {
 	return "controlled shutdown", []sim.Attr{sim.Int("broker", int64(r.Broker)), sim.Int("attempt", int64(r.Attempt)), sim.Int("remaining", int64(r.Remaining)), sim.Bool("done", r.Done)}

@@ -33,7 +33,7 @@ func BenchmarkAppendAsFollower100(b *testing.B) {
 			l.TruncateTo(0)
 		}
 		got, _ := src.Read(l.LogEndOffset(), 100)
-		if _, err := l.AppendAsFollower(got); err != nil {
+		if _, _, err := l.AppendAsFollower(got); err != nil {
 			b.Fatal(err)
 		}
 	}

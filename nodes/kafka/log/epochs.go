@@ -57,6 +57,31 @@ func (e *Epochs) LatestEpoch() int32 {
 	return UndefinedEpoch
 }
 
+// OutOfOrderEpoch is an epoch assignment below the cache's latest entry, in
+// epoch or in start offset. Kafka 2.6 `LeaderEpochFileCache` logs a warning
+// for it (`validateAndMaybeWarn`: "This implies messages have arrived out of
+// order") and assigns it anyway, dropping the entries it conflicts with
+// (`truncateAndAppend`; see Assign). A follower meets it when its log and
+// the leader's diverged where KIP-101 cannot see it: after a power loss
+// took a replica's unsynced log, it led again in an epoch it had led
+// before, with other records at the same offsets.
+type OutOfOrderEpoch struct {
+	// Assigned is the entry assigned.
+	Assigned EpochEntry
+	// Latest is the cache's latest entry before the assignment.
+	Latest EpochEntry
+}
+
+// outOfOrder reports whether assigning epoch at startOffset goes below the
+// latest entry, as Kafka 2.6 `validateAndMaybeWarn` checks.
+func (e *Epochs) outOfOrder(epoch int32, startOffset int64) (OutOfOrderEpoch, bool) {
+	l, ok := e.Latest()
+	if !ok || (epoch >= l.Epoch && startOffset >= l.StartOffset) {
+		return OutOfOrderEpoch{}, false
+	}
+	return OutOfOrderEpoch{Assigned: EpochEntry{Epoch: epoch, StartOffset: startOffset}, Latest: l}, true
+}
+
 // Assign records that epoch began at startOffset, as Kafka 2.6
 // `LeaderEpochFileCache.assign` does: nothing changes if epoch is already the
 // latest and startOffset is not below its start; otherwise every entry not

@@ -36,6 +36,35 @@ func TestEpochsAssign(t *testing.T) {
 	}
 }
 
+// outOfOrder is what Kafka 2.6 validateAndMaybeWarn warns about: an epoch
+// or a start offset below the latest entry's.
+func TestEpochsOutOfOrder(t *testing.T) {
+	have := []EpochEntry{ee(1, 0), ee(3, 5)}
+	for _, tc := range []struct {
+		name  string
+		epoch int32
+		start int64
+		want  bool
+	}{
+		{"a larger epoch later", 4, 9, false},
+		{"the latest epoch later", 3, 9, false},
+		{"the latest epoch at its start", 3, 5, false},
+		{"a smaller epoch later", 2, 9, true},
+		{"the latest epoch earlier", 3, 4, true},
+		{"a larger epoch earlier", 4, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, got := epochsOf(have...).outOfOrder(tc.epoch, tc.start)
+			assert.Equal(t, tc.want, got)
+			if got {
+				assert.Equal(t, OutOfOrderEpoch{Assigned: ee(tc.epoch, tc.start), Latest: ee(3, 5)}, w)
+			}
+		})
+	}
+	_, got := new(Epochs).outOfOrder(0, 0)
+	assert.False(t, got, "an empty cache has no order to break")
+}
+
 func TestEpochsEndOffsetFor(t *testing.T) {
 	cache := []EpochEntry{ee(2, 6), ee(5, 10), ee(7, 15)}
 	const leo = 20

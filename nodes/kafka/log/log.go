@@ -150,44 +150,42 @@ func (l *Log) AppendAsLeader(leaderEpoch int32, entries []Entry) (first, last in
 }
 
 // AppendAsFollower appends records the leader sent (Kafka 2.6
-// `Log.appendAsFollower`): they must start at the LEO, have consecutive
-// offsets and leader epochs that do not go below the log's last record's
-// or each other. The epoch cache learns each new epoch's start. It returns
-// the bytes the broker appends to the log's file (Disk.Append), nil for no
-// records. A bad batch is rejected whole with a one-line error and the log
-// is unchanged.
-func (l *Log) AppendAsFollower(recs []Record) (data []byte, err error) {
+// `Log.appendAsFollower`): they must start at the LEO and have consecutive
+// offsets and leader epochs that are not negative. The epoch cache learns
+// each new epoch's start. It returns the bytes the broker appends to the
+// log's file (Disk.Append), nil for no records, and the epoch assignments
+// that went below the cache's latest entry, oldest first. A bad batch is
+// rejected whole with a one-line error and the log is unchanged.
+//
+// As in Kafka 2.6, the leader epochs need not grow: `Log.append` checks
+// offsets, not epochs, and `LeaderEpochFileCache.assign` takes an epoch
+// below its latest with a warning, dropping the entries it conflicts with
+// (see OutOfOrderEpoch for how a follower gets there).
+func (l *Log) AppendAsFollower(recs []Record) (data []byte, outOfOrder []OutOfOrderEpoch, err error) {
 	if len(recs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(recs) > MaxReadRecords {
-		return nil, fmt.Errorf("log: follower append of %d records, more than MaxReadRecords (%d)", len(recs), MaxReadRecords)
+		return nil, nil, fmt.Errorf("log: follower append of %d records, more than MaxReadRecords (%d)", len(recs), MaxReadRecords)
 	}
 	if len(l.records)+len(recs) > MaxRecords {
-		return nil, fmt.Errorf("log: follower append of %d records to a log of %d would pass MaxRecords (%d)", len(recs), len(l.records), MaxRecords)
+		return nil, nil, fmt.Errorf("log: follower append of %d records to a log of %d would pass MaxRecords (%d)", len(recs), len(l.records), MaxRecords)
 	}
 	leo := l.LogEndOffset()
 	if recs[0].Offset != leo {
 		// Kafka: UnexpectedAppendOffsetException.
-		return nil, fmt.Errorf("log: follower append starts at offset %d, want the log end offset %d", recs[0].Offset, leo)
-	}
-	prevEpoch := int32(0)
-	if last, ok := l.LastRecord(); ok {
-		prevEpoch = last.LeaderEpoch
+		return nil, nil, fmt.Errorf("log: follower append starts at offset %d, want the log end offset %d", recs[0].Offset, leo)
 	}
 	for i := range recs {
 		r := &recs[i]
 		if r.Offset != leo+int64(i) {
 			// Kafka: OffsetsOutOfOrderException.
-			return nil, fmt.Errorf("log: follower append record %d has offset %d, want %d", i, r.Offset, leo+int64(i))
+			return nil, nil, fmt.Errorf("log: follower append record %d has offset %d, want %d", i, r.Offset, leo+int64(i))
 		}
 		if r.LeaderEpoch < 0 {
-			return nil, fmt.Errorf("log: follower append record at offset %d has negative leader epoch %d", r.Offset, r.LeaderEpoch)
+			// Kafka: IllegalArgumentException from LeaderEpochFileCache.assign.
+			return nil, nil, fmt.Errorf("log: follower append record at offset %d has negative leader epoch %d", r.Offset, r.LeaderEpoch)
 		}
-		if r.LeaderEpoch < prevEpoch {
-			return nil, fmt.Errorf("log: follower append record at offset %d has leader epoch %d below the previous record's %d", r.Offset, r.LeaderEpoch, prevEpoch)
-		}
-		prevEpoch = r.LeaderEpoch
 	}
 	data = make([]byte, len(recs)*RecordSize)
 	for i := range recs {
@@ -204,12 +202,15 @@ func (l *Log) AppendAsFollower(recs []Record) (data []byte, err error) {
 	for i := range recs {
 		if recs[i].LeaderEpoch != cur || i == 0 {
 			cur = recs[i].LeaderEpoch
+			if w, ok := l.epochs.outOfOrder(cur, recs[i].Offset); ok {
+				outOfOrder = append(outOfOrder, w)
+			}
 			if l.epochs.Assign(cur, recs[i].Offset) {
 				l.epochsChanged = true
 			}
 		}
 	}
-	return data, nil
+	return data, outOfOrder, nil
 }
 
 // Read returns up to maxRecords records from offset from (Kafka 2.6

@@ -68,7 +68,7 @@ func leader(epoch int32, keys ...uint64) step {
 
 func follower(spec string) step {
 	return func(t *testing.T, l *Log) string {
-		data, err := l.AppendAsFollower(recs(t, spec))
+		data, _, err := l.AppendAsFollower(recs(t, spec))
 		if err != nil {
 			return err.Error()
 		}
@@ -185,16 +185,14 @@ func TestAppendAsFollowerRejectsBadBatchesWhole(t *testing.T) {
 		{"starts below the LEO", "1:2:1", "log: follower append starts at offset 1, want the log end offset 2"},
 		{"a gap", "2:2:1 4:2:2", "log: follower append record 1 has offset 4, want 3"},
 		{"a repeat", "2:2:1 2:2:2", "log: follower append record 1 has offset 2, want 3"},
-		{"epoch below the log's last record", "2:1:1", "log: follower append record at offset 2 has leader epoch 1 below the previous record's 2"},
-		{"epoch going back inside the batch", "2:3:1 3:2:2", "log: follower append record at offset 3 has leader epoch 2 below the previous record's 3"},
 		{"negative epoch", "2:-1:1", "log: follower append record at offset 2 has negative leader epoch -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := New()
-			_, err := l.AppendAsFollower(recs(t, "0:0:1 1:2:2"))
+			_, _, err := l.AppendAsFollower(recs(t, "0:0:1 1:2:2"))
 			require.NoError(t, err)
 			before := describe(l)
-			data, err := l.AppendAsFollower(recs(t, tc.spec))
+			data, _, err := l.AppendAsFollower(recs(t, tc.spec))
 			require.EqualError(t, err, tc.want)
 			assert.Nil(t, data)
 			assert.Equal(t, before, describe(l), "a rejected batch leaves the log as it was")
@@ -206,14 +204,59 @@ func TestAppendAsFollowerRejectsBadBatchesWhole(t *testing.T) {
 		for i := range many {
 			many[i].Offset = int64(i)
 		}
-		_, err := l.AppendAsFollower(many)
+		_, _, err := l.AppendAsFollower(many)
 		require.EqualError(t, err, "log: follower append of 1001 records, more than MaxReadRecords (1000)")
 	})
 	t.Run("none", func(t *testing.T) {
-		data, err := New().AppendAsFollower(nil)
+		data, _, err := New().AppendAsFollower(nil)
 		require.NoError(t, err)
 		assert.Nil(t, data)
 	})
+}
+
+// As Kafka 2.6 Log.appendAsFollower, a follower takes records whose leader
+// epoch goes below its cache's latest entry: LeaderEpochFileCache.assign
+// warns and drops the entries the new one conflicts with. The first case
+// is broker-crash seed 362's orders-3 on broker 2.
+func TestAppendAsFollowerTakesLeaderEpochsGoingBack(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		emptyEpoch bool // the follower led epoch 2 from its LEO, 2, and wrote nothing (Partition.makeLeader)
+		spec       string
+		want       string
+		warnings   []OutOfOrderEpoch
+	}{
+		{"below the last record's epoch", false, "2:0:3 3:0:4 4:1:5",
+			"start=0 leo=5 rp=0 epochs=[0@2 1@4] recs=[0:e1/k1 1:e1/k2 2:e0/k3 3:e0/k4 4:e1/k5]",
+			[]OutOfOrderEpoch{{Assigned: ee(0, 2), Latest: ee(1, 0)}}},
+		{"below an epoch with no records", true, "2:1:3",
+			"start=0 leo=3 rp=0 epochs=[1@2] recs=[0:e1/k1 1:e1/k2 2:e1/k3]",
+			[]OutOfOrderEpoch{{Assigned: ee(1, 2), Latest: ee(2, 2)}}},
+		{"going back inside the batch", false, "2:3:3 3:2:4",
+			"start=0 leo=4 rp=0 epochs=[1@0 2@3] recs=[0:e1/k1 1:e1/k2 2:e3/k3 3:e2/k4]",
+			[]OutOfOrderEpoch{{Assigned: ee(2, 3), Latest: ee(3, 2)}}},
+		{"the same epoch is in order", false, "2:1:3",
+			"start=0 leo=3 rp=0 epochs=[1@0] recs=[0:e1/k1 1:e1/k2 2:e1/k3]", nil},
+		{"a larger epoch is in order", true, "2:4:3",
+			"start=0 leo=3 rp=0 epochs=[1@0 4@2] recs=[0:e1/k1 1:e1/k2 2:e4/k3]", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := New()
+			l.AssignEpoch(1, 0)
+			l.AppendAsLeader(1, entries(1, 2))
+			if tc.emptyEpoch {
+				l.AssignEpoch(2, 2)
+			}
+			l.TakeEpochCheckpoint()
+			data, warnings, err := l.AppendAsFollower(recs(t, tc.spec))
+			require.NoError(t, err)
+			assert.Len(t, data, len(strings.Fields(tc.spec))*RecordSize)
+			assert.Equal(t, tc.warnings, warnings)
+			assert.Equal(t, tc.want, describe(l))
+			_, changed := l.TakeEpochCheckpoint()
+			assert.Equal(t, tc.warnings != nil || tc.emptyEpoch, changed, "the checkpoint is written when the cache changed")
+		})
+	}
 }
 
 func TestReadReturnsRecordsFromAnOffsetAndRefusesOutOfRange(t *testing.T) {

@@ -154,13 +154,13 @@ func runLogProg(ops []logOp) (violations []string) {
 			}
 			if op.kind == opBadFollower {
 				rs[op.x>>16%uint64(n)].Offset += 1 + int64(op.x>>24%3)
-				data, err := l.AppendAsFollower(rs)
+				data, _, err := l.AppendAsFollower(rs)
 				if err == nil || data != nil {
 					fail(i, "bad follower batch accepted: %v", rs)
 				}
 				break
 			}
-			data, err := l.AppendAsFollower(rs)
+			data, _, err := l.AppendAsFollower(rs)
 			if err != nil {
 				fail(i, "follower append: %v", err)
 				break

@@ -13,7 +13,7 @@ type RecoveryInfo struct {
 	// a torn last one included.
 	DroppedRecords int
 	// Problem names the first invalid record ("" if none): a torn record,
-	// a CRC mismatch, an unexpected offset or a leader epoch going back.
+	// a CRC mismatch, an unexpected offset or a negative leader epoch.
 	Problem string
 }
 
@@ -24,20 +24,24 @@ var plantRecoverKeepsTornRecord bool
 // Recover rebuilds a log from the bytes its file held after a crash, as
 // Kafka 2.6 `LogSegment.recover` does: records are read in order and the
 // first invalid one (torn, bad CRC-32C, an offset that does not follow, a
-// leader epoch below the previous one) ends the log; everything from it on
-// is dropped, and RecoveryInfo says where the broker cuts the file. The
-// epoch cache is rebuilt from the records' leader epochs, the recovery
-// point is the new LEO (Kafka `Log.recoverLog`), and TakeEpochCheckpoint
-// reports a change.
+// negative leader epoch) ends the log; everything from it on is dropped,
+// and RecoveryInfo says where the broker cuts the file. A leader epoch
+// below the previous record's is valid, as in Kafka (see
+// AppendAsFollower). The epoch cache is rebuilt from the records' leader
+// epochs, assigned in order at each change of epoch (Epochs.Assign, which
+// drops conflicting entries as the live cache did), the recovery point is
+// the new LEO (Kafka `Log.recoverLog`), and TakeEpochCheckpoint reports a
+// change.
 //
 // Simplified: Kafka loads the cache from leader-epoch-checkpoint, adds the
 // epochs of the records recovered past the recovery point, then drops the
 // entries at or past the LEO (Kafka 2.6 `Log` initialisation,
 // `truncateFromEnd`). Kafka syncs that checkpoint on every change, before
-// the log, so its entries below the LEO are those the records show; this
-// rebuild gives the same cache without trusting a checkpoint a crash could
-// have lost here (the broker's writes are not synchronous). Recovery also
-// checks every record, not just those past the recovery point.
+// the log, so its entries below the LEO are those the records' assignments
+// left; this rebuild gives the same cache without trusting a checkpoint a
+// crash could have lost here (the broker's writes are not synchronous).
+// Recovery also checks every record, not just those past the recovery
+// point.
 //
 // A file shorter than the header, or with a bad header, is an error: the
 // header is written whole (Disk.Write), so it is not a torn tail.
@@ -81,10 +85,6 @@ func Recover(data []byte) (*Log, RecoveryInfo, error) {
 		}
 		if r.LeaderEpoch < 0 {
 			problem = fmt.Sprintf("record at offset %d has negative leader epoch %d", r.Offset, r.LeaderEpoch)
-			break
-		}
-		if len(l.records) > 0 && r.LeaderEpoch < prevEpoch {
-			problem = fmt.Sprintf("record at offset %d has leader epoch %d below the previous record's %d", r.Offset, r.LeaderEpoch, prevEpoch)
 			break
 		}
 		if len(l.records) == 0 || r.LeaderEpoch != prevEpoch {

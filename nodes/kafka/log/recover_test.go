@@ -75,7 +75,6 @@ func TestRecoverDropsEverythingFromTheFirstInvalidRecord(t *testing.T) {
 		}(), 1, "record at byte 60: CRC-32C "},
 		{"the last record again (a replayed append)", append(bytes.Clone(file), file[len(file)-RecordSize:]...), 3, "record at byte 148 has offset 7, want 8"},
 		{"an offset gap", append(bytes.Clone(file), encoded(Record{Offset: 9, LeaderEpoch: 2})...), 3, "record at byte 148 has offset 9, want 8"},
-		{"an epoch going back", append(bytes.Clone(file), encoded(Record{Offset: 8, LeaderEpoch: 1})...), 3, "record at offset 8 has leader epoch 1 below the previous record's 2"},
 		{"a negative epoch", append(bytes.Clone(file), encoded(Record{Offset: 8, LeaderEpoch: -3})...), 3, "record at offset 8 has negative leader epoch -3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,6 +87,23 @@ func TestRecoverDropsEverythingFromTheFirstInvalidRecord(t *testing.T) {
 			assert.Contains(t, info.Problem, tc.wantProblem)
 		})
 	}
+}
+
+// A leader epoch going back is not corruption (Kafka 2.6 LogSegment.recover
+// checks CRCs and offsets only): Recover keeps the records, and its cache
+// is the one the live log built.
+func TestRecoverKeepsLeaderEpochsGoingBack(t *testing.T) {
+	l := New()
+	_, warnings, err := l.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:0:3 3:0:4 4:1:5 5:2:6"))
+	require.NoError(t, err)
+	require.Len(t, warnings, 1)
+	l.MarkFlushed(l.LogEndOffset())
+	r, info, err := Recover(l.File())
+	require.NoError(t, err)
+	assert.Empty(t, info.Problem)
+	assert.Equal(t, len(l.File()), info.ValidSize)
+	assert.Equal(t, "start=0 leo=6 rp=6 epochs=[0@2 1@4 2@5] recs=[0:e1/k1 1:e1/k2 2:e0/k3 3:e0/k4 4:e1/k5 5:e2/k6]", describe(r))
+	assert.Equal(t, describe(l), describe(r))
 }
 
 func TestRecoverRejectsABadHeader(t *testing.T) {
@@ -119,7 +135,7 @@ func TestRecoveredLogAppendsAfterItsValidPrefix(t *testing.T) {
 	l, info, err := Recover(file[:len(file)-3])
 	require.NoError(t, err)
 	kept := file[:info.ValidSize] // the broker's Disk.Truncate(info.ValidSize)
-	data, err := l.AppendAsFollower([]Record{{Offset: 7, LeaderEpoch: 4, Key: 9}})
+	data, _, err := l.AppendAsFollower([]Record{{Offset: 7, LeaderEpoch: 4, Key: 9}})
 	require.NoError(t, err)
 	assert.Equal(t, append(bytes.Clone(kept), data...), l.File())
 	assert.Equal(t, []EpochEntry{ee(1, 5), ee(4, 7)}, l.Epochs().Entries())

@@ -39,7 +39,7 @@ func catchUp(t *testing.T, f, leader *Log) {
 	for f.LogEndOffset() < leader.LogEndOffset() {
 		got, err := leader.Read(f.LogEndOffset(), MaxReadRecords)
 		require.NoError(t, err)
-		_, err = f.AppendAsFollower(got)
+		_, _, err = f.AppendAsFollower(got)
 		require.NoError(t, err)
 	}
 }
@@ -122,7 +122,7 @@ func TestKIP101Scenario1HighWatermarkTruncationLosesAcknowledgedData(t *testing.
 		a.AssignEpoch(0, 0)
 		a.AppendAsLeader(0, entries(1, 2)) // m1, m2
 		got, _ := a.Read(0, 2)
-		_, err := b.AppendAsFollower(got)
+		_, _, err := b.AppendAsFollower(got)
 		require.NoError(t, err)
 		b = restart(t, b)
 		// B truncates, and A dies before B fetches again.
@@ -153,7 +153,7 @@ func TestKIP101Scenario2ReplicaDivergenceAfterMultipleHardFailures(t *testing.T)
 		a.AssignEpoch(0, 0)
 		a.AppendAsLeader(0, entries(1, 2))
 		got, _ := a.Read(0, 1)
-		_, err := b.AppendAsFollower(got)
+		_, _, err := b.AppendAsFollower(got)
 		require.NoError(t, err)
 		a, b = restart(t, a), restart(t, b)
 		b.AssignEpoch(1, b.LogEndOffset())
@@ -180,9 +180,9 @@ func TestKIP279FastLeaderFailoverDivergence(t *testing.T) {
 		{byKIP279, -1},
 	} {
 		a, b := New(), New()
-		_, err := a.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:1:3 3:1:4"))
+		_, _, err := a.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:1:3 3:1:4"))
 		require.NoError(t, err)
-		_, err = b.AppendAsFollower(recs(t, "0:1:1 1:1:2"))
+		_, _, err = b.AppendAsFollower(recs(t, "0:1:1 1:1:2"))
 		require.NoError(t, err)
 		b.AssignEpoch(2, 2)
 		b.AppendAsLeader(2, entries(20, 21, 22))
@@ -200,9 +200,9 @@ func TestKIP279FastLeaderFailoverDivergence(t *testing.T) {
 // again.
 func TestKIP279FollowerAsksAgainWhenItLacksTheAnsweredEpoch(t *testing.T) {
 	leader, f := New(), New()
-	_, err := leader.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:3:3 3:3:4 4:3:5 5:3:6 6:5:7 7:5:8"))
+	_, _, err := leader.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:3:3 3:3:4 4:3:5 5:3:6 6:5:7 7:5:8"))
 	require.NoError(t, err)
-	_, err = f.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:2:9 3:2:9 4:4:9 5:4:9"))
+	_, _, err = f.AppendAsFollower(recs(t, "0:1:1 1:1:2 2:2:9 3:2:9 4:4:9 5:4:9"))
 	require.NoError(t, err)
 
 	epoch, end := leader.EndOffsetForEpoch(f.LatestEpoch())
@@ -227,10 +227,10 @@ func TestKAFKA10706EmptyEpochAtTheLogEndRepeatsTheRound(t *testing.T) {
 	for _, fix := range []bool{false, true} {
 		f, leader := New(), New()
 		ten := "0:1:1 1:1:1 2:1:1 3:1:1 4:1:1 5:1:1 6:1:1 7:1:1 8:1:1 9:1:1"
-		_, err := f.AppendAsFollower(recs(t, ten))
+		_, _, err := f.AppendAsFollower(recs(t, ten))
 		require.NoError(t, err)
 		f.AssignEpoch(3, 10)
-		_, err = leader.AppendAsFollower(recs(t, ten+" 10:2:2 11:2:2 12:2:2 13:2:2 14:2:2 15:4:4 16:4:4"))
+		_, _, err = leader.AppendAsFollower(recs(t, ten+" 10:2:2 11:2:2 12:2:2 13:2:2 14:2:2 15:4:4 16:4:4"))
 		require.NoError(t, err)
 		rounds, done := follow(t, f, leader, 0, byKIP279, fix)
 		if !fix {
@@ -245,9 +245,51 @@ func TestKAFKA10706EmptyEpochAtTheLogEndRepeatsTheRound(t *testing.T) {
 	}
 }
 
+// Broker-crash seed 362, orders-3: B led epochs 0 and 1 and A copied them;
+// a power loss took B's whole log (nothing synced) while the controller
+// never saw B leave, so B led epoch 1 again from offset 0 and took other
+// records there, then epoch 2 (an ISR shrink) from 2. A leads epoch 3; B
+// asks about epoch 2, A answers (1, 5), and B's epoch 1 ends at its LEO,
+// 2: KIP-101 sees no divergence (both logs have epoch 1 at offsets 0
+// and 1), B keeps its own records 0 and 1 and fetches A's from 2, whose
+// epoch 0 is below its latest. Kafka 2.6 appends them with a warning; so
+// does Log, and a restart recovers the same log.
+func TestPowerLossLeaderOfTheSameEpochDivergesUnseen(t *testing.T) {
+	for _, fix := range []bool{false, true} {
+		a := New()
+		_, _, err := a.AppendAsFollower(recs(t, "0:0:1 1:0:2 2:0:3 3:1:4 4:1:5"))
+		require.NoError(t, err)
+		b := restart(t, New()) // nothing of B's log survived
+		b.AssignEpoch(1, 0)
+		b.AppendAsLeader(1, entries(10, 11))
+		b.AssignEpoch(2, 2)
+		a.AssignEpoch(3, 5)
+
+		epoch, end := a.EndOffsetForEpoch(b.LatestEpoch())
+		assert.Equal(t, []any{int32(1), int64(5)}, []any{epoch, end})
+		rounds, done := truncateFollower(t, b, a, 0, byKIP279, fix)
+		require.True(t, done)
+		assert.Equal(t, 1, rounds)
+		assert.Equal(t, int64(2), b.LogEndOffset(), "nothing truncated")
+
+		got, err := a.Read(b.LogEndOffset(), MaxReadRecords)
+		require.NoError(t, err)
+		_, warnings, err := b.AppendAsFollower(got)
+		require.NoError(t, err, "fix %v", fix)
+		latest := ee(2, 2)
+		if fix {
+			latest = ee(1, 0) // KAFKA-10706: the empty epoch 2 went with the truncation to 2
+		}
+		assert.Equal(t, []OutOfOrderEpoch{{Assigned: ee(0, 2), Latest: latest}}, warnings)
+		assert.Equal(t, int64(0), divergence(a, b), "A %s, B %s", keys(a), keys(b))
+		assert.Equal(t, "start=0 leo=5 rp=0 epochs=[0@2 1@3] recs=[0:e1/k10 1:e1/k11 2:e0/k3 3:e1/k4 4:e1/k5]", describe(b))
+		assert.Equal(t, describe(b)[len("start=0 leo=5 rp=0"):], describe(restart(t, b))[len("start=0 leo=5 rp=5"):])
+	}
+}
+
 func TestTruncationOffsetCases(t *testing.T) {
 	f := New()
-	_, err := f.AppendAsFollower(recs(t, "0:1:1 1:1:1 2:3:1 3:3:1 4:3:1"))
+	_, _, err := f.AppendAsFollower(recs(t, "0:1:1 1:1:1 2:3:1 3:3:1 4:3:1"))
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name             string
