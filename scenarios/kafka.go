@@ -400,6 +400,9 @@ func (b *kbroker) report(inc uint32, r kproc.Effect) {
 		}
 		b.failedStarts++
 		b.fatal = true
+	case broker.EpochOutOfOrder:
+		c.narrate("%s appends %s records of leader epoch %d from offset %d, below its epoch %d from %d: logs diverged where leader epochs cannot see it, as after a power loss (Kafka 2.6 warns and appends)",
+			b.name, r.TP, r.Epoch, r.StartOffset, r.LatestEpoch, r.LatestStartOffset)
 	case broker.ControlledShutdown:
 		c.shutdownStep(b, r)
 	case broker.Registered:
