@@ -119,7 +119,7 @@ func TestProducerStateRebuiltFromTheLog(t *testing.T) {
 	all, err := leader.Read(0, MaxReadRecords)
 	require.NoError(t, err)
 	follower := New()
-	_, err = follower.AppendAsFollower(all)
+	_, _, err = follower.AppendAsFollower(all)
 	require.NoError(t, err)
 	recovered, _, err := Recover(leader.File())
 	require.NoError(t, err)
