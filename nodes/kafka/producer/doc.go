@@ -32,5 +32,6 @@
 // Every attempt's failure backs off retry.backoff.ms and retries up to
 // message.send.max.retries times; at most MaxInFlight produce requests are
 // in flight per broker. The idempotent mode stamps a producer id and a
-// sequence per partition (KIP-98); the brokers do not deduplicate yet.
+// sequence per partition (KIP-98), and the brokers deduplicate retried
+// batches by them (nodes/kafka/log, Kafka 2.6 ProducerStateManager).
 package producer
