@@ -97,8 +97,14 @@ type smClient struct {
 	name      string
 	proc      sim.ProcID
 	c         *Client
-	timeout   sim.Duration
-	closed    bool
+	timeout   sim.Duration // requested
+	// negotiated is the session timeout the server granted: the requested
+	// one clamped to [MinSessionTimeout, MaxSessionTimeout] (2 and 20 ticks
+	// by default, as ZooKeeperServer.processConnectRequest does). The
+	// client's timers and the server's expiry both run on it, so every
+	// timing bound of the model must too.
+	negotiated sim.Duration
+	closed     bool
 
 	// Observed.
 	log    []smEntry       // watch callbacks and replies, in arrival order
@@ -246,6 +252,8 @@ type smConfig struct {
 	mode     ClientMode
 	latency  sim.Latency
 	timeouts []sim.Duration // one per slot
+	// maxSessionTimeout is the server's MaxSessionTimeout (0: ZooKeeper's default, 20 ticks = 4s).
+	maxSessionTimeout sim.Duration
 }
 
 func newSMHarness(t smTB, cfg smConfig) *smHarness {
@@ -253,7 +261,7 @@ func newSMHarness(t smTB, cfg smConfig) *smHarness {
 	h := &smHarness{
 		t:     t,
 		w:     w,
-		srv:   NewServer(w, "zk", ServerConfig{TickTime: 200 * sim.Millisecond}),
+		srv:   NewServer(w, "zk", ServerConfig{TickTime: 200 * sim.Millisecond, MaxSessionTimeout: cfg.maxSessionTimeout}),
 		nodes: map[string]*smNode{},
 		known: map[string]bool{},
 		live:  map[int64]*smClient{},
@@ -305,6 +313,10 @@ func (h *smHarness) newClient(slot int, timeout sim.Duration) *smClient {
 	h.all = append(h.all, cl)
 	h.note("%s connects (timeout %v)", cl.name, timeout)
 	h.waitStates()
+	cl.negotiated = cl.c.Timeout()
+	if cl.negotiated <= 0 {
+		h.fatalf("harness: %s has no negotiated session timeout after connecting", cl.name)
+	}
 	h.modelNewSession(cl)
 	return cl
 }
@@ -1206,6 +1218,24 @@ func (h *smHarness) drop(slot int, partition bool, d sim.Duration, others []smOt
 	h.recover()
 }
 
+// pauseShortMost is the longest pause, in milliseconds, that cl's session must survive. The client
+// may drop its connection on waking, then reconnects after 1s: it must still be within its session
+// timeout of its last packet (up to timeout/3 before the pause), with a margin. The timeout is the
+// negotiated one, not the one cl asked for: the server clamps the request to MaxSessionTimeout (20
+// ticks: 4s with the harness's 200ms tick, so a 6s request gets 4s), and both the client's read
+// timeout (2/3 of it: ClientCnxn.onConnected) and the server's expiry run on the negotiated value.
+func (h *smHarness) pauseShortMost(cl *smClient) int {
+	timeout := cl.negotiated
+	if h.plant == "requested-timeout" {
+		timeout = cl.timeout
+	}
+	most := int(timeout*2/3/sim.Millisecond) - 1200
+	if h.java {
+		most -= 1200 // the Java client's reconnect takes up to 2.1s, not 1s
+	}
+	return most
+}
+
 // pause stops slot's process for d: short pauses keep the session (the client may or may not drop
 // its connection on waking and reconnect), long ones outlast it.
 func (h *smHarness) pause(slot int, d sim.Duration, long bool) {
@@ -1597,6 +1627,11 @@ func smProperty(t *rapid.T) {
 	if rapid.Bool().Draw(t, "java") {
 		// The Java client redials 1.1-2.1s after a drop: longer sessions keep short faults short.
 		cfg.mode, timeouts = JavaClient, []int{4, 5, 6}
+		// With the default MaxSessionTimeout (4s) the server grants 4s to every one of them:
+		// draw whether it honours 5s and 6s or clamps them.
+		if rapid.Bool().Draw(t, "longSessions") {
+			cfg.maxSessionTimeout = 6 * sim.Second
+		}
 	}
 	for range n {
 		s := rapid.SampledFrom(timeouts).Draw(t, "timeoutSeconds")
@@ -1658,19 +1693,12 @@ func smProperty(t *rapid.T) {
 		},
 		"z-pauseShort": func(t *rapid.T) {
 			s := slot(t)
-			// The client may drop its connection on waking, then reconnects after 1s: it must
-			// still be within its session timeout of its last packet (up to timeout/3 before the
-			// pause), with a margin.
-			most := int(h.clients[s].timeout*2/3/sim.Millisecond) - 1200
-			if h.java {
-				most -= 1200 // the Java client's reconnect takes up to 2.1s, not 1s
-			}
-			d := rapid.IntRange(10, max(10, most)).Draw(t, "ms")
+			d := rapid.IntRange(10, max(10, h.pauseShortMost(h.clients[s]))).Draw(t, "ms")
 			h.pause(s, sim.Duration(d)*sim.Millisecond, false)
 		},
 		"z-pauseLong": func(t *rapid.T) {
 			s := slot(t)
-			least := int(h.clients[s].timeout/sim.Millisecond) + 300 // timeout + tick + margin
+			least := int(h.clients[s].negotiated/sim.Millisecond) + 300 // timeout + tick + margin
 			d := rapid.IntRange(least, least+1000).Draw(t, "ms")
 			h.pause(s, sim.Duration(d)*sim.Millisecond, true)
 		},
@@ -1873,4 +1901,41 @@ func TestSessionModelJavaCatchesPlantedBugs(t *testing.T) {
 			t.Logf("caught: %s", strings.SplitN(failure, "\n", 2)[0])
 		})
 	}
+}
+
+// smPauseShortJava: a Java client asks for 6s and gets 4s (MaxSessionTimeout, 20 ticks); after 1.2s
+// without traffic (its next ping is due at readTimeout/2 = 1.333s) it is paused for the longest
+// short pause. The regression test for a model bug the property found (rapid seed
+// 16329283361210733195): the bound came from the requested timeout, so a 1.6s pause woke the client
+// past its 2.666s read timeout, and its reconnection came after the server had expired the session.
+func smPauseShortJava(t smTB, plant string) {
+	h := newSMHarness(t, smConfig{seed: 1, mode: JavaClient, latency: sim.Fixed(sim.Millisecond),
+		timeouts: []sim.Duration{6 * sim.Second}})
+	h.plant, h.blackBox = plant, true
+	cl := h.clients[0]
+	if cl.negotiated != 4*sim.Second {
+		t.Fatalf("negotiated %v, want 4s (MaxSessionTimeout with a 200ms tick)", cl.negotiated)
+	}
+	h.w.RunFor(1200 * sim.Millisecond)
+	h.pause(0, sim.Duration(h.pauseShortMost(cl))*sim.Millisecond, false)
+	h.check()
+	h.do(cl, smOp{kind: "exists", path: "/"})
+	h.check()
+}
+
+func TestSessionModelJavaPauseShortNegotiated(t *testing.T) {
+	smPauseShortJava(t, "")
+	rec := &smRecorder{}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != rec {
+				panic(r)
+			}
+		}()
+		smPauseShortJava(rec, "requested-timeout")
+	}()
+	if !strings.Contains(rec.failure, "did not get their sessions back") {
+		t.Fatalf("a bound from the requested timeout went unnoticed: %q", rec.failure)
+	}
+	t.Logf("caught: %s", strings.SplitN(rec.failure, "\n", 2)[0])
 }
