@@ -105,6 +105,16 @@ func (c *kcluster) produceRate() int {
 	return balanceRate
 }
 
+// brokerNames are the brokers' process names, in id order: every
+// broker a client may bootstrap from.
+func (c *kcluster) brokerNames() []string {
+	names := make([]string, len(c.brokers))
+	for i, b := range c.brokers {
+		names[i] = b.name
+	}
+	return names
+}
+
 // topicNames are the names of the topics the cluster starts with, in the
 // plan's order: what producers write.
 func (c *kcluster) topicNames() []string {

@@ -81,10 +81,7 @@ func (c *kcluster) addIdempotentProducer(index int, run *idempotenceRun) {
 	if err != nil {
 		panic("idempotent-producer: " + err.Error()) // constant arguments
 	}
-	var hosts []string
-	for _, b := range c.brokers {
-		hosts = append(hosts, b.name)
-	}
+	hosts := c.brokerNames()
 	cfg := producer.Config{
 		Index: index, Discovery: producer.DiscoveryMetadata, Topics: []string{c.plan.topics[0].name}, Bootstrap: hosts, Keys: keys,
 		Idempotent: true, ProducerID: int64(index), Acks: proto.AcksAll, MaxInFlight: producer.MaxIdempotentInFlight,

@@ -252,9 +252,7 @@ func (s *kscript) addProducer(k *kargs) error {
 			hosts = append(hosts, b.name)
 		}
 	} else {
-		for _, b := range s.c.brokers {
-			hosts = append(hosts, b.name)
-		}
+		hosts = s.c.brokerNames()
 	}
 	cl := s.clients()
 	if cl.slots+1 > kscriptMaxProducerIdx {

@@ -92,10 +92,7 @@ func (c *kcluster) addProducer(mode producer.Discovery, index int) {
 	if err != nil {
 		panic("producer-balance: " + err.Error()) // constant arguments
 	}
-	var hosts []string
-	for _, b := range c.brokers {
-		hosts = append(hosts, b.name)
-	}
+	hosts := c.brokerNames()
 	cfg := producer.Config{
 		Index: index, Discovery: mode, Topics: c.topicNames(), Bootstrap: hosts, Keys: keys,
 		Acks: proto.AcksAll, Rate: float64(c.produceRate()), Start: 5 * sim.Second, Stop: c.plan.safety,
